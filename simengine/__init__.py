@@ -1,0 +1,13 @@
+"""simengine: Monte Carlo engine for what WeCom external contacts will cost.
+
+    scn = simengine.load_scenario("scenarios/default.toml")
+    res = simengine.run(scn, paths=200, seed=1)
+    res.summary, res.write("results/my-run")
+"""
+__version__ = "0.1.0"
+
+from .scenario import ScenarioError, load_scenario  # noqa: E402
+from .engine import run  # noqa: E402
+from .outputs import Result  # noqa: E402
+
+__all__ = ["ScenarioError", "load_scenario", "run", "Result", "__version__"]

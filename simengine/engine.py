@@ -1,0 +1,194 @@
+"""Drives a run: packs a scenario into kernel arrays, streams paths through
+the kernel in chunks (numba threads within a chunk), gathers the outputs.
+
+Results depend only on (scenario, seed, path number): not on threads, chunk
+size or executor. Memory is bounded by the paths in flight (one chunk),
+apart from the output tables themselves.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from . import __version__
+from .billing import CONCURRENT, CUMULATIVE, DIFFERENCE, EXCESS, FULL, PRORATED, TOTAL, tier_capacities
+from .dynamics import MAX_CUSTOMERS, MONTH_COLUMNS, PATH_COLUMNS, PERIOD_COLUMNS, simulate_paths
+from .strategies import pack_strategies
+
+
+def month_bounds(horizon_years):
+    """First day of each month (SPEC section 2), plus D at the end."""
+    starts = [365 * y + (365 * m) // 12 for y in range(horizon_years) for m in range(12)]
+    return np.array(starts + [365 * horizon_years], dtype=np.int64)
+
+
+@dataclass
+class KernelInputs:
+    """The scenario as flat arrays, in the kernel's argument order."""
+    args: tuple
+    S: int
+    K: int
+    M: int
+    n_phantoms: int
+    strategy_names: list
+
+
+def pack_scenario(scn) -> KernelInputs:
+    b = scn.billing
+    D, P = scn.days, b.period_days
+    sizes = np.array([t[0] for t in b.tiers], dtype=np.int64)
+    prices = np.array([t[1] for t in b.tiers], dtype=np.float64)
+    covers = EXCESS if b.tier_covers == "excess" else TOTAL
+    nominal, effective, no_tier_cap = tier_capacities(sizes, b.free_quota, covers,
+                                                      scn.staff.member_cap)
+    seg = scn.segments
+    seg_start = np.zeros(len(seg) + 1, dtype=np.int64)
+    seg_start[1:] = np.cumsum([s.size for s in seg])
+    bounds = month_bounds(scn.horizon_years)
+    season = np.asarray(scn.growth.season, dtype=np.float64)
+    month_of_day = np.repeat(np.arange(scn.months) % 12, np.diff(bounds))
+    st = pack_strategies(scn)
+    rule = CUMULATIVE if b.rule == "cumulative" else CONCURRENT
+    pricing = {"prorated": PRORATED, "difference": DIFFERENCE, "full": FULL}[b.upgrade_pricing]
+    args = (
+        np.int64(D), np.int64(P), np.int64(rule), np.int64(b.free_quota), np.int64(pricing),
+        float(b.certification_fee) if b.certified else 0.0,
+        np.int64(scn.overflow.account_capacity), float(scn.overflow.account_cost),
+        sizes, prices, nominal.astype(np.int64), effective.astype(np.int64), np.int64(no_tier_cap),
+        seg_start, np.array([s.initial_contacts for s in seg], dtype=np.int64),
+        np.array([s.adoption_rate for s in seg], dtype=np.float64),
+        np.array([s.churn_rate for s in seg], dtype=np.float64),
+        np.array([s.churn_shape for s in seg], dtype=np.float64),
+        np.array([s.readd_prob for s in seg], dtype=np.float64),
+        np.array([s.readd_delay_days for s in seg], dtype=np.float64),
+        np.array([s.lost_value for s in seg], dtype=np.float64),
+        season[month_of_day], bounds[1:] - 1,
+        float(scn.growth.sigma), float(scn.growth.churn_sigma),
+        st.renewal, st.fixed_tier, st.upgrade, st.headroom, st.admit, st.others,
+        st.on_blocked, st.retry_days, st.max_retries, st.unbounded, st.oracle_source,
+    )
+    return KernelInputs(args=args, S=st.rows, K=scn.periods, M=scn.months,
+                        n_phantoms=st.n_phantoms,
+                        strategy_names=[s.name for s in scn.strategies])
+
+
+@dataclass
+class RawOutputs:
+    """Kernel outputs for a set of paths, phantom rows already dropped."""
+    paths: np.ndarray          # path numbers
+    path: np.ndarray           # (n, S, len(PATH_COLUMNS))
+    period: np.ndarray         # (n, S, K, len(PERIOD_COLUMNS))
+    month: np.ndarray          # (n, S, M, len(MONTH_COLUMNS))
+    mult: np.ndarray           # (n, 2): growth, churn multiplier
+    events: np.ndarray         # (n,) customer events processed
+
+
+def simulate_chunk(inputs: KernelInputs, seed: int, paths) -> RawOutputs:
+    """Simulate the given path numbers (in parallel with numba threads)."""
+    paths = np.ascontiguousarray(paths, dtype=np.int64)
+    n = paths.shape[0]
+    out_path = np.zeros((n, inputs.S, len(PATH_COLUMNS)))
+    out_period = np.zeros((n, inputs.S, inputs.K, len(PERIOD_COLUMNS)))
+    out_month = np.zeros((n, inputs.S, inputs.M, len(MONTH_COLUMNS)))
+    out_mult = np.zeros((n, 2))
+    out_events = np.zeros(n, dtype=np.int64)
+    a = inputs.args
+    simulate_paths(paths, np.uint64(seed), *a, out_path, out_period, out_month, out_mult,
+                   out_events)
+    ph = inputs.n_phantoms
+    return RawOutputs(paths, out_path[:, ph:], out_period[:, ph:], out_month[:, ph:],
+                      out_mult, out_events)
+
+
+def concat(parts) -> RawOutputs:
+    return RawOutputs(*(np.concatenate([getattr(p, f) for p in parts])
+                        for f in ("paths", "path", "period", "month", "mult", "events")))
+
+
+def estimate_memory(scn, threads: int, chunk: int) -> int:
+    """Bytes a run needs at its peak: per-thread path working memory plus the
+    output arrays of the whole run (kept for the result tables)."""
+    N = scn.population
+    pool = N - sum(s.initial_contacts for s in scn.segments)
+    initial = N - pool
+    S = len(scn.strategies) + sum(1 for s in scn.strategies if s.renewal == "oracle")
+    per_path = 40 * pool + 48 * initial + 48 * N // 4 + 64 * scn.days + 16 * 64 * 1024
+    outputs_per_path = 8 * S * (len(PATH_COLUMNS) + scn.periods * len(PERIOD_COLUMNS)
+                                + scn.months * len(MONTH_COLUMNS)) * 3
+    return threads * per_path + scn.paths * outputs_per_path + chunk * outputs_per_path
+
+
+def available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30
+
+
+def check_resources(scn, threads, chunk):
+    from .scenario import ScenarioError
+    need = estimate_memory(scn, threads, chunk)
+    have = available_memory()
+    if need > 0.8 * have:
+        raise ScenarioError(
+            f"{scn.source}: this run needs about {need / 2**30:.1f} GiB of memory "
+            f"(population.size = {scn.population:,}, scenario.paths = {scn.paths:,}, "
+            f"{threads} threads); the limit is 80% of the {have / 2**30:.1f} GiB available. "
+            "Lower the population or the paths.")
+    if scn.population >= MAX_CUSTOMERS:
+        raise ScenarioError(f"{scn.source}: population.size: expected at most "
+                            f"{MAX_CUSTOMERS - 1:,} customers, got {scn.population:,}")
+
+
+def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None):
+    """Simulate a scenario; returns a `Result` (tables of SPEC section 7).
+
+    `paths` and `seed` override the scenario's; `threads` defaults to all
+    cores; `progress(done, total)` is called after each chunk.
+    """
+    from .outputs import Result
+    if paths is not None or seed is not None:
+        scn = scn.replace_run(paths=paths, seed=seed)
+    n_threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
+    n_threads = max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    chunk = int(chunk_size) if chunk_size else max(2 * n_threads, 8)
+    check_resources(scn, n_threads, chunk)
+    inputs = pack_scenario(scn)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    parts = []
+    start = time.perf_counter()
+    try:
+        for lo in range(0, scn.paths, chunk):
+            parts.append(simulate_chunk(inputs, scn.seed, np.arange(lo, min(lo + chunk, scn.paths))))
+            if progress is not None:
+                progress(min(lo + chunk, scn.paths), scn.paths)
+    finally:
+        numba.set_num_threads(previous)
+    wall = time.perf_counter() - start
+    raw = concat(parts)
+    events = int(raw.events.sum())
+    manifest = {
+        "scenario": scn.resolved,
+        "scenario_sha256": scn.sha256,
+        "seed": scn.seed,
+        "paths": scn.paths,
+        "engine_version": __version__,
+        "threads": n_threads,
+        "chunk_size": chunk,
+        "wall_seconds": wall,
+        "customer_events": events,
+        "events_per_second": events / wall if wall > 0 else None,
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "numba": numba.__version__},
+    }
+    return Result.from_raw(scn, inputs.strategy_names, raw, manifest)
