@@ -47,7 +47,8 @@ def pack_strategies(scn) -> StrategyArrays:
     sizes = [t[0] for t in scn.billing.tiers]
 
     def admit_row(st):
-        return tuple(name in st.admit for name in seg_names)
+        # an empty admit list means every segment (SPEC's default)
+        return tuple(not st.admit or name in st.admit for name in seg_names)
 
     # one phantom per distinct admission rule that an oracle uses
     phantom_keys = []

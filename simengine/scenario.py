@@ -1,0 +1,682 @@
+"""Scenarios: load TOML, fill defaults, validate, apply `--set` overrides.
+
+The file format, defaults and rules are SPEC section 6; `--set` keys are
+section 9. Validation collects every problem before raising, so a user fixes
+a file in one pass: each problem reads `<file>: <dotted key>: <expected>, got
+<value>`.
+
+Public: `load_scenario`, `scenario_from_dict`, `apply_overrides`, `to_toml`,
+`bundled_scenarios`, `ScenarioError` and the dataclasses below.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot run. `problems` lists every problem found,
+    each naming the file, the key and what is expected."""
+
+    def __init__(self, problems, source=None):
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        self.source = source
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    share: float
+    size: int                 # customers, by largest remainder of share * population
+    initial_contacts: int
+    adoption_rate: float
+    churn_rate: float
+    churn_shape: float        # math.inf = homogeneous
+    readd_prob: float
+    readd_delay_days: float
+    lost_value: float
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    renewal: str = "fit"        # none | fixed | fit | forecast | oracle
+    tier: int | None = None     # tier size for renewal = "fixed"
+    upgrade: str = "next"       # none | next | fit
+    headroom: float = 0.0
+    admit: tuple = ()           # segment names admitted (resolved: all when unset)
+    others: str = "lost"        # overflow | lost
+    on_blocked: str = "lost"    # lost | retry | overflow
+    retry_days: float = 14.0
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class Growth:
+    season: tuple = (1.0,) * 12
+    sigma: float = 0.0
+    churn_sigma: float = 0.0
+
+
+@dataclass(frozen=True)
+class Billing:
+    rule: str = "concurrent"
+    certified: bool = True
+    period_days: int = 365
+    upgrade_pricing: str = "prorated"
+    tier_covers: str = "total"
+    certification_fee: float = 0.0
+    tiers: tuple = ((5_000, 500.0), (20_000, 2_000.0), (50_000, 5_000.0),
+                    (200_000, 20_000.0), (500_000, 50_000.0),
+                    (1_000_000, 100_000.0), (2_000_000, 200_000.0))
+
+    @property
+    def free_quota(self) -> int:
+        return 2000 if self.certified else 100
+
+
+@dataclass(frozen=True)
+class Overflow:
+    account_capacity: int = 5000
+    account_cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Staff:
+    members: int | None = None
+    friend_cap: int = 50_000
+
+    @property
+    def member_cap(self) -> int | None:
+        return None if self.members is None else self.members * self.friend_cap
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    horizon_years: int
+    paths: int
+    seed: int
+    population: int
+    segments: tuple
+    growth: Growth
+    billing: Billing
+    overflow: Overflow
+    staff: Staff
+    strategies: tuple
+    source: str = "<dict>"
+    resolved: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def days(self) -> int:
+        return 365 * self.horizon_years
+
+    @property
+    def periods(self) -> int:
+        return -(-self.days // self.billing.period_days)
+
+    @property
+    def months(self) -> int:
+        return 12 * self.horizon_years
+
+    @property
+    def sha256(self) -> str:
+        """Identity of the resolved scenario (written into every output)."""
+        text = json.dumps(self.resolved, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def replace_run(self, paths=None, seed=None) -> "Scenario":
+        """The same scenario with `scenario.paths` / `scenario.seed` changed
+        (the `run(paths=, seed=)` keywords); resolved dict and sha follow."""
+        changes = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+        if not changes:
+            return self
+        if not self.resolved:      # built by hand (tests): nothing to re-resolve
+            return dataclasses.replace(self, **changes)
+        resolved = copy.deepcopy(self.resolved)
+        resolved["scenario"].update(changes)
+        # Re-validate through the dict so a bad paths/seed gets the usual message.
+        return scenario_from_dict(resolved, self.source)
+
+
+# --------------------------------------------------------------------------
+# Value checks. Each takes the raw TOML value and returns the resolved value,
+# or raises _Bad(what is expected). Every check fails on _MISSING, which is how
+# the "required" message learns what is expected.
+
+class _Bad(Exception):
+    pass
+
+
+_MISSING = object()
+_REQUIRED = object()
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_SEGMENTS, MAX_STRATEGIES = 63, 64   # the engine packs them into bit masks
+
+
+def _isint(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _isnum(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int(lo, hi=None):
+    what = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+
+    def check(v):
+        if _isint(v) and v >= lo and (hi is None or v <= hi):
+            return v
+        raise _Bad(what)
+    return check
+
+
+def _num(lo=0.0, hi=None, what=None):
+    what = what or (f"a number >= {lo:g}" if hi is None else f"a number in [{lo:g}, {hi:g}]")
+
+    def check(v):
+        if _isnum(v) and math.isfinite(v) and v >= lo and (hi is None or v <= hi):
+            return float(v)
+        raise _Bad(what)
+    return check
+
+
+def _enum(*choices):
+    what = "one of " + ", ".join(f'"{c}"' for c in choices)
+
+    def check(v):
+        if isinstance(v, str) and v in choices:
+            return v
+        raise _Bad(what)
+    return check
+
+
+def _bool(v):
+    if isinstance(v, bool):
+        return v
+    raise _Bad("true or false")
+
+
+def _text(v):
+    if isinstance(v, str) and v.strip():
+        return v
+    raise _Bad("a non-empty string")
+
+
+def _name(v):
+    # Names appear in `--set segment.<name>.<key>=...` and sweep partition keys.
+    if isinstance(v, str) and NAME_RE.match(v):
+        return v
+    raise _Bad("a name made of letters, digits, '_', '.' and '-' (no spaces or '=')")
+
+
+def _shape(v):
+    if v == "inf" or (_isnum(v) and v == math.inf):
+        return math.inf
+    if _isnum(v) and math.isfinite(v) and v > 0:
+        return float(v)
+    raise _Bad('a number > 0, or inf (or "inf") for homogeneous churn')
+
+
+def _season(v):
+    if (isinstance(v, list) and len(v) == 12
+            and all(_isnum(x) and math.isfinite(x) and x >= 0 for x in v)):
+        return tuple(float(x) for x in v)
+    raise _Bad("a list of 12 non-negative numbers (one multiplier per month)")
+
+
+def _tiers(v):
+    if not isinstance(v, list) or not v:
+        raise _Bad("a non-empty list of [size, price] pairs")
+    out = []
+    for pair in v:
+        if not (isinstance(pair, list) and len(pair) == 2 and _isint(pair[0])
+                and pair[0] > 0 and _isnum(pair[1]) and math.isfinite(pair[1])
+                and pair[1] >= 0):
+            raise _Bad("[size, price] pairs, each size a positive integer and "
+                       "each price a non-negative number")
+        if out and pair[0] <= out[-1][0]:
+            raise _Bad("tier sizes in strictly increasing order")
+        out.append((pair[0], float(pair[1])))
+    return tuple(out)
+
+
+def _names(v):
+    if (isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+            and len(set(v)) == len(v)):
+        return tuple(v)
+    raise _Bad("a non-empty list of distinct segment names")
+
+
+def _opt_int(v):
+    if _isint(v) and v >= 1:
+        return v
+    raise _Bad("a tier size (a positive integer)")
+
+
+# Key -> (check, default). Order is the order of the resolved dict / to_toml.
+_SCHEMA = {
+    "scenario": {
+        "name": (_text, _REQUIRED),
+        "horizon_years": (_int(1, 100), 1),
+        "paths": (_int(1), 1000),
+        "seed": (_int(0, 2**64 - 1), 0),
+    },
+    "population": {"size": (_int(1), _REQUIRED)},
+    "segment": {
+        "name": (_name, _REQUIRED),
+        "share": (_num(0, 1, "a share in [0, 1]"), 1.0),  # required if several
+        "initial_contacts": (_int(0), 0),
+        "adoption_rate": (_num(what="a non-negative rate per day"), _REQUIRED),
+        "churn_rate": (_num(what="a non-negative rate per day"), _REQUIRED),
+        "churn_shape": (_shape, math.inf),
+        "readd_prob": (_num(0, 1, "a probability in [0, 1]"), 0.0),
+        "readd_delay_days": (_num(what="a non-negative number of days"), 30.0),
+        "lost_value": (_num(what="a non-negative value in yuan"), 0.0),
+    },
+    "growth": {
+        "season": (_season, (1.0,) * 12),
+        "sigma": (_num(what="a non-negative volatility"), 0.0),
+        "churn_sigma": (_num(what="a non-negative volatility"), 0.0),
+    },
+    "billing": {
+        "rule": (_enum("concurrent", "cumulative"), "concurrent"),
+        "certified": (_bool, True),
+        "period_days": (_int(1), 365),
+        "upgrade_pricing": (_enum("prorated", "difference", "full"), "prorated"),
+        "tier_covers": (_enum("total", "excess"), "total"),
+        "certification_fee": (_num(what="a non-negative fee in yuan"), 0.0),
+        "tiers": (_tiers, Billing.tiers),
+    },
+    "overflow": {
+        "account_capacity": (_int(1), 5000),
+        "account_cost": (_num(what="a non-negative cost in yuan"), 0.0),
+    },
+    "staff": {
+        "members": (_int(1), None),
+        "friend_cap": (_int(1), 50_000),
+    },
+    "strategy": {
+        "name": (_name, _REQUIRED),
+        "renewal": (_enum("none", "fixed", "fit", "forecast", "oracle"), "fit"),
+        "tier": (_opt_int, None),
+        "upgrade": (_enum("none", "next", "fit"), "next"),
+        "headroom": (_num(what="a non-negative fraction"), 0.0),
+        "admit": (_names, None),
+        "others": (_enum("overflow", "lost"), "lost"),
+        "on_blocked": (_enum("lost", "retry", "overflow"), "lost"),
+        "retry_days": (_num(what="a non-negative number of days"), 14.0),
+        "max_retries": (_int(0, 255), 3),
+    },
+}
+_ARRAYS = ("segment", "strategy")     # [[segment]], [[strategy]]
+
+
+def _fmt(v):
+    """A value as the user would write it in TOML."""
+    if v is _MISSING:
+        return "nothing"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "a table {" + ", ".join(f"{k} = {_fmt(x)}" for k, x in v.items()) + "}"
+    return repr(v)
+
+
+class _Checker:
+    """Collects problems while reading one scenario dict."""
+
+    def __init__(self, source, overridden):
+        self.source, self.overridden, self.problems = source, set(overridden), []
+
+    def bad(self, key, msg):
+        tag = " (from --set)" if key in self.overridden else ""
+        self.problems.append(f"{self.source}: {key}{tag}: {msg}")
+
+    def table(self, raw, prefix, kind):
+        """Check the keys of one table; return {key: resolved value or None if bad}."""
+        schema = _SCHEMA[kind]
+        if not isinstance(raw, dict):
+            self.bad(prefix, f"expected a table, got {_fmt(raw)}")
+            return dict.fromkeys(schema)
+        for key in raw:
+            if key not in schema:
+                self.bad(f"{prefix}.{key}",
+                         f"unknown key; allowed keys: {', '.join(schema)}")
+        out = {}
+        for key, (check, default) in schema.items():
+            value = raw.get(key, _MISSING)
+            if value is _MISSING and default is not _REQUIRED:
+                out[key] = default
+                continue
+            try:
+                out[key] = check(value)
+            except _Bad as e:
+                if value is _MISSING:
+                    self.bad(f"{prefix}.{key}", f"required: expected {e}, got nothing")
+                else:
+                    self.bad(f"{prefix}.{key}", f"expected {e}, got {_fmt(value)}")
+                out[key] = None
+        return out
+
+    def array(self, data, kind):
+        """Read [[segment]] / [[strategy]] entries, keyed by name where possible."""
+        raw = data.get(kind, [])
+        if not isinstance(raw, list):
+            self.bad(kind, f"expected an array of tables [[{kind}]], got {_fmt(raw)}")
+            raw = []
+        entries = []
+        for i, item in enumerate(raw):
+            name = item.get("name") if isinstance(item, dict) else None
+            ok = isinstance(name, str) and NAME_RE.match(name)
+            prefix = f"{kind}.{name}" if ok else f"{kind} #{i + 1}"
+            entries.append((prefix, item, self.table(item, prefix, kind)))
+        return entries
+
+
+def _largest_remainder(shares, total):
+    """Integer sizes summing to `total`, ties to the earlier entry. Shares are
+    taken as the decimals written (repr of the float) so that 0.3/0.7 of 5 is
+    an exact tie, not decided by binary rounding."""
+    exact = [Fraction(repr(s)) for s in shares]
+    norm = sum(exact)
+    quotas = [q * total / norm for q in exact]
+    sizes = [math.floor(q) for q in quotas]
+    order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - sizes[i]), i))
+    for i in order[:total - sum(sizes)]:
+        sizes[i] += 1
+    return sizes
+
+
+def scenario_from_dict(data: dict, source="<dict>", *, overridden=()) -> Scenario:
+    """Validate a raw scenario dict (as tomllib returns it), fill defaults and
+    resolve. Raises ScenarioError listing every problem. `overridden` names the
+    dotted keys that came from `--set`, so their messages say so."""
+    c = _Checker(source, overridden)
+    if not isinstance(data, dict):
+        raise ScenarioError([f"{source}: expected a TOML table at top level"], source)
+    for key in data:
+        if key not in _SCHEMA:
+            c.bad(key, "unknown table; allowed tables: " + ", ".join(_SCHEMA))
+
+    tables = {k: c.table(data.get(k, {}), k, k) for k in _SCHEMA if k not in _ARRAYS}
+    segs = c.array(data, "segment")
+    strats = c.array(data, "strategy")
+    sc, pop, bill = tables["scenario"], tables["population"], tables["billing"]
+
+    # Segments: count, names, shares, sizes.
+    if not 1 <= len(segs) <= MAX_SEGMENTS:
+        c.bad("segment", f"expected 1 to {MAX_SEGMENTS} [[segment]] tables, got {len(segs)}")
+    if len(segs) > 1:
+        for prefix, raw, vals in segs:
+            if isinstance(raw, dict) and "share" not in raw:
+                c.bad(f"{prefix}.share",
+                      "required when there are several segments: expected a share in [0, 1], got nothing")
+                vals["share"] = None
+    _unique(c, segs, "segment")
+    shares = [v["share"] for _, _, v in segs]
+    sizes = [None] * len(segs)
+    if segs and None not in shares:
+        if abs(math.fsum(shares) - 1.0) > 1e-9:
+            c.bad("segment.*.share", f"expected shares summing to 1, got "
+                  f"{' + '.join(_fmt(s) for s in shares)} = {math.fsum(shares):.12g}")
+        elif pop["size"] is not None:
+            sizes = _largest_remainder(shares, pop["size"])
+    for (prefix, _, v), size in zip(segs, sizes):
+        if size is not None and v["initial_contacts"] is not None and v["initial_contacts"] > size:
+            c.bad(f"{prefix}.initial_contacts", f"expected at most the segment's size "
+                  f"{size} (share * population), got {v['initial_contacts']}")
+
+    # Strategies: count, names, tier, admit, certification.
+    if not 1 <= len(strats) <= MAX_STRATEGIES:
+        c.bad("strategy", f"expected 1 to {MAX_STRATEGIES} [[strategy]] tables, got {len(strats)}")
+    _unique(c, strats, "strategy")
+    seg_names = [v["name"] for _, _, v in segs if v["name"] is not None]
+    tier_sizes = [s for s, _ in bill["tiers"]] if bill["tiers"] is not None else None
+    for prefix, raw, v in strats:
+        raw = raw if isinstance(raw, dict) else {}
+        if v["renewal"] == "fixed":
+            sizes_txt = ", ".join(map(str, tier_sizes or []))
+            if "tier" not in raw:
+                c.bad(f"{prefix}.tier", f'required with renewal = "fixed": expected one '
+                      f"of the tier sizes {sizes_txt}, got nothing")
+            elif v["tier"] is not None and tier_sizes is not None and v["tier"] not in tier_sizes:
+                c.bad(f"{prefix}.tier", f"expected one of the tier sizes {sizes_txt}, got {v['tier']}")
+        elif "tier" in raw and v["renewal"] is not None:
+            c.bad(f"{prefix}.tier", f'expected no tier unless renewal = "fixed" '
+                  f'(renewal is "{v["renewal"]}"), got {_fmt(raw["tier"])}')
+        if v["admit"] is None and "admit" not in raw:
+            v["admit"] = tuple(seg_names)
+        elif v["admit"] is not None:
+            unknown = [n for n in v["admit"] if n not in seg_names]
+            if unknown:
+                c.bad(f"{prefix}.admit", f"expected names of segments ({', '.join(seg_names)}), "
+                      f"got unknown {', '.join(map(_fmt, unknown))}")
+        if bill["certified"] is False:
+            for key in ("renewal", "upgrade"):
+                if v[key] not in (None, "none"):
+                    c.bad(f"{prefix}.{key}", f'expected "none" because billing.certified = '
+                          f'false (an uncertified enterprise cannot buy tiers), got "{v[key]}"')
+
+    if c.problems:
+        raise ScenarioError(c.problems, source)
+
+    segments = tuple(Segment(size=size, **v) for (_, _, v), size in zip(segs, sizes))
+    strategies = tuple(Strategy(**v) for _, _, v in strats)
+    scn = Scenario(
+        name=sc["name"], horizon_years=sc["horizon_years"], paths=sc["paths"],
+        seed=sc["seed"], population=pop["size"], segments=segments,
+        growth=Growth(**tables["growth"]), billing=Billing(**bill),
+        overflow=Overflow(**tables["overflow"]), staff=Staff(**tables["staff"]),
+        strategies=strategies, source=str(source))
+    return dataclasses.replace(scn, resolved=_resolve(scn))
+
+
+def _unique(c, entries, kind):
+    seen = set()
+    for prefix, _, v in entries:
+        name = v["name"]
+        if name is not None and name in seen:
+            c.bad(f"{prefix}.name", f"expected a unique {kind} name, got {_fmt(name)} more than once")
+        seen.add(name)
+
+
+def _resolve(scn: Scenario) -> dict:
+    """The full scenario as plain data: JSON- and TOML-writable, loadable again."""
+    def plain(obj, drop=()):
+        d = {}
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            if f.name in drop or v is None:     # TOML has no null: unset = absent
+                continue
+            if isinstance(v, float) and math.isinf(v):
+                v = "inf"
+            elif isinstance(v, tuple):
+                v = [list(x) if isinstance(x, tuple) else x for x in v]
+            d[f.name] = v
+        return d
+    return {
+        "scenario": {"name": scn.name, "horizon_years": scn.horizon_years,
+                     "paths": scn.paths, "seed": scn.seed},
+        "population": {"size": scn.population},
+        "segment": [plain(s, drop=("size",)) for s in scn.segments],
+        "growth": plain(scn.growth),
+        "billing": plain(scn.billing),
+        "overflow": plain(scn.overflow),
+        "staff": plain(scn.staff),
+        "strategy": [plain(s) for s in scn.strategies],
+    }
+
+
+# --------------------------------------------------------------------------
+# Overrides (`--set`, sweeps)
+
+def _parse_value(text):
+    try:
+        return tomllib.loads("v = " + text)["v"]
+    except tomllib.TOMLDecodeError:
+        return text            # bare words: billing.rule=cumulative
+
+
+def _split_overrides(overrides):
+    """Yield (dotted key, value) from "k=v" strings, (k, v) pairs or a mapping."""
+    items = overrides.items() if isinstance(overrides, dict) else overrides
+    for item in items:
+        if isinstance(item, str):
+            key, eq, text = item.partition("=")
+            if not eq:
+                yield item.strip(), _MISSING
+            else:
+                yield key.strip(), _parse_value(text.strip())
+        else:
+            key, value = item
+            yield key, value
+
+
+def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
+    """A copy of the raw scenario dict with dotted keys set (SPEC section 9):
+    `table.key` for scenario, population, growth, billing, overflow, staff;
+    `segment.<name>.<key>` and `strategy.<name>.<key>`. `overrides` holds
+    "key=value" strings (value parsed as TOML, else taken as a string),
+    (key, value) pairs or a mapping. Unknown keys and names raise ScenarioError
+    (all of them at once); values are checked later by `scenario_from_dict`."""
+    data = copy.deepcopy(data)
+    problems = []
+    for key, value in _split_overrides(overrides):
+        where = f"{source}: --set {key}"
+        if value is _MISSING:
+            problems.append(f"{where}: expected KEY=VALUE, got {_fmt(key)}")
+            continue
+        table, _, rest = key.partition(".")
+        if table in _ARRAYS:
+            name, _, leaf = rest.rpartition(".")   # names may contain dots; keys don't
+            entries = data.get(table)
+            entries = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+            names = [str(e.get("name")) for e in entries]
+            if leaf not in _SCHEMA[table] or not name:
+                problems.append(f"{where}: unknown key; expected {table}.<name>.<key> with "
+                                f"<key> one of {', '.join(_SCHEMA[table])}")
+            elif name not in names:
+                problems.append(f"{where}: no {table} named {_fmt(name)}; "
+                                f"{table}s: {', '.join(names) or '(none)'}")
+            else:
+                entries[names.index(name)][leaf] = value
+        elif table in _SCHEMA:
+            if rest not in _SCHEMA[table]:
+                problems.append(f"{where}: unknown key; {table} keys: {', '.join(_SCHEMA[table])}")
+            else:
+                tbl = data.setdefault(table, {})
+                if isinstance(tbl, dict):
+                    tbl[rest] = value
+                else:
+                    problems.append(f"{where}: [{table}] is not a table in the file")
+        else:
+            problems.append(f"{where}: unknown key; expected one of "
+                            + ", ".join(f"{t}.<name>.<key>" if t in _ARRAYS else f"{t}.<key>"
+                                        for t in _SCHEMA))
+    if problems:
+        raise ScenarioError(problems, source)
+    return data
+
+
+# --------------------------------------------------------------------------
+# Files
+
+def bundled_scenarios() -> list[str]:
+    """Names of the scenarios shipped in simengine/scenarios/."""
+    folder = resources.files("simengine") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_toml(path=None) -> tuple[dict, str]:
+    """(raw dict, source label) for a file path or a bundled name; None = default.
+    An existing file wins over a bundled scenario of the same name."""
+    if path is None:
+        path = "default"
+    p = Path(path)
+    if not p.is_file():
+        name = str(path)
+        if "/" not in name and "\\" not in name:
+            res = resources.files("simengine") / "scenarios" / (
+                name if name.endswith(".toml") else name + ".toml")
+            if res.is_file():
+                return _parse(res.read_text(encoding="utf-8"), f"<bundled>/{res.name}")
+        raise ScenarioError([f"{path}: no such scenario file (bundled scenarios: "
+                             f"{', '.join(bundled_scenarios())})"], str(path))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([f"{path}: cannot read: {e}"], str(path)) from None
+    return _parse(text, str(path))
+
+
+def _parse(text, source):
+    try:
+        return tomllib.loads(text), source
+    except tomllib.TOMLDecodeError as e:   # its message carries line and column
+        raise ScenarioError([f"{source}: invalid TOML: {e}"], source) from None
+
+
+def load_scenario(path=None, overrides=()) -> Scenario:
+    """Read, override, validate and resolve a scenario (SPEC sections 6, 9).
+    `path`: a file, a bundled name ("default", "default.toml") or None for the
+    bundled default. Raises ScenarioError naming every problem."""
+    data, source = read_toml(path)
+    overrides = list(_split_overrides(overrides))
+    data = apply_overrides(data, overrides, source)
+    return scenario_from_dict(data, source, overridden=[k for k, _ in overrides])
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "inf" if v == math.inf else "-inf" if v == -math.inf else repr(v)
+    if isinstance(v, str):   # JSON escapes are TOML escapes, bar DEL
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _toml_key(k):
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_value(k)
+
+
+def to_toml(resolved: dict) -> str:
+    """Write a resolved scenario dict (tables of scalars/lists and arrays of
+    tables) as TOML that `load_scenario` reads back to an equal Scenario."""
+    out = []
+    for name, value in resolved.items():
+        if isinstance(value, dict):
+            out.append(f"[{_toml_key(name)}]")
+            out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
+            out.append("")
+    for name, value in resolved.items():
+        if isinstance(value, list):
+            for item in value:
+                out.append(f"[[{_toml_key(name)}]]")
+                out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items()]
+                out.append("")
+    return "\n".join(out)

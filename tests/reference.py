@@ -1,0 +1,546 @@
+"""A deliberately simple, slow, plain-Python simulator of ONE path.
+
+This is the yardstick for the numba kernel (`simengine/dynamics.py`): on small
+populations the two must agree number for number.  It follows
+`docs/model-notes.md` (the engine's exact readings of SPEC sections 2-5) to the
+letter, with no cleverness: a day-by-day loop, a list per customer attribute, a
+calendar `day -> [events]`.  Each block below names the rule it implements.
+
+    simulate_path(scn, path, seed, draws=None, trace=False) -> dict
+
+    {"growth_multiplier": G, "churn_multiplier": Mc,
+     "strategies": {name: {"paths":   {column: value},      # paths.arrow columns
+                           "periods": [{column: value}, ...],  # one per period
+                           "monthly": [{column: value}, ...],  # one per month
+                           # only with trace=True:
+                           "daily":   [{day, contacts, usage, capacity, tier_size,
+                                        overflow}, ...],
+                           "oracle_peaks": [...] or None}}}
+
+`draws` supplies the random numbers.  `KeyedDraws(seed, path)` (the default)
+is the engine's counter-based stream (`simengine.rng` py_ twins), so results
+match the kernel bit for bit.  `NumpyDraws(generator)` gives independent numpy
+draws, for distributional comparisons with an unrelated random source.
+Whatever the source, `simulate_path` asks it for each key once per path and
+re-uses the answer, so every strategy (and the oracle's never-blocked run) sees
+the same customer draws (common random numbers).
+"""
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from simengine import rng as R
+
+# ----------------------------------------------------------------- draws
+
+
+class KeyedDraws:
+    """The engine's draws: `f(seed, path, customer, purpose, occurrence)`."""
+
+    def __init__(self, seed: int, path: int):
+        self.seed = seed
+        self.path = path
+        self.pk = R.py_path_key(seed, path)
+
+    def uniform(self, customer, purpose, occurrence):
+        return R.py_uniform(self.pk, customer, purpose, occurrence)
+
+    def exponential(self, customer, purpose, occurrence):
+        return R.py_exponential(self.pk, customer, purpose, occurrence)
+
+    def normal(self, customer, purpose, occurrence):
+        return R.py_normal(self.pk, customer, purpose, occurrence)
+
+    def gamma(self, customer, purpose, shape):
+        return R.py_gamma(self.pk, customer, purpose, shape)
+
+    def order_key(self, customer, occurrence):
+        return R.py_draw_bits(self.pk, customer, R.ORDER, occurrence)
+
+
+class NumpyDraws:
+    """Fresh, independent numpy draws at every call; the keys are ignored."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def uniform(self, customer, purpose, occurrence):
+        return 1.0 - float(self.rng.random())          # on (0, 1], like rng.uniform
+
+    def exponential(self, customer, purpose, occurrence):
+        return float(self.rng.standard_exponential())
+
+    def normal(self, customer, purpose, occurrence):
+        return float(self.rng.standard_normal())
+
+    def gamma(self, customer, purpose, shape):
+        return float(self.rng.standard_gamma(shape))
+
+    def order_key(self, customer, occurrence):
+        return int(self.rng.integers(0, 2**64, dtype=np.uint64))
+
+
+class _SameDrawsEverywhere:
+    """Asks the underlying source once per key and remembers the answer.
+
+    With KeyedDraws this changes nothing (its draws are pure functions of the
+    key); with NumpyDraws it is what makes strategies share customer draws.
+    """
+
+    def __init__(self, draws):
+        self._draws = draws
+        self._memo = {}
+
+    def _get(self, method, *key):
+        k = (method,) + key
+        if k not in self._memo:
+            self._memo[k] = getattr(self._draws, method)(*key)
+        return self._memo[k]
+
+    def uniform(self, customer, purpose, occurrence):
+        return self._get("uniform", customer, purpose, occurrence)
+
+    def exponential(self, customer, purpose, occurrence):
+        return self._get("exponential", customer, purpose, occurrence)
+
+    def normal(self, customer, purpose, occurrence):
+        return self._get("normal", customer, purpose, occurrence)
+
+    def gamma(self, customer, purpose, shape):
+        return self._get("gamma", customer, purpose, shape)
+
+    def order_key(self, customer, occurrence):
+        return self._get("order_key", customer, occurrence)
+
+
+# ----------------------------------------------------------------- time (SPEC 2)
+
+
+def month_start(year: int, m: int) -> int:
+    """Month m of year y covers [365y + floor(365m/12), 365y + floor(365(m+1)/12))."""
+    return 365 * year + (365 * m) // 12
+
+
+def month_of_year(t: int) -> int:
+    d = t % 365
+    for m in range(12):
+        if month_start(0, m) <= d < month_start(0, m + 1):
+            return m
+    raise AssertionError(t)
+
+
+def month_last_days(days: int) -> list:
+    """Last day of each month (global month index = 12 y + m)."""
+    out = []
+    for y in range(days // 365):
+        for m in range(12):
+            out.append(month_start(y, m + 1) - 1)
+    return out
+
+
+# ----------------------------------------------------------------- customers (SPEC 3)
+
+
+class _Customers:
+    """Everything about the customers that does not depend on the strategy."""
+
+    def __init__(self, scn, draws, G, Mc):
+        D = scn.days
+        self.segment = []      # segment object of customer u
+        self.initial = []      # True for an initial contact (active at t = 0)
+        self.lam = []          # churn propensity lam_u
+        self.first_day = []    # day of the first attempt, None if never (or initial)
+        u = 0
+        for seg in scn.segments:
+            # H(t) = h(0) + ... + h(t-1), running float64 sum, H(0) = 0.
+            H = [0.0]
+            for t in range(D):
+                h = seg.adoption_rate * scn.growth.season[month_of_year(t)] * G
+                H.append(H[-1] + h)
+            for i in range(seg.size):
+                self.segment.append(seg)
+                # propensity
+                if math.isinf(seg.churn_shape):
+                    lam = seg.churn_rate * Mc
+                else:
+                    k = seg.churn_shape
+                    lam = draws.gamma(u, R.LAMBDA, k) * (seg.churn_rate / k) * Mc
+                self.lam.append(lam)
+                if i < seg.initial_contacts:
+                    self.initial.append(True)
+                    self.first_day.append(None)
+                else:
+                    self.initial.append(False)
+                    # first attempt: smallest t < D with H(t + 1) > E, E = -log(v)
+                    E = -math.log(draws.uniform(u, R.FIRST_ADD, 0))
+                    i_first = bisect.bisect_right(H, E, 1)   # smallest i >= 1 with H[i] > E
+                    self.first_day.append(i_first - 1 if i_first <= D else None)
+                u += 1
+        self.n = u
+
+
+# ----------------------------------------------------------------- one strategy
+
+
+class _Billing:
+    """Tier arithmetic of SPEC 4 / model-notes 'Billing'."""
+
+    def __init__(self, scn):
+        b = scn.billing
+        self.free = b.free_quota
+        self.sizes = [int(s) for s, _ in b.tiers]
+        self.prices = [float(p) for _, p in b.tiers]
+        self.covers = b.tier_covers
+        self.member_cap = scn.staff.member_cap
+
+    def nominal(self, i):
+        """Capacity of tier i per tier_covers, before the member cap."""
+        if self.covers == "total":
+            return max(self.free, self.sizes[i])
+        return self.free + self.sizes[i]
+
+    def capacity(self, i):
+        """Effective capacity with tier i in force (None = no tier)."""
+        c = self.free if i is None else self.nominal(i)
+        if self.member_cap is not None:
+            c = min(c, self.member_cap)
+        return c
+
+    def price(self, i):
+        return 0.0 if i is None else self.prices[i]
+
+    def size(self, i):
+        return 0 if i is None else self.sizes[i]
+
+    def smallest_covering(self, target):
+        """Smallest tier with nominal capacity >= target, else the largest."""
+        for i in range(len(self.sizes)):
+            if self.nominal(i) >= target:
+                return i
+        return len(self.sizes) - 1
+
+    def fit_for(self, u_value, headroom):
+        """`fit`: target = ceil(U (1 + headroom)); none if it fits the free quota."""
+        target = math.ceil(u_value * (1 + headroom) - 1e-9)
+        if target <= self.free:
+            return None
+        return self.smallest_covering(target)
+
+
+def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
+                       oracle_peaks=None, trace=False):
+    """Run one strategy over the horizon.
+
+    never_blocked=True is the oracle's hindsight run: same admission rules,
+    infinite capacity, no renewal/upgrade/payments; it returns the list of
+    each period's peak end-of-day usage.
+    """
+    D = scn.days
+    P = scn.billing.period_days
+    n_periods = scn.periods
+    cumulative = scn.billing.rule == "cumulative"
+    certified = scn.billing.certified
+    bill = _Billing(scn)
+    # `admit` is resolved by the loader (all segments when unset); a Strategy
+    # built by hand with admit=() is read the same way.
+    admit = set(strat.admit) if strat.admit else {s.name for s in scn.segments}
+    month_ends = month_last_days(D)
+    month_end_index = {d: i for i, d in enumerate(month_ends)}
+
+    # -- per-customer state
+    state = ["pool"] * cust.n    # pool | wecom | overflow | waiting | gone | lost
+    calendar = {}                # day -> list of events
+
+    def schedule(day, event):
+        if day < D:              # events due after the horizon vanish
+            calendar.setdefault(day, []).append(event)
+
+    # Start: initial contacts are active at t = 0 (episode 0), whatever the
+    # capacity or admit, and not counted as adds; the rest wait for their
+    # first attempt (episode 0, try j = 0).
+    active = 0
+    for u in range(cust.n):
+        if cust.initial[u]:
+            state[u] = "wecom"
+            active += 1
+        elif cust.first_day[u] is not None:
+            schedule(cust.first_day[u], ("attempt", u, 0, 0))
+    for u in range(cust.n):          # lifetimes of the initial contacts (episode 0)
+        if cust.initial[u]:
+            _start_life_churn(u, 0, 0, "wecom", cust, draws, schedule)
+
+    usage = active
+    overflow_count = 0
+    tier = None                      # index into tiers, None = no tier
+    capacity = math.inf if never_blocked else bill.capacity(None)
+
+    # -- accumulators
+    tot = dict(tier_cost=0.0, upgrade_cost=0.0, certification_cost=0.0,
+               overflow_cost=0.0, lost_value=0.0, peak_contacts=0,
+               final_contacts=0, first_adds=0, readds=0, churns=0, blocked=0,
+               lost=0, overflowed=0, upgrades=0)
+    periods = []
+    monthly = []
+    daily = []
+    paid_so_far = 0.0                # all payments made so far (for cumulative_cost)
+    adds_on_day = [0] * D            # WeCom admitted adds per day (forecast)
+    churns_on_day = [0] * D          # WeCom churns per day (forecast)
+    peak_usage_of_period = []        # for the never-blocked run
+
+    for t in range(D):
+        k = t // P
+
+        # (1) Period start: reset cumulative usage, then renewal and payments.
+        if t % P == 0:
+            if cumulative:
+                usage = active
+            assert usage == active or cumulative
+            per = dict(tier_size=0, capacity_end=0, tier_cost=0.0,
+                       upgrade_cost=0.0, certification_cost=0.0,
+                       overflow_cost=0.0, peak_usage=0, peak_contacts=0,
+                       first_adds=0, readds=0, churns=0, blocked=0)
+            periods.append(per)
+            peak_overflow_of_period = 0
+            if not never_blocked:
+                tier = _renewal(strat, bill, k, t, usage, P, adds_on_day,
+                                churns_on_day, oracle_peaks)
+                capacity = bill.capacity(tier)
+                price = bill.price(tier)
+                fee = scn.billing.certification_fee if certified else 0.0
+                per["tier_cost"] += price
+                per["certification_cost"] += fee
+                tot["tier_cost"] += price
+                tot["certification_cost"] += fee
+                paid_so_far += price
+                paid_so_far += fee
+        per = periods[k]
+
+        today = calendar.pop(t, [])
+
+        # (2) Churns due today.
+        for ev in today:
+            if ev[0] != "churn":
+                continue
+            _, u, e, where = ev
+            assert state[u] == where
+            if where == "wecom":
+                active -= 1
+                if not cumulative:
+                    usage -= 1
+                tot["churns"] += 1
+                per["churns"] += 1
+                churns_on_day[t] += 1
+            else:
+                overflow_count -= 1
+            # lapse decision after episode e: re-add iff uniform <= readd_prob
+            seg = cust.segment[u]
+            if draws.uniform(u, R.READD_DECISION, e) <= seg.readd_prob:
+                state[u] = "waiting"
+                delay = 1 + math.floor(seg.readd_delay_days
+                                       * draws.exponential(u, R.READD_DELAY, e))
+                schedule(t + delay, ("attempt", u, e + 1, 0))
+            else:
+                state[u] = "gone"
+
+        # (3) Attempts due today, ascending (priority, customer).
+        attempts = [ev for ev in today if ev[0] == "attempt"]
+        attempts.sort(key=lambda ev: (draws.order_key(ev[1], ev[2] * 256 + ev[3]), ev[1]))
+        for _, u, e, j in attempts:
+            seg = cust.segment[u]
+            assert state[u] in ("pool", "waiting")
+            state[u] = "waiting"
+
+            def lose():
+                state[u] = "lost"
+                tot["lost"] += 1
+                tot["lost_value"] += seg.lost_value
+
+            def start_overflow_life():
+                nonlocal overflow_count
+                state[u] = "overflow"
+                tot["overflowed"] += 1
+                overflow_count += 1
+                _start_life_churn(u, e, t, "overflow", cust, draws, schedule)
+
+            # Segment not admitted: `others`, no capacity check/upgrade/retry/block.
+            if seg.name not in admit:
+                if strat.others == "overflow":
+                    start_overflow_life()
+                else:
+                    lose()
+                continue
+
+            # Capacity full: the strategy may upgrade first (one at most).
+            if not usage < capacity and not never_blocked:
+                new = _upgrade_choice(strat, bill, tier, usage, capacity)
+                if new is not None:
+                    old_price = bill.price(tier)
+                    new_price = bill.price(new)
+                    cost = _upgrade_price(scn.billing.upgrade_pricing,
+                                          new_price, old_price, k, t, P)
+                    tier = new
+                    capacity = bill.capacity(tier)
+                    per["upgrade_cost"] += cost
+                    tot["upgrade_cost"] += cost
+                    tot["upgrades"] += 1
+                    paid_so_far += cost
+
+            if usage < capacity:
+                # Admitted: active from today, lifetime of episode e.
+                state[u] = "wecom"
+                active += 1
+                usage += 1
+                adds_on_day[t] += 1
+                kind = "first_adds" if e == 0 else "readds"
+                tot[kind] += 1
+                per[kind] += 1
+                _start_life_churn(u, e, t, "wecom", cust, draws, schedule)
+            else:
+                tot["blocked"] += 1
+                per["blocked"] += 1
+                if strat.on_blocked == "lost":
+                    lose()
+                elif strat.on_blocked == "overflow":
+                    start_overflow_life()
+                elif strat.on_blocked == "retry":
+                    if j < strat.max_retries:
+                        delay = 1 + math.floor(strat.retry_days * draws.exponential(
+                            u, R.RETRY_DELAY, e * 256 + j + 1))
+                        schedule(t + delay, ("attempt", u, e, j + 1))   # past D: vanishes
+                    else:
+                        lose()
+                else:
+                    raise ValueError(strat.on_blocked)
+
+        # (4) End of day: peaks over end-of-day values, then records.
+        tot["peak_contacts"] = max(tot["peak_contacts"], active)
+        per["peak_contacts"] = max(per["peak_contacts"], active)
+        per["peak_usage"] = max(per["peak_usage"], usage)
+        peak_overflow_of_period = max(peak_overflow_of_period, overflow_count)
+        if trace:
+            daily.append(dict(day=t, contacts=active, usage=usage,
+                              capacity=capacity, tier_size=bill.size(tier),
+                              overflow=overflow_count))
+
+        if t == min((k + 1) * P, D) - 1:             # period's last day
+            if never_blocked:
+                peak_usage_of_period.append(per["peak_usage"])
+            else:
+                accounts = -(-peak_overflow_of_period // scn.overflow.account_capacity)
+                cost = accounts * scn.overflow.account_cost
+                per["overflow_cost"] += cost
+                tot["overflow_cost"] += cost
+                paid_so_far += cost
+                per["tier_size"] = bill.size(tier)
+                per["capacity_end"] = capacity
+        if t in month_end_index and not never_blocked:
+            monthly.append(dict(contacts=active, usage=usage, capacity=capacity,
+                                cumulative_cost=paid_so_far))
+
+    assert not calendar, "an event was scheduled on or after day D"
+    if never_blocked:
+        return peak_usage_of_period
+
+    assert len(periods) == n_periods and len(monthly) == scn.months
+    tot["final_contacts"] = active
+    tot["total_cost"] = (tot["tier_cost"] + tot["upgrade_cost"]
+                         + tot["certification_cost"] + tot["overflow_cost"])
+    tot["economic_cost"] = tot["total_cost"] + tot["lost_value"]
+    order = ["total_cost", "tier_cost", "upgrade_cost", "certification_cost",
+             "overflow_cost", "lost_value", "economic_cost", "peak_contacts",
+             "final_contacts", "first_adds", "readds", "churns", "blocked",
+             "lost", "overflowed", "upgrades"]
+    out = {"paths": {c: tot[c] for c in order}, "periods": periods, "monthly": monthly}
+    if trace:
+        out["daily"] = daily
+        out["oracle_peaks"] = oracle_peaks
+    return out
+
+
+def _start_life_churn(u, e, t, where, cust, draws, schedule):
+    """A life (episode e) starting on day t: churn at t + L, L = 1 + floor(Exp/lam)."""
+    lam = cust.lam[u]
+    if lam == 0.0:
+        return                                   # never churns
+    L = 1 + math.floor(draws.exponential(u, R.LIFETIME, e) / lam)
+    schedule(t + L, ("churn", u, e, where))      # past the horizon: vanishes
+
+
+def _renewal(strat, bill, k, t, usage, P, adds_on_day, churns_on_day, oracle_peaks):
+    """Tier for period k (None = no tier)."""
+    r = strat.renewal
+    if r == "none":
+        return None
+    if r == "fixed":
+        return bill.sizes.index(int(strat.tier))
+    if r == "fit" or (r == "forecast" and k == 0):
+        return bill.fit_for(usage, strat.headroom)
+    if r == "forecast":
+        lo = max(0, t - 90)
+        net = sum(adds_on_day[lo:t]) - sum(churns_on_day[lo:t])   # days t-90 .. t-1
+        u_prime = usage + max(0, net) * P / 90
+        return bill.fit_for(u_prime, strat.headroom)
+    if r == "oracle":
+        peak = oracle_peaks[k]
+        if peak <= bill.free:
+            return None
+        return bill.smallest_covering(peak)
+    raise ValueError(r)
+
+
+def _upgrade_choice(strat, bill, tier, usage, capacity):
+    """Tier to upgrade to when an admissible attempt finds U >= C, or None."""
+    current = -1 if tier is None else tier
+    if strat.upgrade == "none":
+        return None
+    if strat.upgrade == "next":
+        cand = current + 1
+        if cand >= len(bill.sizes):
+            return None
+    elif strat.upgrade == "fit":
+        cand = len(bill.sizes) - 1
+        for i in range(len(bill.sizes)):
+            if bill.nominal(i) > usage * (1 + strat.headroom):
+                cand = i
+                break
+    else:
+        raise ValueError(strat.upgrade)
+    if cand > current and bill.capacity(cand) > capacity:
+        return cand
+    return None
+
+
+def _upgrade_price(pricing, new_price, old_price, k, t, P):
+    if pricing == "prorated":
+        return (new_price - old_price) * ((k + 1) * P - t) / P
+    if pricing == "difference":
+        return new_price - old_price
+    if pricing == "full":
+        return new_price
+    raise ValueError(pricing)
+
+
+# ----------------------------------------------------------------- one path
+
+
+def simulate_path(scn, path: int, seed: int, draws=None, trace: bool = False) -> dict:
+    """Simulate every strategy of `scn` on one path; see the module docstring."""
+    if draws is None:
+        draws = KeyedDraws(seed, path)
+    draws = _SameDrawsEverywhere(draws)
+
+    G = math.exp(scn.growth.sigma * draws.normal(0, R.PATH_GROWTH, 0))
+    Mc = math.exp(scn.growth.churn_sigma * draws.normal(0, R.PATH_CHURN, 0))
+    cust = _Customers(scn, draws, G, Mc)
+
+    result = {"growth_multiplier": G, "churn_multiplier": Mc, "strategies": {}}
+    for strat in scn.strategies:
+        oracle_peaks = None
+        if strat.renewal == "oracle":
+            oracle_peaks = _simulate_strategy(scn, strat, cust, draws, never_blocked=True)
+        result["strategies"][strat.name] = _simulate_strategy(
+            scn, strat, cust, draws, oracle_peaks=oracle_peaks, trace=trace)
+    return result
