@@ -45,6 +45,7 @@ FORECAST_WINDOW = 90
 MAX_CUSTOMERS = 1 << 32
 MAX_SEGMENTS = 63
 MAX_RETRIES = 255
+LOG_ADD, LOG_CHURN = 1, 2
 
 
 @njit(cache=True)
@@ -63,10 +64,17 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                   season_day, month_end, growth_sigma, churn_sigma,
                   st_renewal, st_fixed, st_upgrade, st_headroom, st_admit, st_others,
                   st_on_blocked, st_retry_days, st_max_retries, st_unbounded, st_oracle_src,
-                  out_path, out_period, out_month, out_mult):
+                  out_path, out_period, out_month, out_mult, log_row, out_log, out_log_n):
     """Simulate every strategy row on one path; fill the out_* arrays
     (out_path[S, len(PATH_COLUMNS)], out_period[S, K, ...], out_month[S, M, ...],
-    out_mult[2]). Returns the number of customer events processed."""
+    out_mult[2]). Returns the number of customer events processed.
+
+    Contact log: for strategy row `log_row` (-1: none) every WeCom add and
+    churn is written to out_log[i] = (day, customer, kind, segment), kind
+    LOG_ADD or LOG_CHURN (initial contacts as adds on day 0), while room
+    lasts; out_log_n[0] counts them all, so the caller can tell it overflowed."""
+    L = out_log.shape[0]
+    n_log = 0
     S = st_renewal.shape[0]
     nseg = seg_start.shape[0] - 1
     K = (D + P - 1) // P
@@ -199,6 +207,15 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
         ring[:] = 0
         net_sum = 0
 
+        if si == log_row:
+            for s in range(nseg):
+                for u in range(seg_start[s], seg_start[s] + seg_initial[s]):
+                    if n_log < L:
+                        out_log[n_log, 0] = 0
+                        out_log[n_log, 1] = u
+                        out_log[n_log, 2] = LOG_ADD
+                        out_log[n_log, 3] = s
+                    n_log += 1
         active = n_initial
         usage = n_initial
         overflow_active = 0
@@ -331,6 +348,13 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                     p_churns += 1
                     ring[slot] -= 1
                     net_sum -= 1
+                    if si == log_row:
+                        if n_log < L:
+                            out_log[n_log, 0] = t
+                            out_log[n_log, 1] = u
+                            out_log[n_log, 2] = LOG_CHURN
+                            out_log[n_log, 3] = s
+                        n_log += 1
                 rp = seg_readd_prob[s]
                 if rp > 0.0 and uniform(pk, u, READD_DECISION, e) <= rp:
                     delay = seg_readd_delay[s] * exponential(pk, u, READD_DELAY, e)
@@ -422,6 +446,13 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                         else:
                             readds += 1
                             p_readds += 1
+                        if si == log_row:
+                            if n_log < L:
+                                out_log[n_log, 0] = t
+                                out_log[n_log, 1] = u
+                                out_log[n_log, 2] = LOG_ADD
+                                out_log[n_log, 3] = s
+                            n_log += 1
                     else:
                         blocked += 1
                         p_blocked += 1
@@ -526,6 +557,7 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
         prow[11] = lost
         prow[12] = overflowed
         prow[13] = upgrades
+    out_log_n[0] = n_log
     return events
 
 
@@ -538,7 +570,8 @@ def simulate_paths(paths, seed, D, P, rule, free_quota, pricing, cert_fee,
                    season_day, month_end, growth_sigma, churn_sigma,
                    st_renewal, st_fixed, st_upgrade, st_headroom, st_admit, st_others,
                    st_on_blocked, st_retry_days, st_max_retries, st_unbounded, st_oracle_src,
-                   out_path, out_period, out_month, out_mult, out_events):
+                   out_path, out_period, out_month, out_mult, out_events,
+                   log_row, out_log, out_log_n):
     """Paths in parallel; each path's results depend only on its number."""
     for i in prange(paths.shape[0]):
         out_events[i] = simulate_path(
@@ -548,4 +581,5 @@ def simulate_paths(paths, seed, D, P, rule, free_quota, pricing, cert_fee,
             seg_readd_prob, seg_readd_delay, seg_lost_value, season_day, month_end,
             growth_sigma, churn_sigma, st_renewal, st_fixed, st_upgrade, st_headroom,
             st_admit, st_others, st_on_blocked, st_retry_days, st_max_retries, st_unbounded,
-            st_oracle_src, out_path[i], out_period[i], out_month[i], out_mult[i])
+            st_oracle_src, out_path[i], out_period[i], out_month[i], out_mult[i],
+            log_row, out_log[i], out_log_n[i])

@@ -86,10 +86,15 @@ class RawOutputs:
     month: np.ndarray          # (n, S, M, len(MONTH_COLUMNS))
     mult: np.ndarray           # (n, 2): growth, churn multiplier
     events: np.ndarray         # (n,) customer events processed
+    log: np.ndarray = None     # (n, L, 4) contact log rows (day, customer, kind, segment)
+    log_n: np.ndarray = None   # (n,) rows each path wanted to log
 
 
-def simulate_chunk(inputs: KernelInputs, seed: int, paths) -> RawOutputs:
-    """Simulate the given path numbers (in parallel with numba threads)."""
+def simulate_chunk(inputs: KernelInputs, seed: int, paths, log_strategy=-1,
+                   log_rows=0) -> RawOutputs:
+    """Simulate the given path numbers (in parallel with numba threads).
+    With `log_strategy` >= 0 (a scenario strategy index), up to `log_rows`
+    contact events per path of that strategy are logged."""
     paths = np.ascontiguousarray(paths, dtype=np.int64)
     n = paths.shape[0]
     out_path = np.zeros((n, inputs.S, len(PATH_COLUMNS)))
@@ -97,17 +102,49 @@ def simulate_chunk(inputs: KernelInputs, seed: int, paths) -> RawOutputs:
     out_month = np.zeros((n, inputs.S, inputs.M, len(MONTH_COLUMNS)))
     out_mult = np.zeros((n, 2))
     out_events = np.zeros(n, dtype=np.int64)
+    log_row = inputs.n_phantoms + log_strategy if log_strategy >= 0 else -1
+    out_log = np.zeros((n, log_rows if log_row >= 0 else 0, 4), dtype=np.int64)
+    out_log_n = np.zeros((n, 1), dtype=np.int64)
     a = inputs.args
     simulate_paths(paths, np.uint64(seed), *a, out_path, out_period, out_month, out_mult,
-                   out_events)
+                   out_events, np.int64(log_row), out_log, out_log_n)
     ph = inputs.n_phantoms
     return RawOutputs(paths, out_path[:, ph:], out_period[:, ph:], out_month[:, ph:],
-                      out_mult, out_events)
+                      out_mult, out_events, out_log, out_log_n[:, 0])
 
 
 def concat(parts) -> RawOutputs:
     return RawOutputs(*(np.concatenate([getattr(p, f) for p in parts])
                         for f in ("paths", "path", "period", "month", "mult", "events")))
+
+
+def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
+    """The WeCom adds and churns of one strategy (default: the first) on
+    every path, as a dict of numpy columns: path, day, customer, kind
+    (dynamics.LOG_ADD / LOG_CHURN), segment. Raises ScenarioError when the
+    log would exceed `max_rows` rows."""
+    from .scenario import ScenarioError
+    if paths is not None or seed is not None:
+        scn = scn.replace_run(paths=paths, seed=seed)
+    names = [s.name for s in scn.strategies]
+    if strategy is None:
+        strategy = names[0]
+    if strategy not in names:
+        raise ScenarioError(f"{scn.source}: strategy {strategy!r} not found; "
+                            f"expected one of {', '.join(names)}")
+    inputs = pack_scenario(scn)
+    per_path = max(1, max_rows // scn.paths + 1)
+    raw = simulate_chunk(inputs, scn.seed, np.arange(scn.paths),
+                         log_strategy=names.index(strategy), log_rows=per_path)
+    total = int(raw.log_n.sum())
+    if total > max_rows or (raw.log_n > per_path).any():
+        raise ScenarioError(
+            f"{scn.source}: the contact log would have {total:,} rows, more than the limit "
+            f"of {max_rows:,}; lower scenario.paths or population.size for --events")
+    rows = [raw.log[i, :raw.log_n[i]] for i in range(scn.paths)]
+    flat = np.concatenate(rows) if rows else np.zeros((0, 4), np.int64)
+    return {"path": np.repeat(np.arange(scn.paths), raw.log_n), "day": flat[:, 0],
+            "customer": flat[:, 1], "kind": flat[:, 2], "segment": flat[:, 3]}
 
 
 def estimate_memory(scn, threads: int, chunk: int) -> int:
