@@ -1,0 +1,247 @@
+"""The engine through its public API: SPEC section 8's facts, reproducibility,
+common random numbers, and deterministic edge cases with known answers."""
+import math
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+
+import simengine
+from simengine.scenario import scenario_from_dict
+
+
+def scenario(sizes, segments, strategies, **tables):
+    n = sum(sizes)
+    for s, size in zip(segments, sizes):
+        s["share"] = size / n
+    data = {"scenario": {"name": "t", "horizon_years": 1, "paths": 8, "seed": 3},
+            "population": {"size": n}, "segment": segments, "strategy": strategies}
+    for k, v in tables.items():
+        data.setdefault(k, {}).update(v)
+    return scenario_from_dict(data, source="test.toml")
+
+
+def column(table, name, strategy=None):
+    if strategy is not None:
+        table = table.filter(pc.equal(table["strategy"], strategy))
+    return table[name].to_numpy()
+
+
+# ---------------------------------------------------------------- SPEC 8 facts
+
+def test_active_count_is_binomial():
+    """One segment, homogeneous churn lam, adoption a, no re-adds, a tier that
+    never binds, starting empty: active after day n ~ Binomial(N, p_n)."""
+    N, a, lam, paths = 20_000, 0.004, 0.003, 200
+    scn = scenario([N], [dict(name="all", adoption_rate=a, churn_rate=lam)],
+                   [dict(name="big", renewal="fixed", tier=50_000, upgrade="none")],
+                   scenario={"paths": paths, "horizon_years": 1})
+    res = simengine.run(scn)
+    q = 1 - math.exp(-a)
+    monthly = res.monthly
+    for month in (0, 2, 5, 8, 11):
+        n = (365 * (month + 1)) // 12 - 1            # the month's last day
+        j = np.arange(n + 1)
+        p = float(np.sum(q * (1 - q) ** j * np.exp(-lam * (n - j))))
+        rows = monthly.filter(pc.equal(monthly["month"], month))
+        x = rows["contacts"].to_numpy().astype(float)
+        assert x.size == paths
+        se = math.sqrt(N * p * (1 - p) / paths)
+        assert abs(x.mean() - N * p) < 4 * se, (month, x.mean(), N * p, se)
+        # paths are independent draws of the same binomial: the sample variance
+        # matches N p (1 - p) within 4 of its standard errors (sd ~ var*sqrt(2/(n-1)))
+        var = N * p * (1 - p)
+        assert abs(x.var(ddof=1) - var) < 4 * var * math.sqrt(2 / (paths - 1))
+    blocked = column(res.paths, "blocked")
+    assert blocked.sum() == 0
+
+
+def test_fixed_tier_that_never_binds_costs_periods_times_price_plus_fee():
+    scn = scenario([3000, 2000],
+                   [dict(name="a", adoption_rate=0.01, churn_rate=0.01, readd_prob=0.5,
+                         initial_contacts=500),
+                    dict(name="b", adoption_rate=0.002, churn_rate=0.001, churn_shape=1.2)],
+                   [dict(name="fixed", renewal="fixed", tier=20_000, upgrade="next",
+                         on_blocked="retry")],
+                   scenario={"horizon_years": 2, "paths": 6},
+                   billing={"period_days": 200, "certification_fee": 300.0},
+                   growth={"sigma": 0.3, "churn_sigma": 0.3})
+    res = simengine.run(scn)
+    periods = math.ceil(730 / 200)
+    assert scn.periods == periods
+    total = column(res.paths, "total_cost")
+    np.testing.assert_array_equal(total, periods * (2_000 + 300.0))
+    assert column(res.paths, "upgrades").sum() == 0
+    assert column(res.paths, "first_adds").sum() > 0
+
+
+def test_cumulative_usage_is_start_plus_every_add_in_the_period():
+    """SPEC 8: 100,000 contacts at a period start, 10,000 adds and 1,000
+    churned customers re-added in the period: usage reaches 111,000."""
+    scn = scenario(
+        [100_000, 60_000],
+        [dict(name="held", initial_contacts=100_000, adoption_rate=0.0, churn_rate=0.00003,
+              readd_prob=1.0, readd_delay_days=20),
+         dict(name="pool", adoption_rate=0.00055, churn_rate=0.0)],
+        [dict(name="big", renewal="fixed", tier=200_000, upgrade="none")],
+        scenario={"paths": 4}, billing={"rule": "cumulative"})
+    res = simengine.run(scn)
+    per = res.periods
+    adds = column(per, "first_adds") + column(per, "readds")
+    np.testing.assert_array_equal(column(per, "peak_usage"), 100_000 + adds)
+    # the scenario is built around SPEC's numbers: about 10,000 + 1,000 adds
+    assert 9_000 < column(per, "first_adds").mean() < 11_500
+    assert 500 < column(per, "readds").mean() < 1_500
+    # concurrent counting of the same customers never reaches that
+    conc = simengine.run(scn.replace_run(), threads=1)
+    assert column(conc.paths, "peak_contacts").max() < column(per, "peak_usage").min()
+
+
+def test_same_seed_identical_on_one_and_two_threads_and_any_chunking():
+    scn = simengine.load_scenario("default", ["population.size=20000", "scenario.paths=9",
+                                              "segment.vip.initial_contacts=300",
+                                              "segment.repeat.initial_contacts=900",
+                                              "segment.new.initial_contacts=700",
+                                              "segment.prospect.initial_contacts=100"])
+    a = simengine.run(scn, threads=1, chunk_size=9)
+    b = simengine.run(scn, threads=2, chunk_size=2)
+    c = simengine.run(scn, threads=2, chunk_size=4)
+    for name in ("paths", "periods", "monthly"):
+        assert getattr(a, name).equals(getattr(b, name)), name
+        assert getattr(a, name).equals(getattr(c, name)), name
+    # the summary holds NaN (P95 interval with few paths): compare NaN-aware
+    assert a.summary.to_pandas().equals(b.summary.to_pandas())
+    d = simengine.run(scn, seed=scn.seed + 1)
+    assert not a.paths.equals(d.paths)
+
+
+def test_strategies_share_customer_draws():
+    """A strategy that never binds sees exactly the customers the oracle does."""
+    scn = simengine.load_scenario("default", ["population.size=30000", "scenario.paths=5",
+                                              "segment.vip.initial_contacts=300",
+                                              "segment.repeat.initial_contacts=900",
+                                              "segment.new.initial_contacts=700",
+                                              "segment.prospect.initial_contacts=100",
+                                              "strategy.fixed-200k.on_blocked=lost"])
+    res = simengine.run(scn)
+    for col in ("peak_contacts", "final_contacts", "first_adds", "readds", "churns"):
+        np.testing.assert_array_equal(column(res.paths, col, "fixed-200k"),
+                                      column(res.paths, col, "oracle"))
+    np.testing.assert_array_equal(column(res.monthly, "contacts", "fixed-200k"),
+                                  column(res.monthly, "contacts", "oracle"))
+    assert column(res.paths, "blocked", "oracle").sum() == 0
+    # the oracle pays the least fees among strategies that never block
+    oracle_fees = column(res.paths, "total_cost", "oracle")
+    assert (oracle_fees <= column(res.paths, "total_cost", "fixed-200k")).all()
+
+
+# ---------------------------------------------------------- deterministic cases
+# All pool customers attempt on the first day of month 2 (day floor(365*2/12) = 60): the season is zero except
+# in March and the adoption hazard is so high that nobody waits a second day.
+
+MARCH = [0.0, 0.0, 1.0] + [0.0] * 9
+
+
+def march_rush(pool, initial, strategies, **tables):
+    growth = {"season": MARCH}
+    growth.update(tables.pop("growth", {}))
+    return scenario([pool + initial],
+                    [dict(name="all", initial_contacts=initial, adoption_rate=40.0,
+                          churn_rate=0.0)],
+                    strategies, growth=growth, **tables)
+
+
+def test_free_quota_binds_on_a_known_day():
+    scn = march_rush(3_000, 1_500, [dict(name="none", renewal="none", upgrade="none")])
+    res = simengine.run(scn, paths=2)
+    contacts = column(res.monthly, "contacts").reshape(2, 12)
+    np.testing.assert_array_equal(contacts[:, :2], 1_500)     # Jan, Feb
+    np.testing.assert_array_equal(contacts[:, 2:], 2_000)     # full from March
+    np.testing.assert_array_equal(column(res.paths, "blocked"), 2_500)
+    np.testing.assert_array_equal(column(res.paths, "lost"), 2_500)
+    np.testing.assert_array_equal(column(res.paths, "total_cost"), 0.0)
+
+
+def test_prorated_upgrade_prices():
+    scn = march_rush(4_000, 2_000, [dict(name="fit", renewal="fit", upgrade="next")])
+    res = simengine.run(scn, paths=2)
+    days_left = 365 - 60
+    expected = 500 * days_left / 365 + (2_000 - 500) * days_left / 365
+    np.testing.assert_allclose(column(res.paths, "upgrade_cost"), expected, rtol=1e-12)
+    np.testing.assert_array_equal(column(res.paths, "upgrades"), 2)
+    np.testing.assert_array_equal(column(res.paths, "final_contacts"), 6_000)
+    np.testing.assert_array_equal(column(res.periods, "tier_size"), 20_000)
+    for pricing, want in (("difference", 2_000.0), ("full", 2_500.0)):
+        alt = simengine.run(march_rush(4_000, 2_000, [dict(name="fit")],
+                                       billing={"upgrade_pricing": pricing}), paths=1)
+        assert column(alt.paths, "upgrade_cost")[0] == want
+
+
+def test_member_cap_limits_capacity_and_upgrades():
+    scn = march_rush(5_000, 2_000, [dict(name="fit", renewal="fit", upgrade="next")],
+                     staff={"members": 1, "friend_cap": 2_500})
+    res = simengine.run(scn, paths=1)
+    assert column(res.paths, "final_contacts")[0] == 2_500
+    # one upgrade raised capacity 2,000 -> 2,500; the next tier would not
+    assert column(res.paths, "upgrades")[0] == 1
+    assert column(res.paths, "blocked")[0] == 4_500
+    assert column(res.monthly, "capacity")[-1] == 2_500
+
+
+def test_cumulative_usage_does_not_fall_on_churn():
+    scn = scenario([5_000], [dict(name="all", initial_contacts=1_500, adoption_rate=0.0,
+                                  churn_rate=0.01)],
+                   [dict(name="fixed", renewal="fixed", tier=5_000, upgrade="none")],
+                   scenario={"horizon_years": 2}, billing={"rule": "cumulative"})
+    res = simengine.run(scn, paths=1)
+    usage = column(res.monthly, "usage")
+    contacts = column(res.monthly, "contacts")
+    assert (usage[:12] == 1_500).all() and contacts[11] < 200
+    # reset at the next period start to the contacts held then
+    assert (usage[12:] == contacts[11]).all()
+
+
+def test_overflow_and_admission_rules():
+    scn = scenario([1_000, 4_000],
+                   [dict(name="vip", initial_contacts=0, adoption_rate=40.0, churn_rate=0.0),
+                    dict(name="mass", initial_contacts=0, adoption_rate=40.0, churn_rate=0.0)],
+                   [dict(name="vip-only", renewal="none", upgrade="none", admit=["vip"],
+                         others="overflow")],
+                   growth={"season": MARCH}, overflow={"account_capacity": 1_000,
+                                                       "account_cost": 10.0})
+    res = simengine.run(scn, paths=1)
+    assert column(res.paths, "final_contacts")[0] == 1_000
+    assert column(res.paths, "overflowed")[0] == 4_000
+    assert column(res.paths, "blocked")[0] == 0          # admission refusals are not blocks
+    assert column(res.paths, "overflow_cost")[0] == 4 * 10.0
+
+
+# ---------------------------------------------------------------- random numbers
+
+def test_random_number_distributions():
+    from numba import njit
+    from scipy import stats
+
+    from simengine import rng
+
+    @njit
+    def sample(n, kind, shape):
+        pk = rng.path_key(np.uint64(11), 2)
+        out = np.empty(n)
+        for i in range(n):
+            if kind == 0:
+                out[i] = rng.uniform(pk, i, rng.LIFETIME, 7)
+            elif kind == 1:
+                out[i] = rng.exponential(pk, 5, rng.READD_DELAY, i)
+            elif kind == 2:
+                out[i] = rng.normal(pk, i, rng.PATH_GROWTH, 0)
+            else:
+                out[i] = rng.gamma(pk, i, rng.LAMBDA, shape)
+        return out
+
+    n = 20_000
+    assert stats.kstest(sample(n, 0, 0.0), "uniform").pvalue > 1e-3
+    assert stats.kstest(sample(n, 1, 0.0), "expon").pvalue > 1e-3
+    assert stats.kstest(sample(n, 2, 0.0), "norm").pvalue > 1e-3
+    for shape in (0.5, 1.0, 2.5):
+        assert stats.kstest(sample(n, 3, shape), "gamma", args=(shape,)).pvalue > 1e-3
