@@ -88,6 +88,12 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
 
     # ---- shared by all strategies: first attempts (inverse cumulative hazard)
     H = np.empty(D + 1)
+    # E in bucket b (E * scale >= b) starts its search at first_day[b - 1]:
+    # every earlier day has H[t + 1] * scale <= b - 1 < E * scale, so
+    # H[t + 1] < E strictly (float products by one positive scale are
+    # monotone). A lower bound, so the short forward walk is exact.
+    n_buckets = 2 * D
+    first_day = np.empty(n_buckets + 1, np.int64)
     n_pool = 0
     for s in range(nseg):
         n_pool += seg_start[s + 1] - seg_start[s] - seg_initial[s]
@@ -103,6 +109,13 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
         HD = H[D]
         if HD <= 0.0:
             continue
+        scale = n_buckets / HD
+        t = 0
+        for b in range(n_buckets + 1):
+            # smallest t with H[t + 1] > b / scale, for any E in the bucket
+            while t < D - 1 and H[t + 1] * scale <= b:
+                t += 1
+            first_day[b] = t
         # E = -log(v) < H(D)  <=>  v > exp(-H(D)); skip the log for the clear misses
         v_skip = math.exp(-HD) * (1.0 - 1e-9)
         for u in range(seg_start[s] + seg_initial[s], seg_start[s + 1]):
@@ -112,16 +125,11 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
             E = -math.log(v)
             if E >= HD:
                 continue
-            lo = 0          # smallest t with H[t + 1] > E
-            hi = D - 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if H[mid + 1] > E:
-                    hi = mid
-                else:
-                    lo = mid + 1
+            t = first_day[max(min(np.int64(E * scale), n_buckets) - 1, 0)]
+            while H[t + 1] <= E:    # smallest t with H[t + 1] > E
+                t += 1
             att_cust[n_att] = u
-            att_day[n_att] = lo
+            att_day[n_att] = t
             att_seg[n_att] = s
             n_att += 1
     fa_off = np.zeros(D + 1, np.int64)

@@ -75,20 +75,61 @@ def exponential(pkey, customer, purpose, occurrence):
     return -math.log(uniform(pkey, customer, purpose, occurrence))
 
 
+# Acklam's rational approximation of the inverse normal CDF: one uniform per
+# normal and, 95% of the time, no log. Relative error: below 1.2e-9 for
+# 0.02425 <= p <= 0.97575, below 7e-6 in the tails; far below what any
+# cost percentile can see, and identical in the numba and Python versions.
+_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+      1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+      6.680131188771972e+01, -1.328068155288572e+01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+      -2.549671010243055e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+      3.754408661907416e+00)
+_P_LOW = 0.02425
+
+
+def _inverse_normal_cdf(p, log, sqrt):
+    """Shared by the numba and Python versions (the same float operations)."""
+    if p < _P_LOW or p > 1.0 - _P_LOW:
+        q = sqrt(-2.0 * log(p if p < _P_LOW else 1.0 - p))
+        x = ((((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5])
+             / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0))
+        return x if p < _P_LOW else -x
+    q = p - 0.5
+    r = q * q
+    return ((((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
+            / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
+
+
+@njit(cache=True, inline="always")
+def _ndtri(p):
+    if p < _P_LOW or p > 1.0 - _P_LOW:
+        q = math.sqrt(-2.0 * math.log(p if p < _P_LOW else 1.0 - p))
+        x = ((((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5])
+             / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0))
+        return x if p < _P_LOW else -x
+    q = p - 0.5
+    r = q * q
+    return ((((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
+            / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
+
+
 @njit(cache=True)
 def normal(pkey, customer, purpose, occurrence):
-    """Standard normal by Box-Muller from occurrences 2k and 2k+1."""
-    u1 = uniform(pkey, customer, purpose, 2 * occurrence)
-    u2 = uniform(pkey, customer, purpose, 2 * occurrence + 1)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    """Standard normal: inverse CDF of an open-interval uniform."""
+    p = (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 0.5) * _TWO_M53
+    return _ndtri(p)
 
 
 @njit(cache=True)
 def gamma(pkey, customer, purpose, shape):
-    """Gamma(shape, scale=1) by Marsaglia-Tsang; shape < 1 boosted by U^(1/shape).
+    """Gamma(shape, scale=1) by Marsaglia-Tsang with its squeeze (most draws
+    need no log); shape < 1 boosted by U^(1/shape).
 
-    Occurrences: attempt i uses normal occurrence i (uniforms 2i, 2i+1 of the
-    purpose) and uniform 2*10**6 + i; the boost uniform is occurrence 10**7.
+    Occurrences: try i uses normal occurrence i and uniform 2*10**6 + i;
+    the boost uniform is occurrence 10**7.
     """
     boost = 1.0
     k = shape
@@ -104,7 +145,10 @@ def gamma(pkey, customer, purpose, shape):
             continue
         v = v * v * v
         u = uniform(pkey, customer, purpose, 2_000_000 + i)
-        if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v * boost
+        if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
             return d * v * boost
     return d * boost  # unreachable in practice: acceptance is above 95% per try
 
@@ -137,9 +181,8 @@ def py_exponential(pkey, customer, purpose, occurrence):
 
 
 def py_normal(pkey, customer, purpose, occurrence):
-    u1 = py_uniform(pkey, customer, purpose, 2 * occurrence)
-    u2 = py_uniform(pkey, customer, purpose, 2 * occurrence + 1)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    p = (float(py_draw_bits(pkey, customer, purpose, occurrence) >> 11) + 0.5) * _TWO_M53
+    return _inverse_normal_cdf(p, math.log, math.sqrt)
 
 
 def py_gamma(pkey, customer, purpose, shape):
@@ -157,6 +200,9 @@ def py_gamma(pkey, customer, purpose, shape):
             continue
         v = v * v * v
         u = py_uniform(pkey, customer, purpose, 2_000_000 + i)
-        if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v * boost
+        if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
             return d * v * boost
     return d * boost
