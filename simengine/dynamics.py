@@ -54,6 +54,159 @@ def _propensity(pk, u, rate, shape, churn_mult):
         return rate * churn_mult
     return gamma(pk, u, LAMBDA, shape) * (rate / shape) * churn_mult
 
+# per-day record of a phantom (never-blocked) run, for replays
+DAY_USAGE_START, DAY_USAGE_AFTER_CHURNS, DAY_ACTIVE, DAY_USAGE, DAY_OVERFLOW, \
+    DAY_FIRST_ADDS, DAY_READDS, DAY_CHURNS = range(8)
+DAY_FIELDS = 8
+
+
+@njit(cache=True)
+def replay_strategy(day, phantom_row, D, P, rule, free_quota, pricing, cert_fee,
+                    account_capacity, account_cost, tier_size, tier_price, nominal, effective,
+                    no_tier_cap, renewal, fixed_tier, upgrade, headroom, oracle_peaks,
+                    month_end, out_path, out_period, out_month):
+    """Billing of a strategy on the customer trajectory of its phantom run.
+
+    Until a strategy refuses an attempt, its customers live exactly as in the
+    never-blocked run with the same admission rules; only tiers, upgrades
+    and payments differ, and those depend on usage alone. So the strategy is
+    replayed from the phantom's per-day record in O(days + upgrades). The
+    k-th admitted attempt of day t meets usage `usage_after_churns + k`,
+    whatever the order. Returns False at the first attempt the strategy
+    would refuse: the caller then simulates it in full.
+    """
+    K = (D + P - 1) // P
+    tier = -1
+    capacity = no_tier_cap
+    ring = np.zeros(FORECAST_WINDOW, np.int64)
+    net_sum = 0
+    cum_cost = 0.0
+    tier_cost = 0.0
+    upgrade_cost = 0.0
+    cert_cost = 0.0
+    overflow_cost = 0.0
+    upgrades = 0
+    k = 0
+    m = 0
+    p_tier_cost = 0.0
+    p_upgrade_cost = 0.0
+    p_cert_cost = 0.0
+    p_peak_usage = 0
+    p_peak_contacts = 0
+    p_peak_overflow = 0
+    first_before = 0
+    readds_before = 0
+    churns_before = 0
+    p_first0 = 0
+    p_readds0 = 0
+    p_churns0 = 0
+    for t in range(D):
+        if t % P == 0:
+            k = t // P
+            usage = day[t, DAY_USAGE_START]
+            if renewal == 0:
+                tier = -1
+            elif renewal == 1:
+                tier = fixed_tier
+            elif renewal == 2 or (renewal == 3 and k == 0):
+                tier = covering_tier(headroom_target(usage, headroom), nominal, free_quota)
+            elif renewal == 3:
+                projected = usage + max(0, net_sum) * P / FORECAST_WINDOW
+                tier = covering_tier(headroom_target(projected, headroom), nominal, free_quota)
+            else:
+                tier = covering_tier(oracle_peaks[k], nominal, free_quota)
+            capacity = effective[tier] if tier >= 0 else no_tier_cap
+            p_tier_cost = tier_price[tier] if tier >= 0 else 0.0
+            p_cert_cost = cert_fee
+            tier_cost += p_tier_cost
+            cert_cost += p_cert_cost
+            cum_cost += p_tier_cost + p_cert_cost
+            p_upgrade_cost = 0.0
+            p_peak_usage = 0
+            p_peak_contacts = 0
+            p_peak_overflow = 0
+            p_first0 = first_before
+            p_readds0 = readds_before
+            p_churns0 = churns_before
+        slot = t % FORECAST_WINDOW
+        net_sum -= ring[slot]
+        ring[slot] = 0
+
+        first_now = day[t, DAY_FIRST_ADDS]
+        readds_now = day[t, DAY_READDS]
+        churns_now = day[t, DAY_CHURNS]
+        admitted = (first_now - first_before) + (readds_now - readds_before)
+        usage = day[t, DAY_USAGE_AFTER_CHURNS]
+        left = admitted
+        while left > 0 and usage + left > capacity:
+            reached = max(usage, capacity)     # usage met by the first attempt at capacity
+            left -= reached - usage
+            usage = reached
+            if upgrade == 0:
+                return False
+            nt = upgrade_tier(upgrade, tier, usage, headroom, nominal)
+            if nt <= tier or effective[nt] <= capacity:
+                return False
+            old_price = tier_price[tier] if tier >= 0 else 0.0
+            cost = upgrade_price(pricing, old_price, tier_price[nt], (k + 1) * P - t, P)
+            upgrade_cost += cost
+            p_upgrade_cost += cost
+            cum_cost += cost
+            upgrades += 1
+            tier = nt
+            capacity = effective[nt]
+            if usage >= capacity:
+                return False
+            usage += 1
+            left -= 1
+        net = admitted - (churns_now - churns_before)
+        ring[slot] += net
+        net_sum += net
+        first_before = first_now
+        readds_before = readds_now
+        churns_before = churns_now
+
+        active = day[t, DAY_ACTIVE]
+        usage = day[t, DAY_USAGE]
+        overflow_active = day[t, DAY_OVERFLOW]
+        if active > p_peak_contacts:
+            p_peak_contacts = active
+        if usage > p_peak_usage:
+            p_peak_usage = usage
+        if overflow_active > p_peak_overflow:
+            p_peak_overflow = overflow_active
+        if t == min((k + 1) * P, D) - 1:
+            p_overflow = overflow_accounts_cost(p_peak_overflow, account_capacity, account_cost)
+            overflow_cost += p_overflow
+            cum_cost += p_overflow
+            row = out_period[k]
+            row[0] = tier_size[tier] if tier >= 0 else 0
+            row[1] = capacity
+            row[2] = p_tier_cost
+            row[3] = p_upgrade_cost
+            row[4] = p_cert_cost
+            row[5] = p_overflow
+            row[6] = p_peak_usage
+            row[7] = p_peak_contacts
+            row[8] = first_now - p_first0
+            row[9] = readds_now - p_readds0
+            row[10] = churns_now - p_churns0
+            row[11] = 0
+        if t == month_end[m]:
+            mrow = out_month[m]
+            mrow[0] = active
+            mrow[1] = usage
+            mrow[2] = capacity
+            mrow[3] = cum_cost
+            m += 1
+    out_path[:] = phantom_row          # the customers' counts are the phantom's
+    out_path[0] = tier_cost
+    out_path[1] = upgrade_cost
+    out_path[2] = cert_cost
+    out_path[3] = overflow_cost
+    out_path[13] = upgrades
+    return True
+
 
 @njit(cache=True)
 def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
@@ -64,10 +217,12 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                   season_day, month_end, growth_sigma, churn_sigma,
                   st_renewal, st_fixed, st_upgrade, st_headroom, st_admit, st_others,
                   st_on_blocked, st_retry_days, st_max_retries, st_unbounded, st_oracle_src,
-                  out_path, out_period, out_month, out_mult, log_row, out_log, out_log_n):
+                  st_replay_src, out_path, out_period, out_month, out_mult, log_row, out_log,
+                  out_log_n):
     """Simulate every strategy row on one path; fill the out_* arrays
     (out_path[S, len(PATH_COLUMNS)], out_period[S, K, ...], out_month[S, M, ...],
-    out_mult[2]). Returns the number of customer events processed.
+    out_mult[2]). Returns (customer events of every strategy, replayed ones
+    included; events the loop actually stepped through).
 
     Contact log: for strategy row `log_row` (-1: none) every WeCom add and
     churn is written to out_log[i] = (day, customer, kind, segment), kind
@@ -197,9 +352,26 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
     keys = np.empty(buf_cap, np.uint64)
     ring = np.zeros(FORECAST_WINDOW, np.int64)
     phantom_peak = np.zeros((S, K), np.int64)
-    events = 0
+    n_phantoms = 0
+    for si in range(S):
+        if st_unbounded[si]:
+            n_phantoms += 1
+    day_record = np.zeros((max(n_phantoms, 1), D, DAY_FIELDS), np.int64)
+    row_events = np.zeros(S, np.int64)
+    simulated = 0
 
     for si in range(S):
+        src = st_replay_src[si]
+        if src >= 0 and si != log_row:
+            if replay_strategy(day_record[src], out_path[src], D, P, rule, free_quota, pricing,
+                               cert_fee, account_capacity, account_cost, tier_size,
+                               tier_price, nominal, effective, no_tier_cap, st_renewal[si],
+                               st_fixed[si], st_upgrade[si], st_headroom[si],
+                               phantom_peak[max(st_oracle_src[si], 0)], month_end,
+                               out_path[si], out_period[si], out_month[si]):
+                row_events[si] = row_events[src]
+                continue
+        events = 0
         unbounded = st_unbounded[si]
         renewal = st_renewal[si]
         upgrade = st_upgrade[si]
@@ -293,6 +465,8 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
             slot = t % FORECAST_WINDOW
             net_sum -= ring[slot]
             ring[slot] = 0
+            if unbounded:
+                day_record[si, t, DAY_USAGE_START] = usage
 
             # make room: every event today schedules at most one new event
             n_ic_today = ic_off[t + 1] - ic_off[t]
@@ -387,6 +561,9 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                         blk_word[pos] = nw
                         blk_lam[pos] = buf_lam[i]
                         cal_cnt[1, d] = cc + 1
+
+            if unbounded:
+                day_record[si, t, DAY_USAGE_AFTER_CHURNS] = usage
 
             # (3) attempts due today (re-adds, retries, first adds)
             n = 0
@@ -512,6 +689,14 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                     cal_cnt[q, d] = cc + 1
 
             # (4) end of day: peaks, period and month records
+            if unbounded:
+                rec = day_record[si, t]
+                rec[DAY_ACTIVE] = active
+                rec[DAY_USAGE] = usage
+                rec[DAY_OVERFLOW] = overflow_active
+                rec[DAY_FIRST_ADDS] = first_adds
+                rec[DAY_READDS] = readds
+                rec[DAY_CHURNS] = churns
             if active > peak_contacts:
                 peak_contacts = active
             if active > p_peak_contacts:
@@ -565,8 +750,14 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
         prow[11] = lost
         prow[12] = overflowed
         prow[13] = upgrades
+        row_events[si] = events
+        simulated += events
     out_log_n[0] = n_log
-    return events
+    represented = 0
+    for si in range(S):
+        if not st_unbounded[si]:
+            represented += row_events[si]
+    return represented, simulated
 
 
 @njit(cache=True, parallel=True)
@@ -578,16 +769,16 @@ def simulate_paths(paths, seed, D, P, rule, free_quota, pricing, cert_fee,
                    season_day, month_end, growth_sigma, churn_sigma,
                    st_renewal, st_fixed, st_upgrade, st_headroom, st_admit, st_others,
                    st_on_blocked, st_retry_days, st_max_retries, st_unbounded, st_oracle_src,
-                   out_path, out_period, out_month, out_mult, out_events,
+                   st_replay_src, out_path, out_period, out_month, out_mult, out_events,
                    log_row, out_log, out_log_n):
     """Paths in parallel; each path's results depend only on its number."""
     for i in prange(paths.shape[0]):
-        out_events[i] = simulate_path(
+        out_events[i, 0], out_events[i, 1] = simulate_path(
             paths[i], seed, D, P, rule, free_quota, pricing, cert_fee,
             account_capacity, account_cost, tier_size, tier_price, nominal, effective,
             no_tier_cap, seg_start, seg_initial, seg_adoption, seg_churn, seg_shape,
             seg_readd_prob, seg_readd_delay, seg_lost_value, season_day, month_end,
             growth_sigma, churn_sigma, st_renewal, st_fixed, st_upgrade, st_headroom,
             st_admit, st_others, st_on_blocked, st_retry_days, st_max_retries, st_unbounded,
-            st_oracle_src, out_path[i], out_period[i], out_month[i], out_mult[i],
+            st_oracle_src, st_replay_src, out_path[i], out_period[i], out_month[i], out_mult[i],
             log_row, out_log[i], out_log_n[i])

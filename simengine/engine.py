@@ -71,6 +71,7 @@ def pack_scenario(scn) -> KernelInputs:
         float(scn.growth.sigma), float(scn.growth.churn_sigma),
         st.renewal, st.fixed_tier, st.upgrade, st.headroom, st.admit, st.others,
         st.on_blocked, st.retry_days, st.max_retries, st.unbounded, st.oracle_source,
+        st.replay_source,
     )
     return KernelInputs(args=args, S=st.rows, K=scn.periods, M=scn.months,
                         n_phantoms=st.n_phantoms,
@@ -85,7 +86,7 @@ class RawOutputs:
     period: np.ndarray         # (n, S, K, len(PERIOD_COLUMNS))
     month: np.ndarray          # (n, S, M, len(MONTH_COLUMNS))
     mult: np.ndarray           # (n, 2): growth, churn multiplier
-    events: np.ndarray         # (n,) customer events processed
+    events: np.ndarray         # (n, 2) customer events of all strategies; events simulated
     log: np.ndarray = None     # (n, L, 4) contact log rows (day, customer, kind, segment)
     log_n: np.ndarray = None   # (n,) rows each path wanted to log
 
@@ -101,7 +102,7 @@ def simulate_chunk(inputs: KernelInputs, seed: int, paths, log_strategy=-1,
     out_period = np.zeros((n, inputs.S, inputs.K, len(PERIOD_COLUMNS)))
     out_month = np.zeros((n, inputs.S, inputs.M, len(MONTH_COLUMNS)))
     out_mult = np.zeros((n, 2))
-    out_events = np.zeros(n, dtype=np.int64)
+    out_events = np.zeros((n, 2), dtype=np.int64)
     log_row = inputs.n_phantoms + log_strategy if log_strategy >= 0 else -1
     out_log = np.zeros((n, log_rows if log_row >= 0 else 0, 4), dtype=np.int64)
     out_log_n = np.zeros((n, 1), dtype=np.int64)
@@ -213,7 +214,8 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
         numba.set_num_threads(previous)
     wall = time.perf_counter() - start
     raw = concat(parts)
-    events = int(raw.events.sum())
+    events = int(raw.events[:, 0].sum())
+    simulated = int(raw.events[:, 1].sum())
     manifest = {
         "scenario": scn.resolved,
         "scenario_sha256": scn.sha256,
@@ -223,8 +225,12 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
         "threads": n_threads,
         "chunk_size": chunk,
         "wall_seconds": wall,
+        # events of every strategy (those replayed from a never-blocked run
+        # included), and the events the kernel actually stepped through
         "customer_events": events,
         "events_per_second": events / wall if wall > 0 else None,
+        "simulated_events": simulated,
+        "simulated_events_per_second": simulated / wall if wall > 0 else None,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "numba": numba.__version__},
     }

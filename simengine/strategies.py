@@ -35,6 +35,7 @@ class StrategyArrays:
     max_retries: np.ndarray
     unbounded: np.ndarray
     oracle_source: np.ndarray
+    replay_source: np.ndarray  # phantom row whose trajectory a strategy may replay, or -1
     n_phantoms: int
 
     @property
@@ -50,19 +51,21 @@ def pack_strategies(scn) -> StrategyArrays:
         # an empty admit list means every segment (SPEC's default)
         return tuple(not st.admit or name in st.admit for name in seg_names)
 
-    # one phantom per distinct admission rule that an oracle uses
+    # A phantom per admission rule that an oracle uses or that several
+    # strategies share: strategies that never block are then replayed from
+    # it instead of simulated (see dynamics.replay_strategy).
+    keys = [(admit_row(st), st.others) for st in scn.strategies]
     phantom_keys = []
-    for st in scn.strategies:
-        if st.renewal == "oracle":
-            key = (admit_row(st), st.others)
-            if key not in phantom_keys:
-                phantom_keys.append(key)
+    for st, key in zip(scn.strategies, keys):
+        if (st.renewal == "oracle" or keys.count(key) > 1) and key not in phantom_keys:
+            phantom_keys.append(key)
 
     rows = []
     for admit, others in phantom_keys:
         rows.append(dict(renewal=R_NONE, fixed_tier=-1, upgrade=U_NONE, headroom=0.0,
                          admit=admit, others=OTHERS[others], on_blocked=B_LOST,
-                         retry_days=0.0, max_retries=0, unbounded=True, oracle_source=-1))
+                         retry_days=0.0, max_retries=0, unbounded=True, oracle_source=-1,
+                         replay_source=-1))
     for st in scn.strategies:
         admit = admit_row(st)
         rows.append(dict(
@@ -73,7 +76,9 @@ def pack_strategies(scn) -> StrategyArrays:
             retry_days=float(st.retry_days), max_retries=int(st.max_retries),
             unbounded=False,
             oracle_source=(phantom_keys.index((admit, st.others))
-                           if st.renewal == "oracle" else -1)))
+                           if st.renewal == "oracle" else -1),
+            replay_source=(phantom_keys.index((admit, st.others))
+                           if (admit, st.others) in phantom_keys else -1)))
 
     def col(name, dtype):
         return np.array([r[name] for r in rows], dtype=dtype)
@@ -85,4 +90,5 @@ def pack_strategies(scn) -> StrategyArrays:
         others=col("others", np.int64), on_blocked=col("on_blocked", np.int64),
         retry_days=col("retry_days", np.float64), max_retries=col("max_retries", np.int64),
         unbounded=col("unbounded", np.bool_), oracle_source=col("oracle_source", np.int64),
+        replay_source=col("replay_source", np.int64),
         n_phantoms=len(phantom_keys))
