@@ -182,6 +182,9 @@ class Result:
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial",
                                     dir=directory.parent))
         try:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)     # mkdtemp's 0700 would hide results from others
             for name, table in (("paths", self.paths), ("periods", self.periods),
                                 ("monthly", self.monthly), ("summary", self.summary)):
                 with ipc.new_file(tmp / f"{name}.arrow", table.schema) as w:

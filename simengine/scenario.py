@@ -577,7 +577,7 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
                                 f"<key> one of {', '.join(_SCHEMA[table])}")
             elif name not in names:
                 problems.append(f"{where}: no {table} named {_fmt(name)}; "
-                                f"{table}s: {', '.join(names) or '(none)'}")
+                                f"the {table} names are: {', '.join(names) or '(none)'}")
             else:
                 entries[names.index(name)][leaf] = value
         elif table in _SCHEMA:

@@ -1,0 +1,496 @@
+"""Reporting a run: the percentile table and the plots (SPEC section 7 files in,
+text and PNGs out).
+
+    from simengine import report
+    run = report.load_run("results/default/20250101-120000-a1b2c3")
+    print(report.format_table(run.summary))          # plain text
+    report.write_plots(run)                          # three PNGs into the run dir
+
+Only numpy, pyarrow, rich and matplotlib (Agg) are used, so reporting works
+with the core dependencies.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .outputs import FILES, read_table
+
+PLOTS = ("cost_distribution.png", "contacts_vs_capacity.png", "yearly_cost.png")
+
+# Columns of the percentile table: (summary column, header).
+TABLE_COLUMNS = (("mean", "mean"), ("p50", "P50"), ("p90", "P90"), ("p95", "P95"),
+                 ("p95_ci", "P95 95% CI"), ("p99", "P99"), ("cvar95", "CVaR95"))
+
+METRIC_LABELS = {
+    "total_cost": "total cost (tier + upgrade + certification + overflow), yuan",
+    "economic_cost": "economic cost (total cost + lost customer value), yuan",
+    "tier_cost": "tier cost, yuan",
+    "upgrade_cost": "upgrade cost, yuan",
+    "overflow_cost": "overflow (personal WeChat) cost, yuan",
+    "lost_value": "lost customer value, yuan",
+    "peak_contacts": "peak WeCom contacts",
+    "final_contacts": "WeCom contacts at the horizon",
+    "blocked": "blocked add attempts",
+    "lost": "customers lost",
+    "overflowed": "customers put on personal WeChat",
+    "cheapest": "share of paths where the strategy has the lowest economic cost",
+    "regret": "economic cost minus the oracle's on the same path, yuan",
+}
+
+
+class NotARun(ValueError):
+    """The directory is not a simengine run directory (message says why)."""
+
+
+@dataclass
+class Run:
+    """A run directory read back: its tables and manifest."""
+    directory: Path
+    manifest: dict
+    paths: pa.Table
+    periods: pa.Table
+    monthly: pa.Table
+    summary: pa.Table
+    strategies: list = field(default_factory=list)
+
+    @property
+    def horizon_years(self) -> int:
+        try:
+            return int(self.manifest["scenario"]["scenario"]["horizon_years"])
+        except (KeyError, TypeError, ValueError):
+            months = self.monthly.column("month").to_numpy()
+            return max(1, int(months.max() + 1) // 12) if len(months) else 1
+
+    @property
+    def scenario_name(self) -> str:
+        try:
+            return str(self.manifest["scenario"]["scenario"]["name"])
+        except (KeyError, TypeError):
+            return self.directory.parent.name
+
+
+def read_manifest(directory) -> dict:
+    """manifest.json of a run or sweep directory; NotARun when absent or bad."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise NotARun(f"{directory}: no such directory")
+    if not directory.is_dir():
+        raise NotARun(f"{directory}: not a directory (expected a run directory "
+                      f"holding {', '.join(FILES)})")
+    mpath = directory / "manifest.json"
+    if not mpath.is_file():
+        raise NotARun(f"{directory}: not a run directory: no manifest.json (expected "
+                      f"{', '.join(FILES)}, as `simengine run` writes them)")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise NotARun(f"{mpath}: not a readable run manifest: {e}") from None
+    if not isinstance(manifest, dict):
+        raise NotARun(f"{mpath}: expected a JSON object")
+    return manifest
+
+
+def load_run(directory) -> Run:
+    """Read a run directory (SPEC section 7). Raises NotARun naming what is
+    missing or unreadable."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    missing = [f for f in FILES if not (directory / f).is_file()]
+    if missing:
+        raise NotARun(f"{directory}: not a complete run directory: missing {', '.join(missing)}")
+    tables = {}
+    for name in ("paths", "periods", "monthly", "summary"):
+        try:
+            tables[name] = read_table(directory / f"{name}.arrow")
+        except (OSError, pa.ArrowInvalid) as e:
+            raise NotARun(f"{directory / (name + '.arrow')}: not a readable Arrow IPC file: "
+                          f"{e}") from None
+    needed = {"paths": ("strategy", "path", "total_cost", "economic_cost"),
+              "periods": ("strategy", "path", "period", "tier_cost", "upgrade_cost",
+                          "certification_cost", "overflow_cost"),
+              "monthly": ("strategy", "path", "month", "contacts", "usage", "capacity"),
+              "summary": ("strategy", "metric", "mean", "p50", "p90", "p95", "p95_lo",
+                          "p95_hi", "p99", "cvar95")}
+    for name, cols in needed.items():
+        absent = [c for c in cols if c not in tables[name].column_names]
+        if absent:
+            raise NotARun(f"{directory / (name + '.arrow')}: missing columns {', '.join(absent)}")
+    strategies = _strategy_order(manifest, tables["summary"])
+    return Run(directory, manifest, strategies=strategies, **tables)
+
+
+def _strategy_order(manifest, summary) -> list:
+    """Strategies in scenario order (manifest), else order of first appearance."""
+    present = list(dict.fromkeys(summary.column("strategy").to_pylist()))
+    try:
+        names = [s["name"] for s in manifest["scenario"]["strategy"]]
+    except (KeyError, TypeError):
+        names = []
+    ordered = [n for n in names if n in present]
+    return ordered + [n for n in present if n not in ordered]
+
+
+# --------------------------------------------------------------------------
+# Table
+
+def _summary_rows(summary: pa.Table, metric: str) -> list[dict]:
+    rows = [r for r in summary.to_pylist() if r["metric"] == metric]
+    if not rows:
+        metrics = sorted(set(summary.column("metric").to_pylist()))
+        raise ValueError(f"no metric {metric!r} in the summary; metrics: {', '.join(metrics)}")
+    return rows
+
+
+def _fmt(v, digits=0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def _cells(row, digits) -> list[str]:
+    out = []
+    for col, _ in TABLE_COLUMNS:
+        if col == "p95_ci":
+            lo, hi = row["p95_lo"], row["p95_hi"]
+            if any(x is None or math.isnan(x) for x in (lo, hi)):
+                out.append("n/a (too few paths)")
+            else:
+                out.append(f"{_fmt(lo, digits)} - {_fmt(hi, digits)}")
+        else:
+            out.append(_fmt(row[col], digits))
+    return out
+
+
+def _digits(rows) -> int:
+    """Whole yuan for costs; decimals only for small-valued metrics (shares)."""
+    if "yuan" in METRIC_LABELS.get(rows[0]["metric"], ""):
+        return 0
+    vals = [abs(r[c]) for r in rows for c in ("mean", "p99")
+            if r[c] is not None and not math.isnan(r[c])]
+    return 0 if not vals or max(vals) >= 100 else 2
+
+
+def table_title(summary: pa.Table, metric="total_cost", horizon_years=None) -> str:
+    rows = _summary_rows(summary, metric)
+    n = rows[0].get("n")
+    label = METRIC_LABELS.get(metric, metric)
+    horizon = f" over {horizon_years} year{'s' if horizon_years != 1 else ''}" if horizon_years else ""
+    return f"{metric} per path{horizon}, {n:,} path{'s' * (n != 1)}: {label}"
+
+
+def format_table(summary: pa.Table, metric="total_cost", horizon_years=None,
+                 strategies=None) -> str:
+    """The percentile table as plain text (monospace, thousands separators)."""
+    rows = _ordered(_summary_rows(summary, metric), strategies)
+    digits = _digits(rows)
+    header = ["strategy"] + [h for _, h in TABLE_COLUMNS]
+    body = [[r["strategy"]] + _cells(r, digits) for r in rows]
+    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    out = [table_title(summary, metric, horizon_years), line(header),
+           "  ".join("-" * w for w in widths)]
+    out += [line(b) for b in body]
+    return "\n".join(out)
+
+
+def rich_table(summary: pa.Table, metric="total_cost", horizon_years=None, strategies=None):
+    """The percentile table as a rich Table (for terminals)."""
+    from rich.table import Table
+    rows = _ordered(_summary_rows(summary, metric), strategies)
+    digits = _digits(rows)
+    t = Table(title=table_title(summary, metric, horizon_years), title_justify="left")
+    t.add_column("strategy", style="bold")
+    for _, h in TABLE_COLUMNS:
+        t.add_column(h, justify="right", no_wrap=True)
+    for r in rows:
+        t.add_row(r["strategy"], *_cells(r, digits))
+    return t
+
+
+def _ordered(rows, strategies):
+    if not strategies:
+        return rows
+    pos = {s: i for i, s in enumerate(strategies)}
+    return sorted(rows, key=lambda r: pos.get(r["strategy"], len(pos)))
+
+
+# --------------------------------------------------------------------------
+# Plots
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _thousands(x, _pos=None):
+    return f"{x:,.0f}"
+
+
+def _yuan_axis(axis):
+    from matplotlib.ticker import FuncFormatter
+    axis.set_major_formatter(FuncFormatter(_thousands))
+
+
+def _save(fig, path: Path):
+    """savefig to a temporary name in the same directory, then rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    finally:
+        _plt().close(fig)
+    return path
+
+
+def _colors(strategies):
+    plt = _plt()
+    cmap = plt.get_cmap("tab10")
+    return {s: cmap(i % 10) for i, s in enumerate(strategies)}
+
+
+def _by_strategy(table: pa.Table, column: str, strategies) -> dict:
+    """{strategy: values of `column`} (numpy float64)."""
+    strat = np.asarray(table.column("strategy").to_numpy(zero_copy_only=False), dtype=object)
+    vals = table.column(column).to_numpy().astype(np.float64)
+    return {s: vals[strat == s] for s in strategies}
+
+
+def _matrix(table: pa.Table, column: str, strategy, key: str) -> np.ndarray:
+    """(paths, key values) matrix of `column` for one strategy; key = month/period."""
+    strat = np.asarray(table.column("strategy").to_numpy(zero_copy_only=False), dtype=object)
+    sel = strat == strategy
+    path = table.column("path").to_numpy()[sel]
+    k = table.column(key).to_numpy()[sel]
+    v = table.column(column).to_numpy().astype(np.float64)[sel]
+    paths, pi = np.unique(path, return_inverse=True)
+    ks, ki = np.unique(k, return_inverse=True)
+    out = np.full((len(paths), len(ks)), np.nan)
+    out[pi, ki] = v
+    return out
+
+
+def _log_ticks(ax, lo, hi):
+    """Tick a log10-valued x axis at 1, 2, 5 x 10^k, labelled in plain yuan."""
+    mults = (1, 2, 5) if hi - lo <= 2 else (1, 3) if hi - lo <= 3 else (1,)
+    ticks = [m * 10.0 ** k for k in range(int(math.floor(lo)) - 1, int(math.ceil(hi)) + 2)
+             for m in mults]
+    ticks = [t for t in ticks if lo - 0.05 <= math.log10(t) <= hi + 0.05]
+    ax.set_xticks([math.log10(t) for t in ticks])
+    ax.set_xticklabels([_thousands(t) for t in ticks])
+
+
+def plot_cost_distribution(run: Run, path=None) -> Path:
+    """Per strategy: the distribution over paths of the total cost (fees) and
+    of the economic cost (fees + lost customer value), as horizontal violins
+    with P50 and P95 marked. An axis spanning more than 30x is logarithmic."""
+    plt = _plt()
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    strategies = run.strategies
+    colors = _colors(strategies)
+    panels = [("total_cost", "Fees paid (total_cost)"),
+              ("economic_cost", "Fees + lost customer value (economic_cost)")]
+    S = len(strategies)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 2.6 + 0.62 * S), sharey=True)
+    y = np.arange(S)[::-1]            # first strategy on top
+    for ax, (col, title) in zip(axes, panels):
+        data = {s: v[np.isfinite(v)] for s, v in _by_strategy(run.paths, col, strategies).items()}
+        allv = np.concatenate([v for v in data.values()]) if data else np.zeros(0)
+        raw_lo, raw_hi = (allv.min(), allv.max()) if len(allv) else (0.0, 1.0)
+        log = raw_lo > 0 and raw_hi / raw_lo > 30
+        tf = np.log10 if log else (lambda a: np.asarray(a, dtype=np.float64))
+        lo, hi = float(tf(raw_lo)), float(tf(raw_hi))
+        span = (hi - lo) or max(abs(hi), 1.0)
+        for yi, s in zip(y, strategies):
+            v = data[s]
+            if not len(v):
+                continue
+            c, tv = colors[s], tf(v)
+            if np.ptp(tv) > 1e-9 * max(1.0, np.abs(tv).max()) and len(v) > 2:
+                parts = ax.violinplot(tv, positions=[yi], vert=False, widths=0.8,
+                                      showextrema=False)
+                for b in parts["bodies"]:
+                    b.set_facecolor(c)
+                    b.set_edgecolor(c)
+                    b.set_alpha(0.45)
+                ax.hlines(yi, *tf(np.percentile(v, [5, 95])), color=c, lw=2)
+            else:
+                ax.hlines(yi, tv[0] - 0.004 * span, tv[0] + 0.004 * span, color=c, lw=8)
+            p50, p95 = np.percentile(v, [50, 95])
+            ax.plot([tf(p50)], [yi], "o", color="white", mec="black", ms=7, zorder=5)
+            ax.plot([tf(p95)], [yi], "|", color="black", ms=18, mew=2.5, zorder=5)
+            ax.annotate(f"P50 {p50:,.0f}\nP95 {p95:,.0f}", (hi + 0.03 * span, yi),
+                        va="center", ha="left", fontsize=8, annotation_clip=False)
+        ax.set_xlim(lo - 0.03 * span, hi + 0.25 * span)
+        ax.set_title(title)
+        if log:
+            _log_ticks(ax, lo, hi)
+            ax.set_xlabel("yuan per path over the whole horizon (log scale)")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+            ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+            ax.set_xlabel("yuan per path over the whole horizon")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(strategies)
+    axes[0].set_ylim(-0.7, S - 0.3)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], marker="o", ls="", color="white", mec="black", ms=7,
+                      label="P50 (median path)"),
+               Line2D([], [], marker="|", ls="", color="black", ms=14, mew=2.5,
+                      label="P95 (1 path in 20 costs more)"),
+               Line2D([], [], color="grey", lw=2, label="P5 to P95"),
+               Line2D([], [], color="grey", lw=8, alpha=0.45,
+                      label="shape: where the paths fall")]
+    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False)
+    n = run.paths.num_rows // max(1, S)
+    years = run.horizon_years
+    fig.suptitle(f"{run.scenario_name}: cost of each strategy over {years} "
+                 f"year{'s' * (years != 1)}, spread over {n:,} simulated paths (lower is better)")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return _save(fig, path or run.directory / "cost_distribution.png")
+
+
+def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
+    """One panel per strategy: WeCom contacts over time (P5-P95 band, median)
+    against the capacity bought (median, P5-P95 range)."""
+    plt = _plt()
+    strategies = run.strategies
+    S = len(strategies)
+    ncols = min(4, S)
+    nrows = math.ceil(S / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.2 * ncols, 10), 3.3 * nrows + 1.0),
+                             sharex=True, sharey=True, squeeze=False)
+    for ax in axes.flat[S:]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, strategies):
+        contacts = _matrix(run.monthly, "contacts", s, "month")
+        usage = _matrix(run.monthly, "usage", s, "month")
+        cap = _matrix(run.monthly, "capacity", s, "month")
+        months = np.arange(1, contacts.shape[1] + 1) / 12.0      # end of month, in years
+        c5, c50, c95 = np.nanpercentile(contacts, [5, 50, 95], axis=0)
+        k5, k50, k95 = np.nanpercentile(cap, [5, 50, 95], axis=0)
+        ax.fill_between(months, c5, c95, color="tab:blue", alpha=0.3, lw=0)
+        ax.plot(months, c50, color="tab:blue", lw=2)
+        if not np.array_equal(usage, contacts, equal_nan=True):
+            ax.plot(months, np.nanpercentile(usage, 50, axis=0), color="tab:purple",
+                    lw=1.5, ls="--")
+        ax.fill_between(months, k5, k95, step="pre", color="tab:red", alpha=0.12, lw=0)
+        ax.step(months, k50, where="pre", color="tab:red", lw=2)
+        ax.set_title(s, fontsize=11)
+        ax.grid(alpha=0.3)
+        _yuan_axis(ax.yaxis)
+    for ax in axes[-1]:
+        ax.set_xlabel("years from start")
+    for row in axes:
+        row[0].set_ylabel("contacts")
+    for ax in axes.flat[:S]:
+        ax.tick_params(labelbottom=True)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles = [Line2D([], [], color="tab:blue", lw=2, label="contacts, median path"),
+               Patch(color="tab:blue", alpha=0.3, label="contacts, P5 to P95 of paths"),
+               Line2D([], [], color="tab:red", lw=2, label="capacity bought, median"),
+               Patch(color="tab:red", alpha=0.12, label="capacity, P5 to P95")]
+    if run.manifest.get("scenario", {}).get("billing", {}).get("rule") == "cumulative":
+        handles.insert(1, Line2D([], [], color="tab:purple", lw=1.5, ls="--",
+                                 label="billed usage (cumulative rule), median"))
+    spare = list(axes.flat[S:])
+    if spare:                       # the legend goes into the first empty panel
+        spare[0].set_visible(True)
+        spare[0].axis("off")
+        spare[0].legend(handles=handles, loc="center", frameon=False, fontsize=10)
+        bottom = 0.0
+    else:
+        ncol = len(handles) if ncols >= 3 else 2
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
+        bottom = 0.05 if ncol == len(handles) else 0.12
+    fig.suptitle(f"{run.scenario_name}: WeCom contacts against the capacity bought, month "
+                 "by month (where blue meets red, adds are blocked)")
+    fig.tight_layout(rect=(0, bottom, 1, 0.97))
+    return _save(fig, path or run.directory / "contacts_vs_capacity.png")
+
+
+COMPONENTS = (("tier_cost", "tier (renewal)", "tab:blue"),
+              ("upgrade_cost", "upgrades", "tab:orange"),
+              ("certification_cost", "certification", "tab:gray"),
+              ("overflow_cost", "overflow (personal WeChat)", "tab:green"))
+
+
+def plot_yearly_cost(run: Run, path=None) -> Path:
+    """Per strategy and billing year: mean fees stacked by component, with the
+    P5-P95 range of that year's total as a whisker."""
+    plt = _plt()
+    strategies = run.strategies
+    S = len(strategies)
+    periods = np.unique(run.periods.column("period").to_numpy())
+    K = len(periods)
+    width = 0.8 / K
+    fig, ax = plt.subplots(figsize=(max(9, 1.7 * S + 2), 5.8))
+    for si, s in enumerate(strategies):
+        comps = {c: _matrix(run.periods, c, s, "period") for c, _, _ in COMPONENTS}
+        total = sum(comps.values())
+        for ki in range(K):
+            x = si - 0.4 + width * (ki + 0.5)
+            bottom = 0.0
+            for c, _, color in COMPONENTS:
+                h = float(np.nanmean(comps[c][:, ki]))
+                if h > 0:
+                    ax.bar(x, h, width * 0.92, bottom=bottom, color=color,
+                           edgecolor="white", lw=0.5)
+                    bottom += h
+            lo, hi = np.nanpercentile(total[:, ki], [5, 95])
+            ax.plot([x, x], [lo, hi], color="black", lw=1.2)
+            ax.plot([x - width * 0.2, x + width * 0.2], [hi, hi], color="black", lw=1.2)
+            ax.plot([x - width * 0.2, x + width * 0.2], [lo, lo], color="black", lw=1.2)
+            if K <= 6:
+                ax.annotate(f"Y{ki + 1}", (x, 0), xycoords=ax.get_xaxis_transform(),
+                            xytext=(0, -4), textcoords="offset points", ha="center",
+                            va="top", fontsize=7, color="dimgray")
+    ax.set_xticks(np.arange(S))
+    ax.set_xticklabels(strategies)
+    ax.tick_params(axis="x", pad=14 if K <= 6 else 4, length=0)
+    ax.set_xlim(-0.6, S - 0.4)
+    ax.set_ylabel("yuan per billing year")
+    _yuan_axis(ax.yaxis)
+    ax.grid(axis="y", alpha=0.3)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles = [Patch(color=col, label=f"{lab}, mean") for _, lab, col in COMPONENTS]
+    handles.append(Line2D([], [], color="black", lw=1.2, label="P5 to P95 of the year's total"))
+    ax.legend(handles=handles, loc="upper left", fontsize=9, framealpha=0.9)
+    period_days = run.manifest.get("scenario", {}).get("billing", {}).get("period_days", 365)
+    ax.set_title(f"{run.scenario_name}: fees per strategy and billing year "
+                 f"(Y1..Y{K}, {period_days}-day periods)")
+    fig.tight_layout()
+    return _save(fig, path or run.directory / "yearly_cost.png")
+
+
+def write_plots(run, directory=None) -> list[Path]:
+    """Write the three PNGs (PLOTS) into the run directory (or `directory`)."""
+    if not isinstance(run, Run):
+        run = load_run(run)
+    out = Path(directory) if directory is not None else run.directory
+    return [plot_cost_distribution(run, out / PLOTS[0]),
+            plot_contacts_vs_capacity(run, out / PLOTS[1]),
+            plot_yearly_cost(run, out / PLOTS[2])]
