@@ -1,5 +1,5 @@
-"""The rules of billing: capacity of a tier, which tier a rule picks, what an
-upgrade costs. Small numba functions called by the kernel at period starts
+"""The rules of billing: capacity of a tier, the tier that covers a usage,
+what an upgrade and overflow accounts cost. Small numba functions called by the kernel at period starts
 and on blocked attempts (rare events, so calls with arrays are affordable).
 
 Tier indices: -1 is "no tier" (free quota only), 0..T-1 index `tiers`.
@@ -49,20 +49,6 @@ def headroom_target(usage, headroom):
     # ceil(U * (1 + h)); the epsilon keeps float noise (100 * 1.1 = 110.00000000000001)
     # from adding a contact.
     return np.int64(math.ceil(usage * (1.0 + headroom) - 1e-9))
-
-
-@njit(cache=True)
-def upgrade_tier(rule, tier, usage, headroom, nominal):
-    """Tier an upgrade rule asks for when an attempt finds U >= C (rule 1 = next,
-    2 = fit). The caller applies it only if it raises capacity."""
-    T = nominal.shape[0]
-    if rule == 1:
-        return min(tier + 1, T - 1)
-    need = usage * (1.0 + headroom)
-    for i in range(T):
-        if nominal[i] > need:
-            return i
-    return T - 1
 
 
 @njit(cache=True)

@@ -22,8 +22,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .billing import (CUMULATIVE, covering_tier, headroom_target, overflow_accounts_cost,
-                      upgrade_price, upgrade_tier)
+from .billing import CUMULATIVE, overflow_accounts_cost, upgrade_price
+from .strategies import FORECAST_WINDOW, renewal_tier, upgrade_tier
 from .rng import (FIRST_ADD, LAMBDA, LIFETIME, ORDER, PATH_CHURN, PATH_GROWTH, READD_DECISION,
                   READD_DELAY, RETRY_DELAY, draw_bits, exponential, gamma, normal, path_key,
                   uniform)
@@ -39,7 +39,6 @@ MONTH_COLUMNS = ("contacts", "usage", "capacity", "cumulative_cost")
 
 BLOCK = 64                      # events per calendar block
 UNBOUNDED = np.int64(1) << np.int64(62)
-FORECAST_WINDOW = 90
 
 # event word: customer 32 bits | episode 16 | retry 8 | segment 6 | overflow 1
 MAX_CUSTOMERS = 1 << 32
@@ -104,17 +103,8 @@ def replay_strategy(day, phantom_row, D, P, rule, free_quota, pricing, cert_fee,
         if t % P == 0:
             k = t // P
             usage = day[t, DAY_USAGE_START]
-            if renewal == 0:
-                tier = -1
-            elif renewal == 1:
-                tier = fixed_tier
-            elif renewal == 2 or (renewal == 3 and k == 0):
-                tier = covering_tier(headroom_target(usage, headroom), nominal, free_quota)
-            elif renewal == 3:
-                projected = usage + max(0, net_sum) * P / FORECAST_WINDOW
-                tier = covering_tier(headroom_target(projected, headroom), nominal, free_quota)
-            else:
-                tier = covering_tier(oracle_peaks[k], nominal, free_quota)
+            tier = renewal_tier(renewal, fixed_tier, headroom, usage, net_sum, k, P,
+                                oracle_peaks[k], nominal, free_quota)
             capacity = effective[tier] if tier >= 0 else no_tier_cap
             p_tier_cost = tier_price[tier] if tier >= 0 else 0.0
             p_cert_cost = cert_fee
@@ -435,19 +425,9 @@ def simulate_path(path, seed, D, P, rule, free_quota, pricing, cert_fee,
                 if rule == CUMULATIVE:
                     usage = active
                 if not unbounded:
-                    if renewal == 0:
-                        tier = -1
-                    elif renewal == 1:
-                        tier = st_fixed[si]
-                    elif renewal == 2 or (renewal == 3 and k == 0):
-                        tier = covering_tier(headroom_target(usage, headroom), nominal, free_quota)
-                    elif renewal == 3:
-                        projected = usage + max(0, net_sum) * P / FORECAST_WINDOW
-                        tier = covering_tier(headroom_target(projected, headroom), nominal,
-                                             free_quota)
-                    else:
-                        tier = covering_tier(phantom_peak[st_oracle_src[si], k], nominal,
-                                             free_quota)
+                    tier = renewal_tier(renewal, st_fixed[si], headroom, usage, net_sum, k, P,
+                                        phantom_peak[max(st_oracle_src[si], 0), k], nominal,
+                                        free_quota)
                     capacity = effective[tier] if tier >= 0 else no_tier_cap
                     p_tier_cost = tier_price[tier] if tier >= 0 else 0.0
                     p_cert_cost = cert_fee

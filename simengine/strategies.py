@@ -9,6 +9,9 @@ before the real ones; its peaks feed the oracle's renewals.
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
+
+from .billing import covering_tier, headroom_target
 
 RENEWAL = {"none": 0, "fixed": 1, "fit": 2, "forecast": 3, "oracle": 4}
 UPGRADE = {"none": 0, "next": 1, "fit": 2}
@@ -18,6 +21,39 @@ ON_BLOCKED = {"lost": 0, "retry": 1, "overflow": 2}
 R_NONE, R_FIXED, R_FIT, R_FORECAST, R_ORACLE = range(5)
 U_NONE, U_NEXT, U_FIT = range(3)
 B_LOST, B_RETRY, B_OVERFLOW = range(3)
+FORECAST_WINDOW = 90   # days of net adds that `forecast` extrapolates
+
+
+@njit(cache=True)
+def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_days,
+                 oracle_peak, nominal, free_quota):
+    """The tier a renewal rule buys at a period start (-1: none). `net_adds`:
+    WeCom adds minus churns over the last FORECAST_WINDOW days; `oracle_peak`:
+    the never-blocked run's peak usage in this period."""
+    if renewal == R_NONE:
+        return -1
+    if renewal == R_FIXED:
+        return fixed_tier
+    if renewal == R_FIT or (renewal == R_FORECAST and period == 0):
+        return covering_tier(headroom_target(usage, headroom), nominal, free_quota)
+    if renewal == R_FORECAST:
+        projected = usage + max(0, net_adds) * period_days / FORECAST_WINDOW
+        return covering_tier(headroom_target(projected, headroom), nominal, free_quota)
+    return covering_tier(oracle_peak, nominal, free_quota)
+
+
+@njit(cache=True)
+def upgrade_tier(upgrade, tier, usage, headroom, nominal):
+    """Tier an upgrade rule asks for when an attempt finds U >= C. The caller
+    applies it only if it raises capacity."""
+    T = nominal.shape[0]
+    if upgrade == U_NEXT:
+        return min(tier + 1, T - 1)
+    need = usage * (1.0 + headroom)
+    for i in range(T):
+        if nominal[i] > need:
+            return i
+    return T - 1
 
 
 @dataclass
