@@ -91,27 +91,42 @@ class RawOutputs:
     log_n: np.ndarray = None   # (n,) rows each path wanted to log
 
 
+def allocate_outputs(inputs: KernelInputs, paths, log_rows=0) -> RawOutputs:
+    paths = np.ascontiguousarray(paths, dtype=np.int64)
+    n = paths.shape[0]
+    return RawOutputs(
+        paths, np.zeros((n, inputs.S, len(PATH_COLUMNS))),
+        np.zeros((n, inputs.S, inputs.K, len(PERIOD_COLUMNS))),
+        np.zeros((n, inputs.S, inputs.M, len(MONTH_COLUMNS))), np.zeros((n, 2)),
+        np.zeros((n, 2), dtype=np.int64), np.zeros((n, log_rows, 4), dtype=np.int64),
+        np.zeros((n, 1), dtype=np.int64))
+
+
+def simulate_into(inputs: KernelInputs, seed: int, out: RawOutputs, lo: int, hi: int,
+                  log_strategy=-1):
+    """Simulate the paths of rows lo..hi-1 of `out` (all strategy rows,
+    phantoms included), writing the kernel's outputs in place."""
+    log_row = inputs.n_phantoms + log_strategy if log_strategy >= 0 else -1
+    simulate_paths(out.paths[lo:hi], np.uint64(seed), *inputs.args, out.path[lo:hi],
+                   out.period[lo:hi], out.month[lo:hi], out.mult[lo:hi], out.events[lo:hi],
+                   np.int64(log_row), out.log[lo:hi], out.log_n[lo:hi])
+
+
+def without_phantoms(inputs: KernelInputs, out: RawOutputs) -> RawOutputs:
+    ph = inputs.n_phantoms
+    log_n = out.log_n[:, 0] if out.log_n.ndim == 2 else out.log_n
+    return RawOutputs(out.paths, out.path[:, ph:], out.period[:, ph:], out.month[:, ph:],
+                      out.mult, out.events, out.log, log_n)
+
+
 def simulate_chunk(inputs: KernelInputs, seed: int, paths, log_strategy=-1,
                    log_rows=0) -> RawOutputs:
     """Simulate the given path numbers (in parallel with numba threads).
     With `log_strategy` >= 0 (a scenario strategy index), up to `log_rows`
     contact events per path of that strategy are logged."""
-    paths = np.ascontiguousarray(paths, dtype=np.int64)
-    n = paths.shape[0]
-    out_path = np.zeros((n, inputs.S, len(PATH_COLUMNS)))
-    out_period = np.zeros((n, inputs.S, inputs.K, len(PERIOD_COLUMNS)))
-    out_month = np.zeros((n, inputs.S, inputs.M, len(MONTH_COLUMNS)))
-    out_mult = np.zeros((n, 2))
-    out_events = np.zeros((n, 2), dtype=np.int64)
-    log_row = inputs.n_phantoms + log_strategy if log_strategy >= 0 else -1
-    out_log = np.zeros((n, log_rows if log_row >= 0 else 0, 4), dtype=np.int64)
-    out_log_n = np.zeros((n, 1), dtype=np.int64)
-    a = inputs.args
-    simulate_paths(paths, np.uint64(seed), *a, out_path, out_period, out_month, out_mult,
-                   out_events, np.int64(log_row), out_log, out_log_n)
-    ph = inputs.n_phantoms
-    return RawOutputs(paths, out_path[:, ph:], out_period[:, ph:], out_month[:, ph:],
-                      out_mult, out_events, out_log, out_log_n[:, 0])
+    out = allocate_outputs(inputs, paths, log_rows if log_strategy >= 0 else 0)
+    simulate_into(inputs, seed, out, 0, out.paths.shape[0], log_strategy)
+    return without_phantoms(inputs, out)
 
 
 def concat(parts) -> RawOutputs:
@@ -203,17 +218,20 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     inputs = pack_scenario(scn)
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
-    parts = []
+    # outputs are filled in place, chunk by chunk: no copies of the whole run
+    out = allocate_outputs(inputs, np.arange(scn.paths))
     start = time.perf_counter()
     try:
         for lo in range(0, scn.paths, chunk):
-            parts.append(simulate_chunk(inputs, scn.seed, np.arange(lo, min(lo + chunk, scn.paths))))
+            hi = min(lo + chunk, scn.paths)
+            simulate_into(inputs, scn.seed, out, lo, hi)
             if progress is not None:
-                progress(min(lo + chunk, scn.paths), scn.paths)
+                progress(hi, scn.paths)
     finally:
         numba.set_num_threads(previous)
     wall = time.perf_counter() - start
-    raw = concat(parts)
+    raw = without_phantoms(inputs, out)
+    del out
     events = int(raw.events[:, 0].sum())
     simulated = int(raw.events[:, 1].sum())
     manifest = {

@@ -83,44 +83,50 @@ def _metadata(scn, kind):
 
 
 def build_tables(scn, names, raw):
+    """The paths, periods and monthly tables. Columns are converted to Arrow
+    one at a time, so the whole run is never held twice as numpy temporaries."""
     n, S = raw.path.shape[0], len(names)
     K, M = raw.period.shape[2], raw.month.shape[2]
-    strat = np.array(names, dtype=object)
+
+    def strategy_column(inner):   # strategy names repeated per row, without Python objects
+        idx = np.tile(np.repeat(np.arange(S, dtype=np.int32), inner), n)
+        return pa.DictionaryArray.from_arrays(idx, pa.array(names, pa.string())).cast(pa.string())
+
     p = {c: raw.path[:, :, i] for i, c in enumerate(PATH_COLUMNS)}
     total = p["tier_cost"] + p["upgrade_cost"] + p["certification_cost"] + p["overflow_cost"]
-    cols = {"strategy": np.tile(strat, n), "path": np.repeat(raw.paths, S),
-            "total_cost": total.ravel()}
-    for c in ("tier_cost", "upgrade_cost", "certification_cost", "overflow_cost", "lost_value"):
-        cols[c] = p[c].ravel()
-    cols["economic_cost"] = (total + p["lost_value"]).ravel()
-    for c in ("peak_contacts", "final_contacts", "first_adds", "readds", "churns", "blocked",
-              "lost", "overflowed", "upgrades"):
-        cols[c] = p[c].ravel()
-    cols["growth_multiplier"] = np.repeat(raw.mult[:, 0], S)
-    cols["churn_multiplier"] = np.repeat(raw.mult[:, 1], S)
+    cols = {"strategy": lambda: strategy_column(1), "path": lambda: np.repeat(raw.paths, S),
+            "total_cost": lambda: total.ravel(),
+            "economic_cost": lambda: (total + p["lost_value"]).ravel(),
+            "growth_multiplier": lambda: np.repeat(raw.mult[:, 0], S),
+            "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S)}
+    for c in PATH_COLUMNS:
+        cols[c] = (lambda c=c: p[c].ravel())
     paths_t = _table(cols, PATHS_SCHEMA, _metadata(scn, "paths"))
 
-    cols = {"strategy": np.tile(np.repeat(strat, K), n), "path": np.repeat(raw.paths, S * K),
-            "period": np.tile(np.arange(K), n * S)}
+    cols = {"strategy": lambda: strategy_column(K), "path": lambda: np.repeat(raw.paths, S * K),
+            "period": lambda: np.tile(np.arange(K), n * S)}
     for i, c in enumerate(PERIOD_COLUMNS):
-        cols[c] = raw.period[..., i].ravel()
+        cols[c] = (lambda i=i: raw.period[..., i].ravel())
     periods_t = _table(cols, PERIODS_SCHEMA, _metadata(scn, "periods"))
 
-    cols = {"strategy": np.tile(np.repeat(strat, M), n), "path": np.repeat(raw.paths, S * M),
-            "month": np.tile(np.arange(M), n * S)}
+    cols = {"strategy": lambda: strategy_column(M), "path": lambda: np.repeat(raw.paths, S * M),
+            "month": lambda: np.tile(np.arange(M), n * S)}
     for i, c in enumerate(MONTH_COLUMNS):
-        cols[c] = raw.month[..., i].ravel()
+        cols[c] = (lambda i=i: raw.month[..., i].ravel())
     monthly_t = _table(cols, MONTHLY_SCHEMA, _metadata(scn, "monthly"))
     return paths_t, periods_t, monthly_t
 
 
 def _table(cols, schema, metadata):
+    """`cols` maps each column to a function making it, called in turn."""
     arrays = []
     for f in schema:
-        v = cols[f.name]
-        if f.type == pa.int64():
-            v = np.asarray(v).astype(np.int64)
-        arrays.append(pa.array(v, type=f.type))
+        v = cols[f.name]()
+        if not isinstance(v, pa.Array):
+            if f.type == pa.int64():
+                v = np.asarray(v).astype(np.int64)
+            v = pa.array(v, type=f.type)
+        arrays.append(v)
     return pa.Table.from_arrays(arrays, schema=schema.with_metadata(metadata))
 
 
