@@ -530,9 +530,6 @@ def test_read_with_duckdb(run_dir):
 # --events (the writer lives in simengine.calibrate)
 
 def test_run_events(workdir):
-    calibrate = pytest.importorskip("simengine.calibrate")
-    if not hasattr(calibrate, "write_event_log"):
-        pytest.skip("simengine.calibrate.write_event_log not available")
     p = sim("run", "tiny.toml", "--paths", 2, "--out", "evrun", "--events",
             "--events-strategy", "fit", cwd=workdir)
     assert p.returncode == 0, p.stderr
