@@ -49,14 +49,13 @@ import dataclasses
 import datetime as _dt
 import json
 import math
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .outputs import atomic_file
 from .scenario import NAME_RE, ScenarioError, _toml_value, scenario_from_dict
 
 MAX_EVENT_ROWS = 1_000_000          # `simengine run --events` refuses larger logs
@@ -1285,22 +1284,7 @@ def calibrate(events, population=None, segments=None, path=None, check_paths=0,
 # Files and the command line
 
 
-def _atomic_write(path, write):
-    """Write through a temporary sibling and os.replace (no partial files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+_atomic_write = atomic_file
 
 
 def _write_text(path, text):

@@ -74,7 +74,6 @@ def replay_strategy(day, phantom_row, D, P, rule, free_quota, pricing, cert_fee,
     whatever the order. Returns False at the first attempt the strategy
     would refuse: the caller then simulates it in full.
     """
-    K = (D + P - 1) // P
     tier = -1
     capacity = no_tier_cap
     ring = np.zeros(FORECAST_WINDOW, np.int64)

@@ -206,6 +206,27 @@ class Result:
         return directory
 
 
+def atomic_file(path, write) -> Path:
+    """Write one file atomically: `write(tmp)` fills a temporary sibling, which
+    is synced and renamed over `path`; on any failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
 def read_table(path) -> pa.Table:
     with ipc.open_file(path) as r:
         return r.read_all()

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from .outputs import FILES, read_table
+from .outputs import FILES, atomic_file, read_table
 
 PLOTS = ("cost_distribution.png", "contacts_vs_capacity.png", "yearly_cost.png")
 
@@ -246,18 +244,8 @@ def _yuan_axis(axis):
 
 def _save(fig, path: Path):
     """savefig to a temporary name in the same directory, then rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        atomic_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
         _plt().close(fig)
     return path

@@ -90,21 +90,9 @@ _D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
 _P_LOW = 0.02425
 
 
-def _inverse_normal_cdf(p, log, sqrt):
-    """Shared by the numba and Python versions (the same float operations)."""
-    if p < _P_LOW or p > 1.0 - _P_LOW:
-        q = sqrt(-2.0 * log(p if p < _P_LOW else 1.0 - p))
-        x = ((((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5])
-             / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0))
-        return x if p < _P_LOW else -x
-    q = p - 0.5
-    r = q * q
-    return ((((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
-            / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
-
-
-@njit(cache=True, inline="always")
-def _ndtri(p):
+def _inverse_normal_cdf(p):
+    """Plain Python, compiled below by numba too: one text, the same float
+    operations in the kernel and in the Python twins."""
     if p < _P_LOW or p > 1.0 - _P_LOW:
         q = math.sqrt(-2.0 * math.log(p if p < _P_LOW else 1.0 - p))
         x = ((((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5])
@@ -114,6 +102,9 @@ def _ndtri(p):
     r = q * q
     return ((((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
             / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
+
+
+_ndtri = njit(cache=True, inline="always")(_inverse_normal_cdf)
 
 
 @njit(cache=True)
@@ -182,7 +173,7 @@ def py_exponential(pkey, customer, purpose, occurrence):
 
 def py_normal(pkey, customer, purpose, occurrence):
     p = (float(py_draw_bits(pkey, customer, purpose, occurrence) >> 11) + 0.5) * _TWO_M53
-    return _inverse_normal_cdf(p, math.log, math.sqrt)
+    return _inverse_normal_cdf(p)
 
 
 def py_gamma(pkey, customer, purpose, shape):

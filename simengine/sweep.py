@@ -67,6 +67,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from . import __version__
+from .outputs import atomic_file
 from .scenario import (NAME_RE, Scenario, ScenarioError, apply_overrides, read_toml,
                        scenario_from_dict)
 
@@ -414,21 +415,8 @@ def _read_base(base, sweep_path: Path, source):
 # --------------------------------------------------------------------------
 # Files of a sweep directory
 
-def _fsync_write(path: Path, data: bytes):
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _atomic_bytes(path: Path, data: bytes):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        _fsync_write(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_file(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def _atomic_json(path: Path, obj):
@@ -1177,14 +1165,7 @@ def _plot_axis(view, data, strategies, crossings, path: Path, title):
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 7),
                fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
 
 
 def _wide_console():
