@@ -1,0 +1,153 @@
+"""All reading and writing of files: one atomic writer (honouring the
+user's umask), one Arrow/Parquet table writer and reader, one manifest
+builder for runs, sweeps and calibrations.
+
+Nothing is lost: every file is written to a hidden temporary sibling,
+synced, and renamed over its target only when complete; a directory of
+files (a run) is written under a hidden temporary name and renamed into
+place whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from . import __version__
+
+FORMATS = ("arrow", "parquet")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _public(path, directory=False):
+    """mkstemp/mkdtemp create 0600/0700; give the file the mode a plain
+    open() would have under the user's umask."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+def atomic_file(path, write) -> Path:
+    """Write one file atomically: `write(tmp)` fills a temporary sibling,
+    which is synced, given the umask's mode and renamed over `path`; on any
+    failure (an interrupt included) it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        _public(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def write_bytes(path, data: bytes) -> Path:
+    return atomic_file(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def write_text(path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _write_table_to(sink, table: pa.Table, fmt: str):
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+        pq.write_table(table, sink)
+    else:
+        with ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+
+
+def table_file(name: str, fmt: str = "arrow") -> str:
+    """The file name of table `name` in format `fmt` (paths.arrow, ...)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    return f"{name}.{fmt}"
+
+
+def write_table(path, table: pa.Table, fmt: str | None = None) -> Path:
+    """Write one table atomically, as Arrow IPC (file) or Parquet; the format
+    follows the suffix unless given."""
+    path = Path(path)
+    fmt = fmt or ("parquet" if path.suffix == ".parquet" else "arrow")
+    return atomic_file(path, lambda tmp: _write_table_to(tmp, table, fmt))
+
+
+def table_bytes(table: pa.Table, fmt: str = "arrow") -> bytes:
+    """A table serialised in memory (to ship between processes)."""
+    sink = pa.BufferOutputStream()
+    _write_table_to(sink, table, fmt)
+    return sink.getvalue().to_pybytes()
+
+
+def read_table(path) -> pa.Table:
+    """Read an Arrow IPC file or stream, or a Parquet file."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+        return pq.read_table(path)
+    try:
+        with ipc.open_file(path) as r:
+            return r.read_all()
+    except pa.ArrowInvalid:
+        with ipc.open_stream(path) as r:
+            return r.read_all()
+
+
+@contextmanager
+def atomic_directory(directory):
+    """Yield a hidden temporary sibling of `directory` to fill; rename it
+    into place when the block completes, remove it on any failure. Refuses a
+    `directory` that exists (nothing is ever overwritten)."""
+    directory = Path(directory)
+    if directory.exists():
+        raise FileExistsError(f"{directory} already exists; nothing is overwritten")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial",
+                                dir=directory.parent))
+    try:
+        _public(tmp, directory=True)
+        yield tmp
+        os.rename(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def machine() -> dict:
+    import numba
+    return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "numba": numba.__version__}
+
+
+def manifest(kind: str, **facts) -> dict:
+    """The manifest of a run, sweep or calibration: its kind, the engine
+    version and the machine, then the facts the caller gives, in order."""
+    return {"kind": kind, **facts, "engine_version": __version__, "machine": machine()}
