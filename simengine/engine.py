@@ -202,36 +202,26 @@ def check_resources(scn, threads, chunk):
                             f"{MAX_CUSTOMERS - 1:,} customers, got {scn.population:,}")
 
 
-def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None):
+def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None,
+        executor=None):
     """Simulate a scenario; returns a `Result` (tables of SPEC section 7).
 
     `paths` and `seed` override the scenario's; `threads` defaults to all
-    cores; `progress(done, total)` is called after each chunk.
+    cores; `progress(done, total)` is called after each chunk; `executor`
+    (see `executor.py`) defaults to local numba threads.
     """
+    from .executor import LocalExecutor, default_chunk
     from .outputs import Result
     if paths is not None or seed is not None:
         scn = scn.replace_run(paths=paths, seed=seed)
-    n_threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
-    n_threads = max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    chunk = int(chunk_size) if chunk_size else max(2 * n_threads, 8)
+    executor = executor or LocalExecutor(threads)
+    n_threads = getattr(executor, "threads", 1)
+    chunk = int(chunk_size) if chunk_size else default_chunk(n_threads)
     check_resources(scn, n_threads, chunk)
     inputs = pack_scenario(scn)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    # outputs are filled in place, chunk by chunk: no copies of the whole run
-    out = allocate_outputs(inputs, np.arange(scn.paths))
     start = time.perf_counter()
-    try:
-        for lo in range(0, scn.paths, chunk):
-            hi = min(lo + chunk, scn.paths)
-            simulate_into(inputs, scn.seed, out, lo, hi)
-            if progress is not None:
-                progress(hi, scn.paths)
-    finally:
-        numba.set_num_threads(previous)
+    raw = executor.simulate(inputs, scn.seed, np.arange(scn.paths), chunk, progress)
     wall = time.perf_counter() - start
-    raw = without_phantoms(inputs, out)
-    del out
     events = int(raw.events[:, 0].sum())
     simulated = int(raw.events[:, 1].sum())
     manifest = {
