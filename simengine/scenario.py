@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -117,7 +118,6 @@ class Scenario:
     staff: Staff
     strategies: tuple
     source: str = "<dict>"
-    resolved: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def days(self) -> int:
@@ -131,7 +131,13 @@ class Scenario:
     def months(self) -> int:
         return 12 * self.horizon_years
 
-    @property
+    @functools.cached_property
+    def resolved(self) -> dict:
+        """The full scenario as plain data (JSON- and TOML-writable, loadable
+        again), derived from the fields: the scenario has one representation."""
+        return _resolve(self)
+
+    @functools.cached_property
     def sha256(self) -> str:
         """Identity of the resolved scenario (written into every output)."""
         text = json.dumps(self.resolved, sort_keys=True, separators=(",", ":"))
@@ -139,16 +145,21 @@ class Scenario:
 
     def replace_run(self, paths=None, seed=None) -> "Scenario":
         """The same scenario with `scenario.paths` / `scenario.seed` changed
-        (the `run(paths=, seed=)` keywords); resolved dict and sha follow."""
+        (the `run(paths=, seed=)` keywords). Only the changed keys are checked;
+        the rest was validated when the scenario was loaded."""
         changes = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
         if not changes:
             return self
-        if not self.resolved:      # built by hand (tests): nothing to re-resolve
-            return dataclasses.replace(self, **changes)
-        resolved = copy.deepcopy(self.resolved)
-        resolved["scenario"].update(changes)
-        # Re-validate through the dict so a bad paths/seed gets the usual message.
-        return scenario_from_dict(resolved, self.source)
+        c = _Checker(self.source, ())
+        for key, value in changes.items():
+            check = _SCHEMA["scenario"][key][0]
+            try:
+                changes[key] = check(value)
+            except _Bad as e:
+                c.bad(f"scenario.{key}", f"expected {e}, got {_fmt(value)}")
+        if c.problems:
+            raise ScenarioError(c.problems, self.source)
+        return dataclasses.replace(self, **changes)
 
 
 # --------------------------------------------------------------------------
@@ -488,7 +499,7 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=()) -> Scenari
         growth=Growth(**tables["growth"]), billing=Billing(**bill),
         overflow=Overflow(**tables["overflow"]), staff=Staff(**tables["staff"]),
         strategies=strategies, source=str(source))
-    return dataclasses.replace(scn, resolved=_resolve(scn))
+    return scn
 
 
 def _unique(c, entries, kind):

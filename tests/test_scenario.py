@@ -1,4 +1,5 @@
 """Scenario loading, defaults, validation and overrides (SPEC sections 6, 9)."""
+import dataclasses
 import json
 import math
 import tomllib
@@ -386,4 +387,4 @@ def test_to_toml_round_trip(tmp_path, src):
     b = load_scenario(write(tmp_path, text, "rt.toml"))
     assert isinstance(b, Scenario)
     assert b.resolved == a.resolved and b.sha256 == a.sha256
-    assert b == Scenario(**{**a.__dict__, "source": b.source})
+    assert b == dataclasses.replace(a, source=b.source)
