@@ -1,0 +1,109 @@
+"""The hindsight plan (SPEC sections 5 and 8): its cost equals the minimum
+over every non-decreasing tier schedule covering the running peak (brute
+force on small random histories), for each upgrade pricing; under prorated
+pricing it is renewing to fit and upgrading just in time."""
+import itertools
+
+import numpy as np
+import pytest
+
+from simengine.billing import DIFFERENCE, FULL, PRORATED
+from simengine.kernel.hindsight import hindsight_plan, required_tiers
+
+NOMINAL = np.array([5, 9, 14], np.int64)
+PRICES = np.array([50.0, 80.0, 130.0])
+FREE = 2
+UNCAPPED = np.int64(1) << np.int64(62)
+
+
+def naive_price(pricing, old, new, days_left, period_days):
+    if pricing == PRORATED:
+        return (new - old) * days_left / period_days
+    return new - old if pricing == DIFFERENCE else new
+
+
+def naive_required(usage, cap):
+    req, peak = [], 0
+    for u in usage:
+        peak = max(peak, min(u, cap))
+        need = next((i for i, c in enumerate(NOMINAL) if c >= peak), len(NOMINAL) - 1)
+        req.append(-1 if peak <= FREE else need)
+    return req
+
+
+def schedule_cost(schedule, pricing, period_days):
+    price = lambda j: PRICES[j] if j >= 0 else 0.0          # noqa: E731
+    cost = price(schedule[0])
+    for t in range(1, len(schedule)):
+        if schedule[t] != schedule[t - 1]:
+            cost += naive_price(pricing, price(schedule[t - 1]), price(schedule[t]),
+                                period_days - t, period_days)
+    return cost
+
+
+def brute_force(usage, pricing, cap=UNCAPPED):
+    """Every non-decreasing tier schedule that covers the running peak."""
+    req = naive_required(usage, cap)
+    best = np.inf
+    tiers = range(-1, len(NOMINAL))
+    for schedule in itertools.combinations_with_replacement(tiers, len(usage)):
+        if all(s >= r for s, r in zip(schedule, req)):
+            best = min(best, schedule_cost(schedule, pricing, len(usage)))
+    return best
+
+
+def plan(usage, pricing, cap=UNCAPPED, first_day=0):
+    days = np.zeros(len(NOMINAL) + 2, np.int64)
+    tiers = np.zeros(len(NOMINAL) + 2, np.int64)
+    n, cost = hindsight_plan(np.asarray(usage, np.int64), NOMINAL, PRICES, FREE, cap,
+                             pricing, first_day, len(usage), days, tiers)
+    return list(zip(days[:n].tolist(), tiers[:n].tolist())), cost
+
+
+def histories(seed, count, days=7):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        steps = rng.integers(-3, 5, size=days)
+        yield np.maximum(0, rng.integers(0, 6) + np.cumsum(steps))
+
+
+@pytest.mark.parametrize("pricing", [PRORATED, DIFFERENCE, FULL])
+def test_plan_cost_equals_brute_force_minimum(pricing):
+    for usage in histories(11 + pricing, 150):
+        got = plan(usage, pricing)[1]
+        assert got == pytest.approx(brute_force(usage, pricing), rel=1e-12), usage
+
+
+def test_member_cap_limits_the_requirement():
+    usage = [1, 4, 8, 13, 15, 3]
+    for pricing in (PRORATED, DIFFERENCE, FULL):
+        assert plan(usage, pricing, cap=9)[1] == pytest.approx(
+            brute_force(usage, pricing, cap=9))
+    assert max(t for _, t in plan(usage, PRORATED, cap=9)[0]) == 1
+
+
+def test_plan_is_feasible_and_non_decreasing():
+    for usage in histories(5, 100):
+        for pricing in (PRORATED, DIFFERENCE, FULL):
+            steps, _ = plan(usage, pricing, first_day=730)
+            req = required_tiers(np.asarray(usage, np.int64), NOMINAL, FREE, UNCAPPED)
+            held = np.full(len(usage), -2)
+            for day, tier in steps:
+                held[day - 730:] = tier
+            assert (np.diff(held) >= 0).all() and (held >= req).all(), (usage, steps)
+
+
+def test_prorated_is_renew_to_fit_and_upgrade_just_in_time():
+    for usage in histories(23, 150):
+        req = naive_required(usage, UNCAPPED)
+        jit = [(0, req[0])] + [(t, req[t]) for t in range(1, len(req)) if req[t] > req[t - 1]]
+        assert plan(usage, PRORATED)[0] == jit, usage
+
+
+def test_full_and_difference_buy_the_peak_tier_at_renewal():
+    # difference: every covering plan with one final tier costs the same;
+    # among equally cheap plans the oracle buys earliest
+    for usage in histories(29, 100):
+        peak_tier = naive_required(usage, UNCAPPED)[-1]
+        for pricing in (DIFFERENCE, FULL):
+            assert plan(usage, pricing)[0] == [(0, peak_tier)], (pricing, usage)
