@@ -120,11 +120,7 @@ def _is_tty(stream) -> bool:
 
 def _print_table(summary, metric="total_cost", horizon_years=None, strategies=None):
     from . import report
-    if _is_tty(sys.stdout):
-        from rich.console import Console
-        Console().print(report.rich_table(summary, metric, horizon_years, strategies))
-    else:
-        print(report.format_table(summary, metric, horizon_years, strategies), flush=True)
+    report.print_table(*report.percentile_parts(summary, metric, horizon_years, strategies))
 
 
 class Progress:

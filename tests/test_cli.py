@@ -474,7 +474,7 @@ def test_warmup(capsys):
 def test_plain_table(run_dir):
     from simengine import report
     run = report.load_run(run_dir)
-    text = report.format_table(run.summary, "total_cost", run.horizon_years, run.strategies)
+    text = report.percentile_table(run.summary, "total_cost", run.horizon_years, run.strategies)
     lines = text.splitlines()
     assert lines[0].startswith("total_cost per path over 2 years, 24 paths")
     assert lines[1].split()[:2] == ["strategy", "mean"]
@@ -483,7 +483,7 @@ def test_plain_table(run_dir):
     p50 = summary[("fit", "total_cost")]["p50"]
     assert f"{p50:,.0f}" in lines[3 + STRATEGIES.index("fit")]
     with pytest.raises(ValueError):
-        report.format_table(run.summary, "no-such-metric")
+        report.percentile_table(run.summary, "no-such-metric")
 
 
 # --------------------------------------------------------------------------

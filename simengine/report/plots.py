@@ -1,230 +1,22 @@
-"""Reporting a run: the percentile table and the plots (SPEC section 7 files in,
-text and PNGs out).
+"""The three plots of a run (PNG, written atomically with the user's umask):
+cost_distribution.png, contacts_vs_capacity.png, yearly_cost.png.
 
-    from simengine import report
-    run = report.load_run("results/default/20250101-120000-a1b2c3")
-    print(report.format_table(run.summary))          # plain text
-    report.write_plots(run)                          # three PNGs into the run dir
-
-Only numpy, pyarrow, rich and matplotlib (Agg) are used, so reporting works
-with the core dependencies.
+matplotlib runs headless (Agg), so plotting works with the core
+dependencies and without a display.
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from .outputs import FILES, atomic_file, read_table
+from .. import store
+from .runs import Run, load_run
 
 PLOTS = ("cost_distribution.png", "contacts_vs_capacity.png", "yearly_cost.png")
 
-# Columns of the percentile table: (summary column, header).
-TABLE_COLUMNS = (("mean", "mean"), ("p50", "P50"), ("p90", "P90"), ("p95", "P95"),
-                 ("p95_ci", "P95 95% CI"), ("p99", "P99"), ("cvar95", "CVaR95"))
-
-METRIC_LABELS = {
-    "total_cost": "total cost (tier + upgrade + certification + overflow), yuan",
-    "economic_cost": "economic cost (total cost + lost customer value), yuan",
-    "tier_cost": "tier cost, yuan",
-    "upgrade_cost": "upgrade cost, yuan",
-    "overflow_cost": "overflow (personal WeChat) cost, yuan",
-    "lost_value": "lost customer value, yuan",
-    "peak_contacts": "peak WeCom contacts",
-    "final_contacts": "WeCom contacts at the horizon",
-    "blocked": "blocked add attempts",
-    "lost": "customers lost",
-    "overflowed": "customers put on personal WeChat",
-    "cheapest": "share of paths where the strategy has the lowest economic cost",
-    "regret": "economic cost minus the oracle's on the same path, yuan",
-}
-
-
-class NotARun(ValueError):
-    """The directory is not a simengine run directory (message says why)."""
-
-
-@dataclass
-class Run:
-    """A run directory read back: its tables and manifest."""
-    directory: Path
-    manifest: dict
-    paths: pa.Table
-    periods: pa.Table
-    monthly: pa.Table
-    summary: pa.Table
-    strategies: list = field(default_factory=list)
-
-    @property
-    def horizon_years(self) -> int:
-        try:
-            return int(self.manifest["scenario"]["scenario"]["horizon_years"])
-        except (KeyError, TypeError, ValueError):
-            months = self.monthly.column("month").to_numpy()
-            return max(1, int(months.max() + 1) // 12) if len(months) else 1
-
-    @property
-    def scenario_name(self) -> str:
-        try:
-            return str(self.manifest["scenario"]["scenario"]["name"])
-        except (KeyError, TypeError):
-            return self.directory.parent.name
-
-
-def read_manifest(directory) -> dict:
-    """manifest.json of a run or sweep directory; NotARun when absent or bad."""
-    directory = Path(directory)
-    if not directory.exists():
-        raise NotARun(f"{directory}: no such directory")
-    if not directory.is_dir():
-        raise NotARun(f"{directory}: not a directory (expected a run directory "
-                      f"holding {', '.join(FILES)})")
-    mpath = directory / "manifest.json"
-    if not mpath.is_file():
-        raise NotARun(f"{directory}: not a run directory: no manifest.json (expected "
-                      f"{', '.join(FILES)}, as `simengine run` writes them)")
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise NotARun(f"{mpath}: not a readable run manifest: {e}") from None
-    if not isinstance(manifest, dict):
-        raise NotARun(f"{mpath}: expected a JSON object")
-    return manifest
-
-
-def load_run(directory) -> Run:
-    """Read a run directory (SPEC section 7). Raises NotARun naming what is
-    missing or unreadable."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    missing = [f for f in FILES if not (directory / f).is_file()]
-    if missing:
-        raise NotARun(f"{directory}: not a complete run directory: missing {', '.join(missing)}")
-    tables = {}
-    for name in ("paths", "periods", "monthly", "summary"):
-        try:
-            tables[name] = read_table(directory / f"{name}.arrow")
-        except (OSError, pa.ArrowInvalid) as e:
-            raise NotARun(f"{directory / (name + '.arrow')}: not a readable Arrow IPC file: "
-                          f"{e}") from None
-    needed = {"paths": ("strategy", "path", "total_cost", "economic_cost"),
-              "periods": ("strategy", "path", "period", "tier_cost", "upgrade_cost",
-                          "certification_cost", "overflow_cost"),
-              "monthly": ("strategy", "path", "month", "contacts", "usage", "capacity"),
-              "summary": ("strategy", "metric", "mean", "p50", "p90", "p95", "p95_lo",
-                          "p95_hi", "p99", "cvar95")}
-    for name, cols in needed.items():
-        absent = [c for c in cols if c not in tables[name].column_names]
-        if absent:
-            raise NotARun(f"{directory / (name + '.arrow')}: missing columns {', '.join(absent)}")
-    strategies = _strategy_order(manifest, tables["summary"])
-    return Run(directory, manifest, strategies=strategies, **tables)
-
-
-def _strategy_order(manifest, summary) -> list:
-    """Strategies in scenario order (manifest), else order of first appearance."""
-    present = list(dict.fromkeys(summary.column("strategy").to_pylist()))
-    try:
-        names = [s["name"] for s in manifest["scenario"]["strategy"]]
-    except (KeyError, TypeError):
-        names = []
-    ordered = [n for n in names if n in present]
-    return ordered + [n for n in present if n not in ordered]
-
-
-# --------------------------------------------------------------------------
-# Table
-
-def _summary_rows(summary: pa.Table, metric: str) -> list[dict]:
-    rows = [r for r in summary.to_pylist() if r["metric"] == metric]
-    if not rows:
-        metrics = sorted(set(summary.column("metric").to_pylist()))
-        raise ValueError(f"no metric {metric!r} in the summary; metrics: {', '.join(metrics)}")
-    return rows
-
-
-def _fmt(v, digits=0) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:,.{digits}f}"
-
-
-def _cells(row, digits) -> list[str]:
-    out = []
-    for col, _ in TABLE_COLUMNS:
-        if col == "p95_ci":
-            lo, hi = row["p95_lo"], row["p95_hi"]
-            if any(x is None or math.isnan(x) for x in (lo, hi)):
-                out.append("n/a (too few paths)")
-            else:
-                out.append(f"{_fmt(lo, digits)} - {_fmt(hi, digits)}")
-        else:
-            out.append(_fmt(row[col], digits))
-    return out
-
-
-def _digits(rows) -> int:
-    """Whole yuan for costs; decimals only for small-valued metrics (shares)."""
-    if "yuan" in METRIC_LABELS.get(rows[0]["metric"], ""):
-        return 0
-    vals = [abs(r[c]) for r in rows for c in ("mean", "p99")
-            if r[c] is not None and not math.isnan(r[c])]
-    return 0 if not vals or max(vals) >= 100 else 2
-
-
-def table_title(summary: pa.Table, metric="total_cost", horizon_years=None) -> str:
-    rows = _summary_rows(summary, metric)
-    n = rows[0].get("n")
-    label = METRIC_LABELS.get(metric, metric)
-    horizon = f" over {horizon_years} year{'s' if horizon_years != 1 else ''}" if horizon_years else ""
-    return f"{metric} per path{horizon}, {n:,} path{'s' * (n != 1)}: {label}"
-
-
-def format_table(summary: pa.Table, metric="total_cost", horizon_years=None,
-                 strategies=None) -> str:
-    """The percentile table as plain text (monospace, thousands separators)."""
-    rows = _ordered(_summary_rows(summary, metric), strategies)
-    digits = _digits(rows)
-    header = ["strategy"] + [h for _, h in TABLE_COLUMNS]
-    body = [[r["strategy"]] + _cells(r, digits) for r in rows]
-    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    out = [table_title(summary, metric, horizon_years), line(header),
-           "  ".join("-" * w for w in widths)]
-    out += [line(b) for b in body]
-    return "\n".join(out)
-
-
-def rich_table(summary: pa.Table, metric="total_cost", horizon_years=None, strategies=None):
-    """The percentile table as a rich Table (for terminals)."""
-    from rich.table import Table
-    rows = _ordered(_summary_rows(summary, metric), strategies)
-    digits = _digits(rows)
-    t = Table(title=table_title(summary, metric, horizon_years), title_justify="left")
-    t.add_column("strategy", style="bold")
-    for _, h in TABLE_COLUMNS:
-        t.add_column(h, justify="right", no_wrap=True)
-    for r in rows:
-        t.add_row(r["strategy"], *_cells(r, digits))
-    return t
-
-
-def _ordered(rows, strategies):
-    if not strategies:
-        return rows
-    pos = {s: i for i, s in enumerate(strategies)}
-    return sorted(rows, key=lambda r: pos.get(r["strategy"], len(pos)))
-
-
-# --------------------------------------------------------------------------
-# Plots
 
 def _plt():
     import matplotlib
@@ -245,7 +37,7 @@ def _yuan_axis(axis):
 def _save(fig, path: Path):
     """savefig to a temporary name in the same directory, then rename."""
     try:
-        atomic_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        store.atomic_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
         _plt().close(fig)
     return path
