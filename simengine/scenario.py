@@ -62,6 +62,10 @@ class Strategy:
     on_blocked: str = "lost"    # lost | retry | overflow
     retry_days: float = 14.0
     max_retries: int = 3
+    reserve: tuple = ()         # (segment, contacts) pairs: capacity kept for the others
+
+    def reserve_of(self, segment: str) -> int:
+        return dict(self.reserve).get(segment, 0)
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,15 @@ def _names(v):
     raise _Bad("a non-empty list of distinct segment names")
 
 
+def _reserve(v):
+    # segment names are checked against the scenario's segments later
+    what = ("a table {segment = contacts} of non-negative integers "
+            "(e.g. reserve = { prospect = 20_000 })")
+    if not isinstance(v, dict):
+        raise _Bad(what)
+    return tuple(v.items())
+
+
 def _opt_int(v):
     if _isint(v) and v >= 1:
         return v
@@ -331,6 +344,7 @@ _SCHEMA = {
         "on_blocked": (_enum("lost", "retry", "overflow"), "lost"),
         "retry_days": (_num(what="a non-negative number of days"), 14.0),
         "max_retries": (_int(0, 255), 3),
+        "reserve": (_reserve, ()),
     },
 }
 _ARRAYS = ("segment", "strategy")     # [[segment]], [[strategy]]
@@ -482,6 +496,17 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=()) -> Scenari
             if unknown:
                 c.bad(f"{prefix}.admit", f"expected names of segments ({', '.join(seg_names)}), "
                       f"got unknown {', '.join(map(_fmt, unknown))}")
+        if v["reserve"]:
+            reserve = dict(v["reserve"])
+            for name, contacts in reserve.items():
+                if name not in seg_names:
+                    c.bad(f"{prefix}.reserve.{name}", f"expected the name of a segment "
+                          f"({', '.join(seg_names)}), got unknown {_fmt(name)}")
+                elif not (_isint(contacts) and contacts >= 0):
+                    c.bad(f"{prefix}.reserve.{name}", f"expected a non-negative integer "
+                          f"number of contacts, got {_fmt(contacts)}")
+            # in segment order, so that equal reserves compare equal
+            v["reserve"] = tuple((n, reserve[n]) for n in seg_names if n in reserve)
         if bill["certified"] is False:
             for key in ("renewal", "upgrade"):
                 if v[key] not in (None, "none"):
@@ -502,6 +527,22 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=()) -> Scenari
     return scn
 
 
+def scenario_warnings(scn: Scenario) -> list[str]:
+    """Settings that are valid but have no effect (`validate` prints them)."""
+    out = []
+    for st in scn.strategies:
+        if st.renewal != "oracle":
+            continue
+        # each compared with its default: a value set in the file is ignored
+        ignored = [k for k, default in (("upgrade", "next"), ("headroom", 0.0), ("reserve", ()))
+                   if getattr(st, k) != default]
+        if ignored:
+            out.append(f"{scn.source}: strategy.{st.name}: "
+                       f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no effect "
+                       'with renewal = "oracle" (the hindsight plan chooses every tier and upgrade)')
+    return out
+
+
 def _unique(c, entries, kind):
     seen = set()
     for prefix, _, v in entries:
@@ -518,6 +559,10 @@ def _resolve(scn: Scenario) -> dict:
         for f in dataclasses.fields(obj):
             v = getattr(obj, f.name)
             if f.name in drop or v is None:     # TOML has no null: unset = absent
+                continue
+            if f.name == "reserve":
+                if v:
+                    d[f.name] = dict(v)
                 continue
             if isinstance(v, float) and math.isinf(v):
                 v = "inf"
@@ -578,6 +623,20 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
             problems.append(f"{where}: expected KEY=VALUE, got {_fmt(key)}")
             continue
         table, _, rest = key.partition(".")
+        if table == "strategy" and ".reserve." in f".{rest}":
+            # strategy.<name>.reserve.<segment>: one entry of the reserve table
+            name, _, segment = rest.rpartition(".reserve.")
+            entries = [e for e in data.get("strategy", []) if isinstance(e, dict)]
+            names = [str(e.get("name")) for e in entries]
+            if name not in names:
+                problems.append(f"{where}: no strategy named {_fmt(name)}; "
+                                f"the strategy names are: {', '.join(names) or '(none)'}")
+            else:
+                entry = entries[names.index(name)]
+                reserve = entry.get("reserve")
+                entry["reserve"] = {**(reserve if isinstance(reserve, dict) else {}),
+                                    segment: value}
+            continue
         if table in _ARRAYS:
             name, _, leaf = rest.rpartition(".")   # names may contain dots; keys don't
             entries = data.get(table)
@@ -668,6 +727,8 @@ def _toml_value(v):
         return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 

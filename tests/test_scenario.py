@@ -388,3 +388,44 @@ def test_to_toml_round_trip(tmp_path, src):
     assert isinstance(b, Scenario)
     assert b.resolved == a.resolved and b.sha256 == a.sha256
     assert b == dataclasses.replace(a, source=b.source)
+
+
+# --------------------------------------------------------------------------
+# Reserves (SPEC sections 4-6) and settings an oracle ignores
+
+def test_reserve_is_read_in_segment_order_and_round_trips(tmp_path):
+    text = BASE.replace('admit = ["vip"]', 'admit = ["vip"]\nreserve = { rest = 300, vip = 0 }')
+    s = load_scenario(write(tmp_path, text))
+    fit = s.strategies[1]
+    assert fit.reserve == (("vip", 0), ("rest", 300))
+    assert fit.reserve_of("rest") == 300 and fit.reserve_of("vip") == 0
+    assert s.strategies[0].reserve == () and "reserve" not in s.resolved["strategy"][0]
+    again = load_scenario(write(tmp_path, to_toml(s.resolved), "rt.toml"))
+    assert again.strategies == s.strategies and again.sha256 == s.sha256
+
+
+def test_reserve_set_from_the_command_line(tmp_path):
+    s = load_scenario(write(tmp_path, BASE), ["strategy.fix.reserve.rest=120"])
+    assert s.strategies[0].reserve == (("rest", 120),)
+
+
+@pytest.mark.parametrize("value, key, expected", [
+    ("{ nobody = 5 }", "strategy.fit.reserve.nobody", "expected the name of a segment (vip, rest)"),
+    ("{ rest = -1 }", "strategy.fit.reserve.rest", "expected a non-negative integer"),
+    ("{ rest = 2.5 }", "strategy.fit.reserve.rest", "expected a non-negative integer"),
+    ("300", "strategy.fit.reserve", "expected a table {segment = contacts}"),
+])
+def test_bad_reserve_names_the_key(tmp_path, value, key, expected):
+    text = BASE.replace('admit = ["vip"]', f'admit = ["vip"]\nreserve = {value}')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text))
+    assert f"x.toml: {key}: {expected}" in str(e.value)
+
+
+def test_oracle_warns_about_settings_it_ignores(tmp_path):
+    from simengine.scenario import scenario_warnings
+    text = BASE + '\n[[strategy]]\nname = "hindsight"\nrenewal = "oracle"\n'
+    assert scenario_warnings(load_scenario(write(tmp_path, text))) == []
+    bad = text + 'upgrade = "fit"\nheadroom = 0.1\nreserve = { rest = 10 }\n'
+    (warning,) = scenario_warnings(load_scenario(write(tmp_path, bad)))
+    assert "strategy.hindsight: upgrade, headroom, reserve have no effect" in warning
