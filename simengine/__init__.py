@@ -8,6 +8,6 @@ __version__ = "0.1.0"
 
 from .scenario import ScenarioError, load_scenario  # noqa: E402
 from .engine import run  # noqa: E402
-from .outputs import Result  # noqa: E402
+from .result import Result  # noqa: E402
 
 __all__ = ["ScenarioError", "load_scenario", "run", "Result", "__version__"]

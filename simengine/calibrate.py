@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs import atomic_file
+from .store import atomic_file
 from .scenario import NAME_RE, ScenarioError, _toml_value, scenario_from_dict
 
 MAX_EVENT_ROWS = 1_000_000          # `simengine run --events` refuses larger logs

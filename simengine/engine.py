@@ -211,7 +211,7 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     (see `executor.py`) defaults to local numba threads.
     """
     from .executor import LocalExecutor, default_chunk
-    from .outputs import Result
+    from .result import Result
     if paths is not None or seed is not None:
         scn = scn.replace_run(paths=paths, seed=seed)
     executor = executor or LocalExecutor(threads)

@@ -67,7 +67,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from . import __version__
-from .outputs import atomic_file
+from .store import atomic_file
 from .scenario import (NAME_RE, Scenario, ScenarioError, apply_overrides, read_toml,
                        scenario_from_dict)
 
@@ -593,7 +593,7 @@ def _sweep_summary(root: Path, sweep: Sweep, done: set) -> pa.Table:
     if parts:
         table = pa.concat_tables(parts)
     else:
-        from .outputs import SUMMARY_SCHEMA
+        from .result import SUMMARY_SCHEMA
         fields = [(k, _ARROW[sweep.key_types[k]]) for k in sweep.keys]
         fields += [("point", pa.int64()), ("scenario_sha256", pa.string())] + list(SUMMARY_SCHEMA)
         table = pa.schema(fields).empty_table()
@@ -859,7 +859,7 @@ def _run_dask(pending, scheduler, workers, chunk_size, bar, finished, info):
     import logging
 
     from .engine import concat, pack_scenario
-    from .outputs import Result
+    from .result import Result
     cluster = None
     if scheduler:
         client = distributed.Client(scheduler, timeout="30s")

@@ -19,7 +19,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 import simengine
-from simengine import cli, outputs
+from simengine import cli, report, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def run_dir(workdir, first_run):
 # run: files, schemas, metadata, table
 
 def test_run_writes_the_five_files_with_spec_schemas(run_dir):
-    assert sorted(os.listdir(run_dir)) == sorted(outputs.FILES)
+    assert sorted(os.listdir(run_dir)) == sorted(report.FILES)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     for name, columns in SPEC_COLUMNS.items():
         with ipc.open_file(run_dir / name) as r:
@@ -167,11 +167,11 @@ def test_run_writes_the_five_files_with_spec_schemas(run_dir):
         meta = table.schema.metadata
         assert meta[b"scenario_sha256"].decode() == manifest["scenario_sha256"]
         assert meta[b"engine_version"].decode() == simengine.__version__
-    paths = outputs.read_table(run_dir / "paths.arrow")
+    paths = store.read_table(run_dir / "paths.arrow")
     assert paths.num_rows == 24 * len(STRATEGIES)
-    assert outputs.read_table(run_dir / "periods.arrow").num_rows == 24 * 4 * 2
-    assert outputs.read_table(run_dir / "monthly.arrow").num_rows == 24 * 4 * 24
-    metrics = set(outputs.read_table(run_dir / "summary.arrow").column("metric").to_pylist())
+    assert store.read_table(run_dir / "periods.arrow").num_rows == 24 * 4 * 2
+    assert store.read_table(run_dir / "monthly.arrow").num_rows == 24 * 4 * 24
+    metrics = set(store.read_table(run_dir / "summary.arrow").column("metric").to_pylist())
     assert {"total_cost", "economic_cost", "peak_contacts", "blocked", "cheapest",
             "regret"} <= metrics
     # total = tier + upgrade + certification + overflow; economic = total + lost value
@@ -408,7 +408,7 @@ def test_write_that_fails_midway_leaves_nothing(tmp_path, monkeypatch, small_res
         if len(calls) == 2:
             raise exc
         return real(path, schema, *a, **k)
-    monkeypatch.setattr(outputs.ipc, "new_file", failing)
+    monkeypatch.setattr(store.ipc, "new_file", failing)
     with pytest.raises(type(exc)):
         small_result.write(tmp_path / "out")
     assert len(calls) == 2
@@ -472,7 +472,6 @@ def test_warmup(capsys):
 # the table
 
 def test_plain_table(run_dir):
-    from simengine import report
     run = report.load_run(run_dir)
     text = report.percentile_table(run.summary, "total_cost", run.horizon_years, run.strategies)
     lines = text.splitlines()
@@ -521,7 +520,7 @@ def test_read_with_duckdb(run_dir):
     rows = duckdb.sql("SELECT strategy, quantile_cont(total_cost, 0.95) AS p95 "
                       "FROM paths GROUP BY strategy ORDER BY strategy").fetchall()
     assert [r[0] for r in rows] == sorted(STRATEGIES)
-    t = outputs.read_table(run_dir / "paths.arrow").to_pydict()
+    t = store.read_table(run_dir / "paths.arrow").to_pydict()
     fit = np.array([c for s, c in zip(t["strategy"], t["total_cost"]) if s == "fit"])
     assert dict(rows)["fit"] == pytest.approx(np.percentile(fit, 95))
 
@@ -533,7 +532,7 @@ def test_run_events(workdir):
     p = sim("run", "tiny.toml", "--paths", 2, "--out", "evrun", "--events",
             "--events-strategy", "fit", cwd=workdir)
     assert p.returncode == 0, p.stderr
-    t = outputs.read_table(workdir / "evrun" / "events.arrow")
+    t = store.read_table(workdir / "evrun" / "events.arrow")
     assert {"time", "external_user_id", "event", "path", "segment"} <= set(t.column_names)
     assert t.num_rows > 0
     p = sim("run", "tiny.toml", "--paths", 2, "--events-strategy", "nope", cwd=workdir)

@@ -1,0 +1,192 @@
+"""A run's result: the tables of SPEC section 7 built from the kernel's raw
+outputs (columns and types from `schema.py`), the statistics of the summary,
+and writing the run directory (through `store.py`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from . import __version__, schema, store
+from .schema import MONTHLY, PATHS, PERIODS, SUMMARY, SUMMARY_METRICS, SUMMARY_STATS
+
+SUMMARY_SCHEMA = SUMMARY.arrow_schema()
+
+
+def distribution_stats(x) -> dict:
+    """Statistics of one sample (SPEC section 7). Percentiles: numpy's linear
+    rule. `p95_lo`/`p95_hi`: distribution-free 95% interval of the 95th
+    percentile, from the order statistics whose ranks bound a
+    Binomial(n, 0.95) count with 95% probability (NaN when n is too small).
+    `cvar95`: mean of the worst 5% (at least one value)."""
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = x.shape[0]
+    out = dict(n=n)
+    if n == 0:
+        return out | {s: math.nan for s in SUMMARY_STATS}
+    out["mean"] = float(x.mean())
+    out["std"] = float(x.std(ddof=1)) if n > 1 else math.nan
+    out["se"] = out["std"] / math.sqrt(n) if n > 1 else math.nan
+    for q in (5, 50, 90, 95, 99):
+        out[f"p{q}"] = float(np.percentile(x, q))
+    lo = int(stats.binom.ppf(0.025, n, 0.95))       # ranks, 1-based order statistics
+    hi = int(stats.binom.ppf(0.975, n, 0.95)) + 1
+    out["p95_lo"] = float(x[lo - 1]) if lo >= 1 else math.nan
+    out["p95_hi"] = float(x[hi - 1]) if hi <= n else math.nan
+    tail = max(1, int(math.ceil(0.05 * n)))
+    out["cvar95"] = float(x[n - tail:].mean())
+    return out
+
+
+def _metadata(scn, kind):
+    return {b"scenario_sha256": scn.sha256.encode(), b"engine_version": __version__.encode(),
+            b"scenario_name": scn.name.encode(), b"table": kind.encode()}
+
+
+def build_tables(scn, names, raw):
+    """The paths, periods and monthly tables. Columns are converted to Arrow
+    one at a time, so the whole run is never held twice as numpy temporaries.
+    The kernel's raw arrays hold, along their last axis, the kernel columns
+    of each table in schema order."""
+    n, S = raw.path.shape[0], len(names)
+    K, M = raw.period.shape[2], raw.month.shape[2]
+
+    def strategy_column(inner):   # strategy names repeated per row, without Python objects
+        idx = np.tile(np.repeat(np.arange(S, dtype=np.int32), inner), n)
+        return pa.DictionaryArray.from_arrays(idx, pa.array(names, pa.string())).cast(pa.string())
+
+    def kernel_names(spec):
+        return [c.name for c in spec.kernel_columns]
+
+    p = {c: raw.path[:, :, i] for i, c in enumerate(kernel_names(PATHS))}
+    total = p["tier_cost"] + p["upgrade_cost"] + p["certification_cost"] + p["overflow_cost"]
+    cols = {"strategy": lambda: strategy_column(1), "path": lambda: np.repeat(raw.paths, S),
+            "total_cost": lambda: total.ravel(),
+            "economic_cost": lambda: (total + p["lost_value"]).ravel(),
+            "growth_multiplier": lambda: np.repeat(raw.mult[:, 0], S),
+            "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S)}
+    for c in kernel_names(PATHS):
+        cols[c] = (lambda c=c: p[c].ravel())
+    paths_t = _table(cols, PATHS.arrow_schema(), _metadata(scn, "paths"))
+
+    cols = {"strategy": lambda: strategy_column(K), "path": lambda: np.repeat(raw.paths, S * K),
+            "period": lambda: np.tile(np.arange(K), n * S)}
+    for i, c in enumerate(kernel_names(PERIODS)):
+        cols[c] = (lambda i=i: raw.period[..., i].ravel())
+    periods_t = _table(cols, PERIODS.arrow_schema(), _metadata(scn, "periods"))
+
+    cols = {"strategy": lambda: strategy_column(M), "path": lambda: np.repeat(raw.paths, S * M),
+            "month": lambda: np.tile(np.arange(M), n * S)}
+    for i, c in enumerate(kernel_names(MONTHLY)):
+        cols[c] = (lambda i=i: raw.month[..., i].ravel())
+    monthly_t = _table(cols, MONTHLY.arrow_schema(), _metadata(scn, "monthly"))
+    return paths_t, periods_t, monthly_t
+
+
+def _table(cols, arrow_schema, metadata):
+    """`cols` maps each column to a function making it, called in turn."""
+    arrays = []
+    for f in arrow_schema:
+        v = cols[f.name]()
+        if not isinstance(v, pa.Array):
+            if f.type == pa.int64():
+                v = np.asarray(v).astype(np.int64)
+            v = pa.array(v, type=f.type)
+        arrays.append(v)
+    return pa.Table.from_arrays(arrays, schema=arrow_schema.with_metadata(metadata))
+
+
+def summarize(scn, names, paths_table) -> pa.Table:
+    """A row per (strategy, metric), computed from the per-path samples."""
+    S = len(names)
+    strat = paths_table.column("strategy").to_numpy(zero_copy_only=False)
+    n = len(strat) // S if S else 0
+
+    def matrix(col):  # (paths, strategies), rows ordered as built
+        return paths_table.column(col).to_numpy().astype(np.float64).reshape(n, S)
+
+    rows = []
+    for metric in SUMMARY_METRICS:
+        x = matrix(metric)
+        for si, name in enumerate(names):
+            rows.append({"strategy": name, "metric": metric} | distribution_stats(x[:, si]))
+    econ = matrix("economic_cost")
+    if n:
+        best = econ.min(axis=1, keepdims=True)
+        cheapest = (econ == best) / (econ == best).sum(axis=1, keepdims=True)
+        for si, name in enumerate(names):
+            rows.append({"strategy": name, "metric": "cheapest"}
+                        | distribution_stats(cheapest[:, si]))
+        oracle = [i for i, s in enumerate(scn.strategies) if s.renewal == "oracle"]
+        if oracle:
+            regret = econ - econ[:, [oracle[0]]]
+            for si, name in enumerate(names):
+                rows.append({"strategy": name, "metric": "regret"}
+                            | distribution_stats(regret[:, si]))
+    cols = {c: [r[c] for r in rows] for c in SUMMARY.names}
+    return pa.Table.from_pydict(cols, schema=SUMMARY.arrow_schema(_metadata(scn, "summary")))
+
+
+@dataclass(repr=False)
+class Result:
+    """A run's tables (SPEC section 7) and manifest."""
+    scenario: object
+    paths: pa.Table
+    periods: pa.Table
+    monthly: pa.Table
+    summary: pa.Table
+    manifest: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_raw(cls, scn, names, raw, manifest):
+        paths_t, periods_t, monthly_t = build_tables(scn, names, raw)
+        return cls(scn, paths_t, periods_t, monthly_t, summarize(scn, names, paths_t), manifest)
+
+    def tables(self) -> dict:
+        """{table name: pyarrow.Table}, in schema order."""
+        return {t.name: getattr(self, t.name) for t in schema.TABLES}
+
+    def write(self, directory, fmt: str = "arrow") -> Path:
+        """Write the run directory atomically (SPEC section 7): the four tables
+        as Arrow IPC files (`fmt="arrow"`) or Parquet files ("parquet"), and
+        manifest.json. The files are written into a hidden temporary sibling,
+        renamed into place only when all are complete; an existing directory
+        is refused (FileExistsError)."""
+        store.table_file("paths", fmt)            # a bad format fails before any IO
+        manifest = dict(self.manifest, format=fmt)
+        with store.atomic_directory(directory) as tmp:
+            for name, table in self.tables().items():
+                store.write_table(Path(tmp) / store.table_file(name, fmt), table, fmt)
+            store.write_json(Path(tmp) / "manifest.json", manifest)
+        return Path(directory)
+
+    def _strategies(self):
+        return [s.name for s in getattr(self.scenario, "strategies", [])] or None
+
+    def __repr__(self) -> str:
+        from .report import percentile_table
+        years = getattr(self.scenario, "horizon_years", None)
+        return (f"<simengine.Result of {getattr(self.scenario, 'name', '?')!r}: "
+                f"{self.paths.num_rows:,} path rows>\n"
+                + percentile_table(self.summary, "total_cost", years, self._strategies()))
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the percentile table of total_cost, not every table."""
+        import html
+
+        from .report import percentile_parts
+        years = getattr(self.scenario, "horizon_years", None)
+        title, columns, rows = percentile_parts(self.summary, "total_cost", years,
+                                                self._strategies())
+        align = ["left" if c.align == "left" else "right" for c in columns]
+        head = "".join(f'<th style="text-align:{a}">{html.escape(c.header)}</th>'
+                       for c, a in zip(columns, align))
+        body = "".join("<tr>" + "".join(f'<td style="text-align:{a}">{html.escape(v)}</td>'
+                                        for v, a in zip(r, align)) + "</tr>" for r in rows)
+        return (f"<table><caption>{html.escape(title)}</caption><thead><tr>{head}</tr>"
+                f"</thead><tbody>{body}</tbody></table>")
