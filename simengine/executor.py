@@ -2,14 +2,38 @@
 `optimize`), with local numba threads or a Dask cluster behind it.
 
 An executor turns (packed scenario, seed, path numbers) into the kernel's
-raw outputs for those paths. Each path's results depend only on its number,
-so every executor gives bit-identical tables, whatever the chunking.
+raw outputs for those paths:
+
+    executor.simulate(packed, seed, paths, chunk, progress) -> engine.RawOutputs
+
+Each path's results depend only on the seed and its number, so every
+executor gives bit-identical tables, whatever the chunking or the workers.
+Executors are context managers; `close()` releases what they started (a
+Dask cluster), and a closed local executor costs nothing.
 """
 from __future__ import annotations
 
+import logging
+import math
+import threading
+
 import numba
+import numpy as np
 
 from . import engine
+from .scenario import ScenarioError
+
+KINDS = ("local", "dask")
+CONNECT_TIMEOUT = 30        # seconds to reach a --scheduler
+WAIT_FOR_WORKERS = 120      # seconds --workers N waits for N workers of an existing cluster
+TASK_RETRIES = 2            # a task that raises is run again this many times
+TASKS_PER_SLOT = 4          # a run is split so that each worker thread gets about this many
+
+
+class ExecutorError(ScenarioError):
+    """An executor that cannot start as asked (dask not installed, a
+    scheduler that cannot be reached, bad options): the command cannot run,
+    nothing was done; the CLI reports it as bad input (exit 2)."""
 
 
 def thread_count(threads=None) -> int:
@@ -51,15 +75,181 @@ class LocalExecutor:
     def describe(self) -> dict:
         return {"executor": self.name, "threads": self.threads}
 
+    def close(self):
+        pass
 
-def make_executor(kind="local", threads=None, scheduler=None, workers=None):
-    """`kind` "local" (numba threads) or "dask" (a cluster at `scheduler`, or
-    a LocalCluster of `workers` processes)."""
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+# --------------------------------------------------------------------------
+# Dask
+
+def require_distributed():
+    """The `distributed` module, or an ExecutorError with the advice."""
+    try:
+        import distributed
+    except ImportError:
+        raise ExecutorError("--executor dask needs dask.distributed, an optional extra: "
+                            "pip install 'simengine[dask]' (or 'dask[distributed]'); "
+                            "or use --executor local") from None
+    return distributed
+
+
+# numba's default (workqueue) threading layer does not allow two parallel
+# kernels at once in one process, and a worker may run several tasks at once
+_KERNEL_LOCK = threading.Lock()
+
+
+def _worker_threads() -> int:
+    """The numba threads a task may use: its worker's thread count (the
+    worker runs one kernel at a time, see _KERNEL_LOCK)."""
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+        n = getattr(getattr(worker, "state", worker), "nthreads", 1)
+    except (ImportError, ValueError):        # not on a worker
+        n = 1
+    return thread_count(n)
+
+
+def simulate_task(packed, seed, paths):
+    """One Dask task: `engine.simulate_chunk` on a worker. A pure function of
+    its arguments, so a task lost with its worker is simply run again."""
+    with _KERNEL_LOCK:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(_worker_threads())
+        try:
+            return engine.simulate_chunk(packed, seed, paths)
+        finally:
+            numba.set_num_threads(previous)
+
+
+def task_size(paths: int, chunk: int, slots: int) -> int:
+    """Paths per task: at most `chunk`, and small enough that every worker
+    thread gets about TASKS_PER_SLOT tasks (a slow or lost task then costs
+    little)."""
+    return max(1, min(int(chunk), math.ceil(paths / (TASKS_PER_SLOT * max(1, slots)))))
+
+
+class DaskExecutor:
+    """Tasks of path chunks on a dask.distributed cluster: the one at
+    `scheduler`, or a LocalCluster of `workers` processes (default 2, one
+    thread and one numba thread each) started here and closed by `close()`.
+
+    The packed inputs (a few kilobytes) travel inside each task, so any
+    task can run again anywhere: a task that raises is retried
+    (TASK_RETRIES), and the tasks of a worker that dies are rescheduled by
+    the scheduler (up to its `allowed-failures`). Chunks are gathered in
+    path order and concatenated: the outputs equal the local executor's,
+    bit for bit."""
+
+    name = "dask"
+
+    def __init__(self, scheduler=None, workers=None, connect_timeout=CONNECT_TIMEOUT):
+        distributed = require_distributed()
+        self._distributed = distributed
+        self.scheduler = scheduler
+        self.cluster = None
+        if scheduler:
+            self.client = _connect(distributed, scheduler, workers, connect_timeout)
+            # this process only gathers outputs; the workers' memory is theirs
+            self.threads = 1
+        else:
+            self.cluster = distributed.LocalCluster(
+                n_workers=workers or 2, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR,
+                env={"NUMBA_NUM_THREADS": "1"})
+            self.client = distributed.Client(self.cluster)
+            # the workers run on this machine, one path at a time each
+            self.threads = workers or 2
+
+    def slots(self) -> int:
+        """Worker threads in the cluster now."""
+        return sum(self.client.nthreads().values()) or 1
+
+    def simulate(self, packed, seed, paths, chunk, progress=None):
+        paths = np.ascontiguousarray(paths, dtype=np.int64)
+        n = paths.shape[0]
+        if n == 0:
+            return engine.simulate_chunk(packed, seed, paths)
+        size = task_size(n, chunk, self.slots())
+        futures = [self.client.submit(simulate_task, packed, seed, paths[lo:lo + size],
+                                      pure=False, retries=TASK_RETRIES)
+                   for lo in range(0, n, size)]
+        order = {f.key: i for i, f in enumerate(futures)}
+        parts = [None] * len(futures)
+        done = 0
+        try:
+            for f in self._distributed.as_completed(futures):
+                part = f.result()
+                parts[order[f.key]] = part
+                done += part.paths.shape[0]
+                if progress is not None:
+                    progress(done, n)
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+            del futures
+        return engine.concat(parts)
+
+    def describe(self) -> dict:
+        nthreads = self.client.nthreads()
+        return {"executor": self.name, "scheduler": self.scheduler or "LocalCluster",
+                "workers": len(nthreads), "worker_threads": sum(nthreads.values())}
+
+    def close(self):
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _connect(distributed, scheduler, workers, timeout):
+    try:
+        client = distributed.Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ExecutorError(
+            f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
+            f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); check the address "
+            "(tcp://HOST:8786) and that the scheduler runs, or leave --scheduler out to "
+            "start a local cluster") from None
+    if workers:
+        try:
+            client.wait_for_workers(workers, timeout=WAIT_FOR_WORKERS)
+        except (TimeoutError, getattr(distributed, "TimeoutError", TimeoutError)):
+            joined = len(client.nthreads())
+            client.close()
+            raise ExecutorError(f"--workers {workers}: only {joined} worker(s) joined the "
+                                f"scheduler {scheduler} within {WAIT_FOR_WORKERS} s") from None
+    return client
+
+
+def make_executor(kind="local", threads=None, scheduler=None, workers=None,
+                  connect_timeout=CONNECT_TIMEOUT):
+    """`kind` "local" (`threads` numba threads, default all cores) or "dask"
+    (the cluster at `scheduler`, or a LocalCluster of `workers` processes,
+    default 2). Raises ExecutorError, before starting anything, for options
+    that do not fit the kind or a dask that is not installed."""
+    if kind not in KINDS:
+        raise ExecutorError(f"--executor: expected one of {', '.join(KINDS)}, got {kind!r}")
+    for option, value in (("--threads", threads), ("--workers", workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ExecutorError(f"{option}: expected an integer >= 1, got {value!r}")
     if kind == "local":
+        if scheduler:
+            raise ExecutorError("--scheduler: only with --executor dask")
         return LocalExecutor(threads)
-    if kind == "dask":
-        raise NotImplementedError("the dask executor is not built yet")
-    raise ValueError(f"executor: expected local or dask, got {kind!r}")
-
-
-
+    return DaskExecutor(scheduler=scheduler, workers=workers, connect_timeout=connect_timeout)
