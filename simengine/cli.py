@@ -1,15 +1,23 @@
-"""The `simengine` command line (SPEC section 9).
+"""The `simengine` command line (SPEC section 9): the only argument parser and
+the only mapping of outcomes to exit statuses, for every command.
 
     simengine run [SCENARIO] [--paths N] [--seed S] [--threads T] [--out DIR] [--set KEY=VALUE ...]
+                  [--format arrow|parquet] [--executor local|dask] [--scheduler ADDRESS] [--workers N]
     simengine validate SCENARIO [--set KEY=VALUE ...]
-    simengine report RUN_DIR
-    simengine warmup
+    simengine report RUN_DIR [--metric M]
+    simengine warmup [--threads T]
     simengine sweep SWEEP.toml [--out DIR] [--executor local|dask] [--scheduler ADDRESS] [--workers N]
     simengine calibrate EVENTS [--population N] [--segments FILE] -o SCENARIO.toml
 
-Exit status: 0 success, 2 bad input (scenario, --set, output directory, run
-directory; every problem is printed), 1 any other failure (one line; the
-traceback with SIMENGINE_DEBUG=1), 130 interrupted (Ctrl-C), 143 terminated.
+Exit status: 0 success, 2 bad input (scenario, --set, options, an output
+that exists or cannot be created, a directory that is not a run; every
+problem is printed, before any work), 1 any other failure (one line; the
+traceback with SIMENGINE_DEBUG=1), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM). A command interrupted after its output was complete on disk
+reports success: the status says what is on disk.
+
+Each command is a few lines here calling the module that does the work
+(engine and result, report, sweeps, calibration).
 """
 from __future__ import annotations
 
@@ -44,24 +52,46 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an exception so that partial output is cleaned up."""
 
 
-# State for the interrupt message: the directory a run has finished writing.
-_state = {"written": None}
+class Outputs:
+    """What the running command writes, so that an interrupt reports what is
+    on disk. `expect(path)`: a file or directory the command creates, whole
+    or not at all (it did not exist before); `complete()`: every output is
+    written; `hint`: what to do after an interrupt (e.g. rerun to resume)."""
+
+    def __init__(self):
+        self.targets, self.done, self.hint = [], False, None
+
+    def expect(self, path, what=None):
+        self.targets.append((Path(path), what or str(path)))
+
+    def complete(self):
+        self.done = True
+
+    def written(self) -> list:
+        return [what for path, what in self.targets if path.exists()]
+
+    def all_written(self) -> bool:
+        return self.done or bool(self.targets) and len(self.written()) == len(self.targets)
+
+
+_outputs = Outputs()
 
 
 def _err(msg=""):
     print(msg, file=sys.stderr, flush=True)
 
 
-def _plural(n, stem, one="", many="s") -> str:
-    return f"{n:,} {stem}{one if n == 1 else many}"
-
-
 def _debug() -> bool:
     return os.environ.get("SIMENGINE_DEBUG", "") not in ("", "0")
 
 
+def _plural(n, stem, one="", many="s") -> str:
+    from .report import plural
+    return plural(n, stem, one, many)
+
+
 # --------------------------------------------------------------------------
-# Helpers
+# Checks made before any work
 
 def safe_name(name: str) -> str:
     """A scenario name made safe as one directory name: runs of characters
@@ -76,31 +106,22 @@ def run_id(now=None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
+def check_creatable(path: Path, option: str, exists_advice: str) -> None:
+    """BadInput unless `path` can be created (store.check_creatable: it does
+    not exist, and a file can really be made where it goes)."""
+    from . import store
+    try:
+        store.check_creatable(path)
+    except FileExistsError:
+        raise BadInput(f"{option}{path}: already exists; {exists_advice}") from None
+    except OSError as e:
+        raise BadInput(f"{option}{e}") from None
+
+
 def check_output_dir(directory: Path) -> None:
-    """Raise BadInput unless `directory` can be created as a new directory."""
-    if directory.exists() or directory.is_symlink():
-        raise BadInput(f"{directory}: already exists; a run never overwrites another "
-                       "(choose a new --out, or leave --out out for a fresh results/ directory)")
-    parent = directory.parent
-    while not parent.exists():
-        if parent.is_symlink():
-            raise BadInput(f"{directory}: cannot be created: {parent} is a broken link")
-        if parent.parent == parent:
-            break
-        parent = parent.parent
-    if not parent.is_dir():
-        raise BadInput(f"{directory}: cannot be created: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise BadInput(f"{directory}: cannot be created: no permission to write in {parent}")
-
-
-def _engine_shape(threads, chunk_size):
-    """(threads, chunk) exactly as engine.run resolves them."""
-    import numba
-    n = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
-    chunk = int(chunk_size) if chunk_size else max(2 * n, 8)
-    return n, chunk
+    """Raise BadInput unless `directory` can be created as a new run directory."""
+    check_creatable(directory, "", "a run never overwrites another (choose a new --out, "
+                    "or leave --out out for a fresh results/ directory)")
 
 
 def _load(scenario, overrides):
@@ -111,91 +132,25 @@ def _load(scenario, overrides):
         raise BadInput(e.problems) from None
 
 
-def _is_tty(stream) -> bool:
+def _scenario_checked(call, *args, suffix=""):
+    """call(*args), a ScenarioError turned into BadInput."""
+    from .scenario import ScenarioError
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _print_table(summary, metric="total_cost", horizon_years=None, strategies=None):
-    from . import report
-    report.print_table(*report.percentile_parts(summary, metric, horizon_years, strategies))
-
-
-class Progress:
-    """Progress of a run: a rich bar on a terminal, one line at start and end
-    otherwise. Called by the engine with (paths done, total) after each chunk."""
-
-    def __init__(self, label, total, enabled=None):
-        self.label, self.total = label, total
-        self.enabled = _is_tty(sys.stderr) if enabled is None else enabled
-        self.bar = self.task = None
-        self.start = None
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
-            self.bar = Bar(TextColumn("{task.description}"), BarColumn(),
-                           MofNCompleteColumn(), TextColumn("paths"),
-                           TextColumn("elapsed"), TimeElapsedColumn(),
-                           TextColumn("left"), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=False)
-            self.bar.__enter__()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        else:
-            _err(f"{PROG}: {self.label}: running {_plural(self.total, 'path')} ...")
-        return self
-
-    def __call__(self, done, total):
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
-
-    @property
-    def elapsed(self):
-        return time.perf_counter() - self.start
+        return call(*args)
+    except ScenarioError as e:
+        raise BadInput([p + suffix for p in e.problems]) from None
 
 
 # --------------------------------------------------------------------------
-# Subcommands
+# run
 
-def cmd_run(args) -> int:
-    from . import engine
-    from .scenario import ScenarioError
+def _run_scenario(args):
     scn = _load(args.scenario, args.set)
-    try:
-        scn = scn.replace_run(paths=args.paths, seed=args.seed)
-    except ScenarioError as e:
-        raise BadInput([p + " (from the command line)" for p in e.problems]) from None
-    threads, chunk = _engine_shape(args.threads, args.chunk_size)
-    try:                                  # memory and size limits, before any work
-        engine.check_resources(scn, threads, chunk)
-    except ScenarioError as e:
-        raise BadInput(e.problems) from None
+    return _scenario_checked(lambda: scn.replace_run(paths=args.paths, seed=args.seed),
+                             suffix=" (from the command line)")
 
-    names = [s.name for s in scn.strategies]
-    events_strategy = None
-    if args.events is not None or args.events_strategy is not None:
-        events_strategy = args.events_strategy or names[0]
-        if events_strategy not in names:
-            raise BadInput(f"--events-strategy: no strategy named {events_strategy!r}; "
-                           f"strategies: {', '.join(names)}")
-        from . import calibrate
-        check = getattr(calibrate, "check_event_log_size", None)
-        if check is not None:                 # a log too big is refused before the run
-            try:
-                check(scn)
-            except ScenarioError as e:
-                raise BadInput(e.problems) from None
 
+def _run_directory(args, scn) -> Path:
     if args.out is not None:
         out = Path(args.out)
     else:
@@ -207,59 +162,125 @@ def cmd_run(args) -> int:
         while out.exists():                 # same second and same 24 random bits
             out = out.with_name(run_id())
     check_output_dir(out)
-    if args.events:
-        ev = Path(args.events)
-        if ev.exists():
-            raise BadInput(f"--events {ev}: already exists; not overwriting it")
-        if not ev.parent.is_dir():
-            raise BadInput(f"--events {ev}: {ev.parent} is not a directory")
+    return out
 
-    label = (f"{scn.name} ({_plural(len(names), 'strateg', 'y', 'ies')}, "
-             f"{_plural(threads, 'thread')})")
-    with Progress(label, scn.paths, enabled=None if not args.no_progress else False) as prog:
-        res = engine.run(scn, threads=threads, chunk_size=args.chunk_size, progress=prog)
+
+def _events_plan(args, scn, out):
+    """(strategy, file) of the --events contact log, or (None, None)."""
+    if args.events is None and args.events_strategy is None:
+        return None, None
+    names = [s.name for s in scn.strategies]
+    strategy = args.events_strategy or names[0]
+    if strategy not in names:
+        raise BadInput(f"--events-strategy: no strategy named {strategy!r}; "
+                       f"strategies: {', '.join(names)}")
+    _scenario_checked(_event_log_api().check_event_log_size, scn)
+    target = Path(args.events) if args.events else out / "events.arrow"
+    if args.events:
+        check_creatable(target, "--events ", "not overwriting it")
+    return strategy, target
+
+
+def _event_log_api():
+    """The module that writes contact event logs (check_event_log_size,
+    write_event_log)."""
+    try:
+        from . import calibration as api
+        api.write_event_log                    # noqa: B018 - present once the package is
+    except (ImportError, AttributeError):
+        from . import calibrate as api
+    return api
+
+
+def _executor(args):
+    from .executor import make_executor
+    if args.executor == "local" and args.workers is not None:
+        raise BadInput("--workers: only with --executor dask (local runs use --threads)")
+    if args.executor == "dask" and args.threads is not None:
+        raise BadInput("--threads: only with --executor local (a dask worker uses its "
+                       "own threads; see --workers)")
+    return _scenario_checked(make_executor, args.executor, args.threads, args.scheduler,
+                             args.workers)
+
+
+def _executor_words(executor) -> str:
+    facts = executor.describe() if hasattr(executor, "describe") else {}
+    if facts.get("executor") == "dask":
+        where = facts.get("scheduler") or "LocalCluster"
+        return f"dask at {where}, {_plural(facts.get('workers') or 0, 'worker')}"
+    return _plural(getattr(executor, "threads", 1), "thread")
+
+
+def _simulate(scn, executor, args):
+    """engine.run with a progress display; the result and the seconds taken."""
+    from . import engine
+    from .executor import default_chunk
+    from .report import Progress
+    threads = getattr(executor, "threads", 1)
+    chunk = args.chunk_size or default_chunk(threads)
+    _scenario_checked(engine.check_resources, scn, threads, chunk)   # memory, before any work
+    S = len(scn.strategies)
+    label = f"{scn.name} ({_plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor)})"
+    with Progress(label, scn.paths, enabled=False if args.no_progress else None) as prog:
+        res = engine.run(scn, chunk_size=args.chunk_size, progress=prog, executor=executor)
     m = res.manifest
     rate = m.get("events_per_second") or 0
-    _err(f"{PROG}: {_plural(scn.paths, 'path')} x {_plural(len(names), 'strateg', 'y', 'ies')} "
+    _err(f"{PROG}: {_plural(scn.paths, 'path')} x {_plural(S, 'strateg', 'y', 'ies')} "
          f"in {prog.elapsed:.1f} s "
          f"({m.get('customer_events', 0):,} customer events, {rate / 1e6:,.1f} M/s)")
+    return res
 
-    m.update(kind="run", run_id=out.name, output_dir=str(out),
-             created=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-             command=[PROG] + list(args.argv))
+
+def _write_run(res, out, args, executor):
+    res.manifest.update(
+        kind="run", run_id=out.name, output_dir=str(out),
+        created=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        command=[PROG] + list(args.argv),
+        executor=executor.describe() if hasattr(executor, "describe") else {})
     try:
-        res.write(out)
+        res.write(out, fmt=args.format)
     except FileExistsError as e:
         raise BadInput(str(e)) from None
     except OSError as e:
         raise BadInput(f"{out}: cannot write the run directory: {e.strerror or e}") from None
-    _state["written"] = out
 
+
+def cmd_run(args) -> int:
+    scn = _run_scenario(args)
+    out = _run_directory(args, scn)
+    events_strategy, events_file = _events_plan(args, scn, out)
+    _outputs.expect(out)
+    if events_file is not None:
+        _outputs.expect(events_file, f"the contact log {events_file}")
+    executor = _executor(args)
+    try:
+        res = _simulate(scn, executor, args)
+    finally:
+        getattr(executor, "close", lambda: None)()
+    _write_run(res, out, args, executor)
     if events_strategy is not None:
-        from . import calibrate
-        try:
-            written = calibrate.write_event_log(scn, out, events_strategy,
-                                                path=Path(args.events) if args.events else None)
-        except ScenarioError as e:
-            raise BadInput([f"{out} was written, but not the contact log:"] + e.problems) from None
-        _err(f"{PROG}: contact log of {events_strategy!r} written to "
-             f"{written if written else (args.events or out / 'events.arrow')}")
-
-    _print_table(res.summary, "total_cost", scn.horizon_years, names)
+        written = _scenario_checked(
+            lambda: _event_log_api().write_event_log(scn, out, events_strategy, path=events_file),
+            suffix=f" ({out} was written, but not the contact log)")
+        _err(f"{PROG}: contact log of {events_strategy!r} written to {written or events_file}")
+    _outputs.complete()
+    from .report import percentile_parts, print_table
+    names = [s.name for s in scn.strategies]
+    print_table(*percentile_parts(res.summary, "total_cost", scn.horizon_years, names))
     print(f"\nwrote {out}")
     print(f"plots: {PROG} report {out}")
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------
+# validate, report, warmup
+
 def cmd_validate(args) -> int:
     from . import engine
-    from .scenario import ScenarioError
+    from .executor import default_chunk, thread_count
     scn = _load(args.scenario, args.set)
-    threads, chunk = _engine_shape(None, None)
-    try:
-        engine.check_resources(scn, threads, chunk)
-    except ScenarioError as e:
-        raise BadInput(e.problems) from None
+    threads = thread_count(None)
+    _scenario_checked(engine.check_resources, scn, threads, default_chunk(threads))
     print(f"ok: {scn.source}: scenario {scn.name!r}: {_plural(scn.population, 'customer')} "
           f"in {_plural(len(scn.segments), 'segment')}, "
           f"{_plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "
@@ -276,21 +297,21 @@ def cmd_report(args) -> int:
     except report.NotARun as e:
         raise BadInput(str(e)) from None
     if manifest.get("kind") == "sweep":
-        from . import sweep
-        rc = sweep.report_sweep(directory)
-        return rc if isinstance(rc, int) else EXIT_OK
+        return _report_sweep(directory)
     try:
         run = report.load_run(directory)
+        parts = report.percentile_parts(run.summary, args.metric, run.horizon_years,
+                                        run.strategies)
     except report.NotARun as e:
         raise BadInput(str(e)) from None
-    try:
-        _print_table(run.summary, args.metric, run.horizon_years, run.strategies)
     except ValueError as e:
         raise BadInput(f"--metric: {e}") from None
+    report.print_table(*parts)
     try:
         written = report.write_plots(run)
     except OSError as e:
         raise BadInput(f"{directory}: cannot write the plots: {e.strerror or e}") from None
+    _outputs.complete()
     print()
     for p in written:
         print(f"wrote {p}")
@@ -323,6 +344,15 @@ def cmd_warmup(args) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------
+# sweep, calibrate
+
+def _report_sweep(directory) -> int:
+    from . import sweep
+    rc = sweep.report_sweep(directory)
+    return rc if isinstance(rc, int) else EXIT_OK
+
+
 def cmd_sweep(args) -> int:
     from . import sweep
     return sweep.cli_sweep(args)
@@ -334,7 +364,7 @@ def cmd_calibrate(args) -> int:
 
 
 # --------------------------------------------------------------------------
-# Parser and main
+# Parser
 
 def _positive_int(text):
     try:
@@ -356,29 +386,82 @@ def _seed(text):
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    p = argparse.ArgumentParser(
-        prog=PROG, description="Monte Carlo engine for the cost of WeCom external-contact "
-        "scale tiers.", epilog="Exit status: 0 ok, 2 bad input, 1 other failure, "
-        "130 interrupted. SIMENGINE_DEBUG=1 shows tracebacks.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+SET_HELP = ("override a scalar key of the scenario by its dotted path, e.g. "
+            "billing.rule=cumulative, population.size=2000000, "
+            "segment.vip.churn_rate=0.001, strategy.fit.headroom=0.1 (repeatable)")
 
-    set_help = ("override a scalar key by its dotted path, e.g. population.size=10000, "
-                "billing.rule=cumulative, segment.vip.churn_rate=0.001, "
-                "strategy.fit.headroom=0.1 (repeatable)")
-    r = sub.add_parser("run", help="simulate a scenario and write a run directory",
-                       description="Simulate a scenario and write paths.arrow, periods.arrow, "
-                       "monthly.arrow, summary.arrow and manifest.json into a new directory "
-                       "(default results/<scenario name>/<timestamp>-<id>/).")
+# Examples in each command's help. They run as written from the repository's
+# root, in this order (a later one may read what an earlier one wrote);
+# tests/test_cli_help.py runs every one.
+EXAMPLES = {
+    "run": [
+        ("simengine run --paths 16", "the bundled default, 16 paths"),
+        ("simengine run --paths 16 --seed 7 --threads 2 --out runs/seed7", ""),
+        ("simengine run --paths 16 --set billing.rule=cumulative "
+         "--set strategy.fit.headroom=0.1", ""),
+        ("simengine run --paths 16 --format parquet --out runs/parquet", ""),
+        ("simengine run --paths 16 --executor dask --workers 2 --out runs/dask",
+         "a LocalCluster of 2 processes"),
+        ("simengine run docs/examples/calibration-truth.toml --paths 3 --out runs/truth "
+         "--events --events-strategy oracle", "also the contact log of 'oracle'"),
+    ],
+    "validate": [
+        ("simengine validate default", "the bundled default"),
+        ("simengine validate default --set population.size=2000000 "
+         "--set billing.rule=cumulative", ""),
+    ],
+    "report": [
+        ("simengine report runs/seed7", "after the run examples"),
+        ("simengine report runs/parquet --metric economic_cost", ""),
+    ],
+    "warmup": [("simengine warmup", "")],
+}
+
+
+def _epilog(command, extra=""):
+    lines = []
+    if command in EXAMPLES:
+        lines.append("examples (from the repository's root, in this order):")
+        for cmd, note in EXAMPLES[command]:
+            lines += ([f"  # {note}"] if note else []) + [f"  {cmd}"]
+    if extra:
+        lines += ["", extra]
+    return "\n".join(lines)
+
+
+def _subparser(sub, name, help, description, extra=""):
+    return sub.add_parser(name, help=help, description=description, epilog=_epilog(name, extra),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _add_run(sub):
+    r = _subparser(sub, "run", "simulate a scenario and write a run directory",
+                   "Simulate a scenario and write paths, periods, monthly and summary tables "
+                   "and manifest.json into a new directory (default "
+                   "results/<scenario name>/<timestamp>-<id>/); print the percentile table "
+                   "of total_cost per strategy.")
     r.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
                    help="scenario TOML file or bundled name (default: the bundled default)")
-    r.add_argument("--paths", type=_positive_int, help="number of paths (default: the scenario's)")
-    r.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
-    r.add_argument("--threads", type=_positive_int, help="threads (default: all cores)")
-    r.add_argument("--out", metavar="DIR", help="write exactly this new directory")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    r.add_argument("--paths", type=_positive_int, metavar="N",
+                   help="number of paths (default: the scenario's)")
+    r.add_argument("--seed", type=_seed, metavar="S", help="random seed (default: the scenario's)")
+    r.add_argument("--threads", type=_positive_int, metavar="T",
+                   help="numba threads of a local run (default: all cores)")
+    r.add_argument("--out", metavar="DIR",
+                   help="write exactly this new directory (refused if it exists)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    r.add_argument("--format", choices=("arrow", "parquet"), default="arrow",
+                   help="table files: Arrow IPC (paths.arrow, ...; default) or Parquet "
+                   "(paths.parquet, ...); the same columns")
+    r.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where paths run: numba threads here (local, default) or a "
+                   "dask.distributed cluster (dask; the same tables, bit for bit)")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: the scheduler (tcp://HOST:8786); "
+                   "default: a LocalCluster started here")
+    r.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="with --executor dask: LocalCluster processes (default 2), or the "
+                   "workers to wait for with --scheduler")
     r.add_argument("--events", nargs="?", const="", default=None, metavar="FILE",
                    help="also write the contact event log of one strategy "
                    "(default RUN_DIR/events.arrow; put SCENARIO before --events or use "
@@ -386,32 +469,44 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--events-strategy", metavar="NAME",
                    help="strategy whose contact log --events writes (default: the first)")
     r.add_argument("--chunk-size", type=_positive_int, help=argparse.SUPPRESS)
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (one line at the start instead)")
     r.set_defaults(handler=cmd_run)
 
-    v = sub.add_parser("validate", help="check a scenario and list every problem",
-                       description="Check a scenario file; print a one-line summary (exit 0) "
-                       "or every problem found (exit 2).")
+
+def _add_validate(sub):
+    v = _subparser(sub, "validate", "check a scenario and list every problem",
+                   "Check a scenario file; print a one-line summary (exit 0) or every "
+                   "problem found (exit 2).")
     v.add_argument("scenario", metavar="SCENARIO", help="scenario TOML file or bundled name")
-    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     v.set_defaults(handler=cmd_validate)
 
-    rp = sub.add_parser("report", help="print a run's table and write its plots",
-                        description="Print the percentile table of a run directory and write "
-                        "cost_distribution.png, contacts_vs_capacity.png and yearly_cost.png "
-                        "into it. A sweep directory gets the sweep report.")
-    rp.add_argument("run_dir", metavar="RUN_DIR")
-    rp.add_argument("--metric", default="total_cost",
-                    help="summary metric for the table (default total_cost; e.g. "
-                    "economic_cost, regret, cheapest)")
+
+def _add_report(sub):
+    rp = _subparser(sub, "report", "print a run's table and write its plots",
+                    "Print the percentile table of a run directory (Arrow or Parquet) and "
+                    "write cost_distribution.png, contacts_vs_capacity.png and "
+                    "yearly_cost.png into it. A sweep directory gets the sweep report.")
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by run or sweep")
+    rp.add_argument("--metric", default="total_cost", metavar="M",
+                    help="summary metric of the table (default total_cost; e.g. "
+                    "economic_cost, regret, cheapest, peak_contacts, blocked)")
     rp.set_defaults(handler=cmd_report)
 
-    w = sub.add_parser("warmup", help="compile the numba kernels (or load them from cache)")
-    w.add_argument("--threads", type=_positive_int)
+
+def _add_warmup(sub):
+    w = _subparser(sub, "warmup", "compile the numba kernels (or load them from cache)",
+                   "Compile the numba kernels once (later runs load them from numba's "
+                   "cache) and time a tiny run.")
+    w.add_argument("--threads", type=_positive_int, metavar="T",
+                   help="numba threads (default: all cores)")
     w.set_defaults(handler=cmd_warmup)
 
-    s = sub.add_parser("sweep", help="run a scenario over a grid of --set values",
-                       description="Run every point of a sweep file (SPEC section 10).")
+
+def _add_sweep(sub):
+    s = _subparser(sub, "sweep", "run a scenario over a grid of --set values",
+                   "Run every point of a sweep file (SPEC section 10).")
     s.add_argument("sweep", metavar="SWEEP.toml")
     s.add_argument("--out", metavar="DIR", help="parent directory of the sweep output")
     s.add_argument("--executor", choices=("local", "dask"), default="local")
@@ -419,9 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_positive_int, metavar="N")
     s.set_defaults(handler=cmd_sweep)
 
-    c = sub.add_parser("calibrate", help="fit a scenario to a contact event log",
-                       description="Estimate segment rates from a contact event log "
-                       "(SPEC section 11) and write a scenario TOML.")
+
+def _add_calibrate(sub):
+    c = _subparser(sub, "calibrate", "fit a scenario to a contact event log",
+                   "Estimate segment rates from a contact event log (SPEC section 11) and "
+                   "write a scenario TOML.")
     c.add_argument("events", metavar="EVENTS", help="event log: CSV, Parquet or Arrow")
     c.add_argument("--population", type=_positive_int, metavar="N")
     c.add_argument("--segments", metavar="FILE")
@@ -432,14 +529,71 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paths of the check simulation (default 200; 0 = no check)")
     c.add_argument("--seed", type=_seed, help="seed of the check simulation")
     c.set_defaults(handler=cmd_calibrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Monte Carlo engine for the cost of WeCom external-contact "
+        "scale tiers.", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit status: 0 ok, 2 bad input, 1 other failure, 130 interrupted (Ctrl-C), "
+        "143 terminated.\nSIMENGINE_DEBUG=1 shows tracebacks. "
+        "`simengine COMMAND --help` shows each command's options and examples.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_run, _add_validate, _add_report, _add_warmup, _add_sweep, _add_calibrate):
+        add(sub)
     return p
 
+
+# --------------------------------------------------------------------------
+# main: the one mapping of outcomes to exit statuses
 
 def _on_sigterm(signum, frame):
     raise Terminated()
 
 
+def _interrupted(e) -> int:
+    """The status after Ctrl-C or SIGTERM: success when the command's output
+    was complete on disk before the signal."""
+    what = "terminated" if isinstance(e, Terminated) else "interrupted"
+    written = _outputs.written()
+    if _outputs.all_written():
+        _err(f"\n{what} after the output was complete"
+             + (f" ({', '.join(written)} written)" if written else ""))
+        return EXIT_OK
+    if written:
+        missing = [w for p, w in _outputs.targets if not p.exists()]
+        msg = f"{', '.join(written)} was written completely, but not {', '.join(missing)}"
+    else:
+        msg = "nothing written"
+    _err(f"\n{what}: {msg}" + (f"; {_outputs.hint}" if _outputs.hint else ""))
+    return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+
+
+def _failed(e) -> int:
+    from .scenario import ScenarioError
+    if isinstance(e, ScenarioError):        # bad input found deeper down (sweep, calibrate)
+        raise BadInput(e.problems) from None
+    if _debug():
+        traceback.print_exc()
+    msg = str(e).splitlines()[0] if str(e) else ""
+    _err(f"{PROG}: failed: {type(e).__name__}" + (f": {msg}" if msg else "")
+         + (f"; {_outputs.hint}" if _outputs.hint else "")
+         + ("" if _debug() else " (set SIMENGINE_DEBUG=1 for the traceback)"))
+    return EXIT_FAILURE
+
+
+def _bad_input(e) -> int:
+    for line in e.problems:
+        _err(f"error: {line}")
+    if len(e.problems) > 1:
+        _err(f"{len(e.problems)} problems found")
+    return EXIT_BAD_INPUT
+
+
 def main(argv=None) -> int:
+    global _outputs
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -447,7 +601,7 @@ def main(argv=None) -> int:
     except SystemExit as e:                 # --help, --version, usage errors (2)
         return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     args.argv = argv
-    _state["written"] = None
+    _outputs = Outputs()
 
     previous = None
     try:
@@ -455,35 +609,21 @@ def main(argv=None) -> int:
     except ValueError:                      # not the main thread
         pass
     try:
-        return args.handler(args)
+        try:
+            return args.handler(args)
+        except (BadInput, KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as e:              # noqa: BLE001 - the one-line failure report
+            return _failed(e)
     except BadInput as e:
-        for line in e.problems:
-            _err(f"error: {line}")
-        if len(e.problems) > 1:
-            _err(f"{len(e.problems)} problems found")
-        return EXIT_BAD_INPUT
+        return _bad_input(e)
     except KeyboardInterrupt as e:
-        what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        done = _state["written"]
-        _err(f"\n{what}: " + (f"{done} was written completely" if done else "nothing written"))
-        return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+        return _interrupted(e)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
-        return EXIT_FAILURE
-    except Exception as e:                  # noqa: BLE001 - the one-line failure report
-        from .scenario import ScenarioError
-        if isinstance(e, ScenarioError):    # bad input found deeper down (sweep, calibrate)
-            for line in e.problems:
-                _err(f"error: {line}")
-            return EXIT_BAD_INPUT
-        if _debug():
-            traceback.print_exc()
-        msg = str(e).splitlines()[0] if str(e) else ""
-        _err(f"{PROG}: failed: {type(e).__name__}" + (f": {msg}" if msg else "")
-             + ("" if _debug() else " (set SIMENGINE_DEBUG=1 for the traceback)"))
         return EXIT_FAILURE
     finally:
         if previous is not None:

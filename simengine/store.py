@@ -141,6 +141,33 @@ def atomic_directory(directory):
         raise
 
 
+def check_creatable(path) -> None:
+    """Raise OSError (with a message saying why) unless `path` can be
+    created, before any work: it must not exist, and its nearest existing
+    ancestor must be a directory in which a file can really be created (a
+    probe file is made and removed: permissions, a read-only or special file
+    system are all found). Missing directories in between are not created."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f"{path}: already exists")
+    parent = path.parent
+    while not parent.exists():
+        if parent.is_symlink():
+            raise OSError(f"{path}: cannot be created: {parent} is a broken link")
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{path}: cannot be created: {parent} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".simengine-probe.", dir=parent)
+    except OSError as e:
+        raise OSError(f"{path}: cannot be created: cannot write in {parent}: "
+                      f"{e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def machine() -> dict:
     import numba
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
