@@ -359,7 +359,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from . import calibrate
+    from . import calibration as calibrate
     return calibrate.cli_calibrate(args)
 
 

@@ -11,7 +11,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-from simengine.calibrate import (ADD_FRIEND, DEL_FRIEND_CUSTOMER, MAX_EVENT_ROWS,
+from simengine.calibration import (ADD_FRIEND, DEL_FRIEND_CUSTOMER, MAX_EVENT_ROWS,
                                  CalibrationError, calibrate, churn_loglik, cli_calibrate,
                                  fit_readd, month_of_year, read_events, reconstruct_spells,
                                  write_event_log)
@@ -388,3 +388,119 @@ def test_cli_writes_a_valid_scenario_and_report(simulated, tmp_path, capsys):
     text = out.read_text()
     assert "# SE" in text and "peak" in text
     assert (tmp_path / "cal-check.png").exists()
+
+
+# ---------------------------------------------------------------- files written
+
+def test_written_scenario_loads_back_to_the_fitted_values(simulated, tmp_path):
+    from simengine.calibration import write_calibration
+    scn, path = simulated
+    cal = calibrate(path, population=30_000)
+    out = tmp_path / "fitted.toml"
+    written = write_calibration(cal, out)
+    assert written == [out, tmp_path / "fitted-fit.json"]       # no check ran: no plot
+    loaded = load_scenario(out)
+    fitted = scenario_from_dict(cal.scenario_dict("fitted"))
+    assert loaded.resolved == fitted.resolved and loaded.sha256 == fitted.sha256
+    seg = loaded.segments[0]
+    est = cal.segments[0].estimates
+    for k in ("adoption_rate", "churn_rate", "churn_shape", "readd_prob", "readd_delay_days"):
+        assert getattr(seg, k) == pytest.approx(est[k].value, rel=1e-5), k
+    # the explanatory comments survive: log facts, SEs, what is not identifiable
+    text = out.read_text()
+    assert text.startswith("# Calibrated by `simengine calibrate` from ")
+    assert "churn_rate = " in text and "  # SE " in text
+    assert "sigma = 0.0  # not identifiable from one history" in text
+    fit = json.loads((tmp_path / "fitted-fit.json").read_text())
+    assert fit["kind"] == "calibration" and "engine_version" in fit
+    assert fit["segments"][0]["estimates"]["churn_rate"]["value"] == est["churn_rate"].value
+
+
+def test_output_is_never_overwritten_without_force(simulated, tmp_path, capsys):
+    from simengine.calibration import write_calibration
+    scn, path = simulated
+    out = tmp_path / "cal.toml"
+    out.write_text("keep me\n")
+    # refused before any work: the (missing) event log is not even opened
+    args = argparse.Namespace(events=str(tmp_path / "missing.csv"), population=30_000,
+                              segments=None, output=str(out), check_paths=0)
+    assert cli_calibrate(args) == 2
+    err = capsys.readouterr().err
+    assert f"{out} already exists" in err and "--force" in err and "another -o name" in err
+    assert "missing.csv" not in err.split("already exists")[1]
+    assert out.read_text() == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.toml"]
+    # a companion file left from an earlier calibration is protected too
+    out.unlink()
+    (tmp_path / "cal-fit.json").write_text("{}")
+    args.events = str(path)
+    assert cli_calibrate(args) == 2
+    assert "cal-fit.json already exists" in capsys.readouterr().err
+    assert not out.exists()
+    # --force replaces them
+    args.force = True
+    assert cli_calibrate(args) == 0
+    assert load_scenario(out).population == 30_000
+    assert json.loads((tmp_path / "cal-fit.json").read_text())["kind"] == "calibration"
+    # the API refuses the same way
+    cal = calibrate(path, population=30_000)
+    with pytest.raises(CalibrationError, match="already exist"):
+        write_calibration(cal, out)
+    assert len(write_calibration(cal, out, force=True)) == 2
+
+
+def test_files_get_the_users_umask(simulated, tmp_path):
+    import os
+    scn, path = simulated
+    old = os.umask(0o027)
+    try:
+        args = argparse.Namespace(events=str(path), population=30_000, segments=None,
+                                  output=str(tmp_path / "cal.toml"), check_paths=5)
+        assert cli_calibrate(args) == 0
+        log = write_event_log(truth_scenario(paths=1, years=1), tmp_path / "run")
+    finally:
+        os.umask(old)
+    for p in (tmp_path / "cal.toml", tmp_path / "cal-check.png", tmp_path / "cal-fit.json", log):
+        assert (p.stat().st_mode & 0o777) == 0o640, p
+
+
+NO_PANDAS = """
+import runpy, sys
+
+
+class NoPandas:                     # as if pandas were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, NoPandas())
+from simengine.calibration import calibrate
+cal = calibrate(sys.argv[1], population=100)
+assert cal.segments[0].seen == 5, cal.segments[0]
+cal = calibrate(sys.argv[2], population=30_000)
+sys.argv = ["simengine", "calibrate", sys.argv[2], "--population", "30000", "-o", sys.argv[3],
+            "--check-paths", "3"]
+try:
+    runpy.run_module("simengine", run_name="__main__")
+except SystemExit as e:
+    assert e.code in (0, None), e.code
+assert "pandas" not in sys.modules
+"""
+
+
+def test_calibrate_runs_without_pandas(simulated, tmp_path):
+    """pandas is only a dev dependency: calibration must not import it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    scn, path = simulated
+    hand = write(tmp_path, HAND)
+    out = tmp_path / "plain.toml"
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-c", NO_PANDAS, str(hand), str(path), str(out)],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    assert load_scenario(out).population == 30_000
+    assert (tmp_path / "plain-check.png").exists()
