@@ -203,15 +203,14 @@ def _executor(args):
                              args.workers)
 
 
-def _executor_words(executor) -> str:
-    facts = executor.describe() if hasattr(executor, "describe") else {}
+def _executor_words(executor, facts) -> str:
     if facts.get("executor") == "dask":
         where = facts.get("scheduler") or "LocalCluster"
         return f"dask at {where}, {_plural(facts.get('workers') or 0, 'worker')}"
     return _plural(getattr(executor, "threads", 1), "thread")
 
 
-def _simulate(scn, executor, args):
+def _simulate(scn, executor, facts, args):
     """engine.run with a progress display; the result and the seconds taken."""
     from . import engine
     from .executor import default_chunk
@@ -220,7 +219,7 @@ def _simulate(scn, executor, args):
     chunk = args.chunk_size or default_chunk(threads)
     _scenario_checked(engine.check_resources, scn, threads, chunk)   # memory, before any work
     S = len(scn.strategies)
-    label = f"{scn.name} ({_plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor)})"
+    label = f"{scn.name} ({_plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor, facts)})"
     with Progress(label, scn.paths, enabled=False if args.no_progress else None) as prog:
         res = engine.run(scn, chunk_size=args.chunk_size, progress=prog, executor=executor)
     m = res.manifest
@@ -231,12 +230,12 @@ def _simulate(scn, executor, args):
     return res
 
 
-def _write_run(res, out, args, executor):
+def _write_run(res, out, args, executor_facts):
     res.manifest.update(
         kind="run", run_id=out.name, output_dir=str(out),
         created=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         command=[PROG] + list(args.argv),
-        executor=executor.describe() if hasattr(executor, "describe") else {})
+        executor=executor_facts)
     try:
         res.write(out, fmt=args.format)
     except FileExistsError as e:
@@ -254,10 +253,11 @@ def cmd_run(args) -> int:
         _outputs.expect(events_file, f"the contact log {events_file}")
     executor = _executor(args)
     try:
-        res = _simulate(scn, executor, args)
+        facts = executor.describe() if hasattr(executor, "describe") else {}
+        res = _simulate(scn, executor, facts, args)
     finally:
         getattr(executor, "close", lambda: None)()
-    _write_run(res, out, args, executor)
+    _write_run(res, out, args, facts)
     if events_strategy is not None:
         written = _scenario_checked(
             lambda: _event_log_api().write_event_log(scn, out, events_strategy, path=events_file),
@@ -415,6 +415,21 @@ EXAMPLES = {
         ("simengine report runs/parquet --metric economic_cost", ""),
     ],
     "warmup": [("simengine warmup", "")],
+    "sweep": [
+        ("simengine sweep docs/examples/sweep-quick.toml --out sweeps", "2 points, 8 paths each"),
+        ("simengine sweep docs/examples/sweep-quick.toml --out sweeps",
+         "again: every point is done, nothing runs"),
+        ("simengine sweep docs/examples/sweep-quick.toml --executor dask --workers 2 "
+         "--out sweeps-dask", ""),
+        ("simengine report sweeps/quick", "the sweep report: tables, plots, report.md"),
+    ],
+    "calibrate": [
+        ("simengine calibrate runs/truth/events.arrow --population 40000 --check-paths 50 "
+         "-o fitted.toml", "the log of the last run example"),
+        ("simengine calibrate runs/truth/events.arrow --path 1 --check-paths 0 "
+         "-o fitted-path1.toml", "path 1, population estimated, no check"),
+        ("simengine validate fitted.toml", ""),
+    ],
 }
 
 
@@ -506,28 +521,46 @@ def _add_warmup(sub):
 
 def _add_sweep(sub):
     s = _subparser(sub, "sweep", "run a scenario over a grid of --set values",
-                   "Run every point of a sweep file (SPEC section 10).")
-    s.add_argument("sweep", metavar="SWEEP.toml")
-    s.add_argument("--out", metavar="DIR", help="parent directory of the sweep output")
-    s.add_argument("--executor", choices=("local", "dask"), default="local")
-    s.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address")
-    s.add_argument("--workers", type=_positive_int, metavar="N")
+                   "Run every unfinished point of a sweep file (SPEC section 10) into "
+                   "results/<sweep name>/ (or DIR/<sweep name>/): one Arrow dataset per table, "
+                   "partitioned by the swept keys; print the cheapest strategy per point. "
+                   "Rerunning resumes: finished points are skipped.")
+    s.add_argument("sweep", metavar="SWEEP.toml", help="the sweep file ([sweep] table)")
+    s.add_argument("--out", metavar="DIR",
+                   help="parent directory of the sweep's folder (default: results)")
+    s.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local: points one after another, paths on numba threads (default); "
+                   "dask: tasks of (point, paths) on a dask.distributed cluster")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: the scheduler (tcp://HOST:8786); default: a "
+                   "LocalCluster started here")
+    s.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="local: numba threads (default: all cores); dask: LocalCluster "
+                   "processes (default 2), or the workers to wait for with --scheduler")
     s.set_defaults(handler=cmd_sweep)
 
 
 def _add_calibrate(sub):
     c = _subparser(sub, "calibrate", "fit a scenario to a contact event log",
-                   "Estimate segment rates from a contact event log (SPEC section 11) and "
-                   "write a scenario TOML.")
-    c.add_argument("events", metavar="EVENTS", help="event log: CSV, Parquet or Arrow")
-    c.add_argument("--population", type=_positive_int, metavar="N")
-    c.add_argument("--segments", metavar="FILE")
-    c.add_argument("-o", "--output", required=True, metavar="SCENARIO.toml")
+                   "Estimate segment rates from a WeCom contact event log (SPEC section 11) "
+                   "and write a scenario TOML, with SCENARIO-check.png and SCENARIO-fit.json "
+                   "beside it; print the fit report. An existing output is never overwritten.")
+    c.add_argument("events", metavar="EVENTS",
+                   help="event log: CSV, Parquet or Arrow (time, external_user_id, user_id, "
+                   "chat_id, event)")
+    c.add_argument("--population", type=_positive_int, metavar="N",
+                   help="addressable customers (default: estimated from the adds' saturation, "
+                   "or the customers listed by --segments)")
+    c.add_argument("--segments", metavar="FILE",
+                   help="CSV/Parquet/Arrow of external_user_id, segment: fit each segment apart")
+    c.add_argument("-o", "--output", required=True, metavar="SCENARIO.toml",
+                   help="the scenario to write (refused if it exists)")
     c.add_argument("--path", type=int, metavar="P",
-                   help="with a simulated log (a `path` column): calibrate on this path only")
+                   help="with a simulated log (a `path` column): calibrate on this path only "
+                   "(default 0)")
     c.add_argument("--check-paths", type=int, metavar="N",
                    help="paths of the check simulation (default 200; 0 = no check)")
-    c.add_argument("--seed", type=_seed, help="seed of the check simulation")
+    c.add_argument("--seed", type=_seed, metavar="S", help="seed of the check simulation")
     c.set_defaults(handler=cmd_calibrate)
 
 
