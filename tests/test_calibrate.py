@@ -504,3 +504,14 @@ def test_calibrate_runs_without_pandas(simulated, tmp_path):
     assert "Traceback" not in p.stderr
     assert load_scenario(out).population == 30_000
     assert (tmp_path / "plain-check.png").exists()
+
+
+def test_unwritable_output_is_refused_before_fitting(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args = argparse.Namespace(events=str(tmp_path / "missing.csv"), population=None,
+                              segments=None, output=str(blocker / "cal.toml"), check_paths=0)
+    assert cli_calibrate(args) == 2
+    err = capsys.readouterr().err
+    assert "cal.toml: cannot be created" in err and "not a directory" in err
+    assert "missing.csv" not in err                        # the log was never read

@@ -6,7 +6,6 @@ plot and the fit record beside it. Nothing is overwritten unless asked:
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from pathlib import Path
 
@@ -157,8 +156,11 @@ def output_paths(output, check=True) -> list:
 
 def check_output(output, force=False, check=True):
     """Refuse, before any work, an output that would overwrite a file
-    (unless `force`) or cannot be written."""
+    (unless `force`) or cannot be created."""
     paths = output_paths(output, check)
+    for p in paths:
+        if p.is_dir():
+            raise CalibrationError(f"{output}: {p} is a directory")
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
         raise CalibrationError(
@@ -166,15 +168,11 @@ def check_output(output, force=False, check=True):
             "nothing is overwritten: choose another -o name, or pass --force to replace "
             f"{'it' if len(existing) == 1 else 'them'}")
     for p in paths:
-        if p.is_dir():
-            raise CalibrationError(f"{output}: {p} is a directory")
-    parent = Path(output).parent
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise CalibrationError(f"{output}: cannot write into {parent} "
-                               f"({probe} is not a writable directory)")
+        if not p.exists():
+            try:
+                store.check_creatable(p)
+            except OSError as e:
+                raise CalibrationError(str(e)) from None
 
 
 def scenario_name(output) -> str:
