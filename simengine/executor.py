@@ -236,20 +236,25 @@ def _connect(distributed, scheduler, workers, timeout):
     return client
 
 
-def make_executor(kind="local", threads=None, scheduler=None, workers=None,
-                  connect_timeout=CONNECT_TIMEOUT):
-    """`kind` "local" (`threads` numba threads, default all cores) or "dask"
-    (the cluster at `scheduler`, or a LocalCluster of `workers` processes,
-    default 2). Raises ExecutorError, before starting anything, for options
-    that do not fit the kind or a dask that is not installed."""
+def check_options(kind="local", threads=None, scheduler=None, workers=None):
+    """ExecutorError unless the options fit the kind (nothing is started)."""
     if kind not in KINDS:
         raise ExecutorError(f"--executor: expected one of {', '.join(KINDS)}, got {kind!r}")
     for option, value in (("--threads", threads), ("--workers", workers)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ExecutorError(f"{option}: expected an integer >= 1, got {value!r}")
+    if scheduler and kind != "dask":
+        raise ExecutorError("--scheduler: only with --executor dask")
+
+
+def make_executor(kind="local", threads=None, scheduler=None, workers=None,
+                  connect_timeout=CONNECT_TIMEOUT):
+    """`kind` "local" (`threads` numba threads, default all cores) or "dask"
+    (the cluster at `scheduler`, or a LocalCluster of `workers` processes,
+    default 2). Raises ExecutorError, before starting anything, for options
+    that do not fit the kind or a dask that is not installed."""
+    check_options(kind, threads, scheduler, workers)
     if kind == "local":
-        if scheduler:
-            raise ExecutorError("--scheduler: only with --executor dask")
         return LocalExecutor(threads)
     return DaskExecutor(scheduler=scheduler, workers=workers, connect_timeout=connect_timeout)

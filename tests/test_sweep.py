@@ -12,8 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
 
-from simengine import sweep as sw
+from simengine import store, sweeps as sw
+from simengine.executor import ExecutorError
 from simengine.scenario import ScenarioError
+from simengine.sweeps import execution, report
 
 # A small scenario whose tiers bind: 4,000 customers, 1,500 contacts at the
 # start, a 2,000 free quota, so "fit" buys the 5k tier and "none" blocks.
@@ -82,14 +84,14 @@ def write_sweep(tmp_path, grid=GRID, head='[sweep]\nname = "s4"\n', scenario=SCE
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Count the points simulated by the local executor (by their values)."""
+    """Count the points simulated (by their scenario's sha256), whatever the executor."""
     calls = []
-    real = sw._simulate_local
+    real = execution._simulate_point
 
-    def counting(scn, threads, progress):
+    def counting(scn, executor, chunk_size, progress):
         calls.append(scn.sha256)
-        return real(scn, threads, progress)
-    monkeypatch.setattr(sw, "_simulate_local", counting)
+        return real(scn, executor, chunk_size, progress)
+    monkeypatch.setattr(execution, "_simulate_point", counting)
     return calls
 
 
@@ -223,7 +225,7 @@ def test_cli_exit_status_2_and_nothing_written_for_bad_input(tmp_path, capsys, c
 def test_missing_dask_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)     # import fails
     s = sw.load_sweep(write_sweep(tmp_path))
-    with pytest.raises(sw.SweepError, match=r"pip install 'simengine\[dask\]'"):
+    with pytest.raises(ExecutorError, match=r"pip install 'simengine\[dask\]'"):
         sw.run_sweep(s, out=tmp_path / "out", executor="dask")
     assert not (tmp_path / "out").exists()
 
@@ -249,14 +251,14 @@ def test_dataset_reads_in_one_call_with_swept_keys_as_columns(tmp_path, counted)
     import simengine
     p = s.points[3]
     res = simengine.run(p.scenario)
-    part = sw._read_table(root / "paths" / p.partition / "part.arrow")
+    part = store.read_table(root / "paths" / p.partition / "part.arrow")
     assert part.equals(res.paths, check_metadata=True)
-    same_tables(sw._read_table(root / "summary" / p.partition / "part.arrow"), res.summary)
+    same_tables(store.read_table(root / "summary" / p.partition / "part.arrow"), res.summary)
     one = paths.filter(pc.and_(pc.equal(paths["billing.rule"], "cumulative"),
                                pc.equal(paths["segment.a.churn_rate"], "0.01")))
     assert one.drop_columns(["billing.rule", "segment.a.churn_rate"]).equals(res.paths)
     # costs move with the swept keys (the point of sweeping)
-    tot = {q.index: sum(sw._read_table(root / "paths" / q.partition / "part.arrow")
+    tot = {q.index: sum(store.read_table(root / "paths" / q.partition / "part.arrow")
                         ["economic_cost"].to_pylist()) for q in s.points}
     assert len(set(tot.values())) == 4
 
@@ -275,12 +277,14 @@ def test_dataset_reads_in_one_call_with_swept_keys_as_columns(tmp_path, counted)
     assert not (root / ".tmp").exists()
 
 
-def test_dask_local_cluster_gives_identical_datasets(tmp_path):
+def test_dask_local_cluster_gives_identical_datasets(tmp_path, counted):
     s = sw.load_sweep(write_sweep(tmp_path))
     local = sw.run_sweep(s, out=tmp_path / "local", workers=2).directory
-    # uneven chunks of 5 paths: 3 tasks per point
+    # tasks of at most 5 paths (uneven: the last is shorter)
     dask = sw.run_sweep(s, out=tmp_path / "dask", executor="dask", workers=2,
                         chunk_size=5).directory
+    # both executors run every point through the same path (engine.run)
+    assert counted == [p.sha256 for p in s.points] * 2
     assert part_files(local) == part_files(dask)
     for f in part_files(local):                       # bit for bit
         assert (local / f).read_bytes() == (dask / f).read_bytes(), f
@@ -335,11 +339,11 @@ def test_a_crash_while_writing_leaves_no_half_point_and_resumes(tmp_path, counte
             if len(renames) == 2 * 4 + 2:      # the 3rd point's second table
                 raise OSError("disk on fire")
         return real_replace(src, dst)
-    monkeypatch.setattr(sw.os, "replace", crashing_replace)
+    monkeypatch.setattr(os, "replace", crashing_replace)
     out = tmp_path / "out"
     with pytest.raises(OSError, match="disk on fire"):
         sw.run_sweep(s, out=out)
-    monkeypatch.setattr(sw.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     root = out / "s4"
     assert len(counted) == 3
     # points 0 and 1 finished; nothing of point 2 in any table
@@ -386,6 +390,60 @@ def test_changing_one_value_reruns_only_the_points_it_touches(tmp_path, counted)
     assert len(sw.run_sweep(s3, out=out).simulated) == 4
 
 
+def test_another_sweep_of_the_same_name_is_refused_before_any_work(tmp_path, counted):
+    out = tmp_path / "out"
+    first = sw.load_sweep(write_sweep(tmp_path))
+    sw.run_sweep(first, out=out)
+    (tmp_path / "other").mkdir()
+    other = sw.load_sweep(write_sweep(tmp_path / "other", grid=GRID.replace("0.01]", "0.03]")))
+    assert other.name == first.name and other.sha256 != first.sha256
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    counted.clear()
+    with pytest.raises(sw.SweepError) as e:
+        sw.run_sweep(other, out=out)
+    msg = str(e.value)
+    assert f"{out / 's4'}: holds the results of another sweep named 's4'" in msg
+    assert str(first.path) in msg and "--out DIR" in msg and "another name" in msg
+    assert counted == [] and sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    # elsewhere it runs; the same sweep, moved or copied, resumes in the old folder
+    assert len(sw.run_sweep(other, out=tmp_path / "elsewhere").simulated) == 4
+    (tmp_path / "moved").mkdir()
+    moved = sw.load_sweep(write_sweep(tmp_path / "moved"))
+    assert moved.path != first.path and moved.sha256 == first.sha256
+    assert sw.run_sweep(moved, out=out).skipped == [0, 1, 2, 3]
+    # a run directory is not a sweep folder
+    (tmp_path / "runs" / "s4").mkdir(parents=True)
+    (tmp_path / "runs" / "s4" / "manifest.json").write_text('{"kind": "run"}')
+    with pytest.raises(sw.SweepError, match="not a sweep; pass --out DIR"):
+        sw.run_sweep(first, out=tmp_path / "runs")
+
+
+def test_one_sweep_at_a_time_per_folder(tmp_path, counted):
+    import filelock
+    s = sw.load_sweep(write_sweep(tmp_path))
+    (tmp_path / "out" / "s4").mkdir(parents=True)
+    with filelock.FileLock(str(tmp_path / "out" / "s4" / ".lock")):
+        with pytest.raises(sw.SweepError, match="another sweep is writing this directory"):
+            sw.run_sweep(s, out=tmp_path / "out")
+    assert counted == []
+    assert sw.run_sweep(s, out=tmp_path / "out").simulated == [0, 1, 2, 3]
+
+
+def test_files_get_the_users_umask(tmp_path):
+    s = sw.load_sweep(write_sweep(tmp_path, grid='[sweep.grid]\n"billing.rule" = ["concurrent"]\n'))
+    old = os.umask(0o022)
+    try:
+        root = sw.run_sweep(s, out=tmp_path / "out").directory
+        written = sw.report_sweep(root).written
+    finally:
+        os.umask(old)
+    files = [root / f for f in part_files(root)] + [root / "manifest.json",
+                                                     root / "sweep_summary.arrow", *written]
+    files += list((root / ".done").iterdir())
+    assert len(files) == 4 + 2 + 1 + 1 and all(f.is_file() for f in files)
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o644)}
+
+
 # ---------------------------------------------------------- report and CLI
 
 def test_report_writes_plots_and_tables(tmp_path, capsys):
@@ -395,10 +453,23 @@ def test_report_writes_plots_and_tables(tmp_path, capsys):
     assert sw.cli_sweep(args) == 0
     out = capsys.readouterr().out
     assert "4 points: 4 simulated, 0 already done" in out
+    assert "Sweep s4: cheapest strategy by economic cost" in out
     root = tmp_path / "out" / "s4"
-    assert sw.report_sweep(root) == 0
+    rep = sw.report_sweep(root)
+    assert rep.written == [root / "plots" / "billing.rule.png",
+                           root / "plots" / "segment.a.churn_rate.png", root / "report.md"]
+    assert [t.title for t in rep.tables] == [
+        "P50 / P95 by point and strategy (yuan; * cheapest economic cost)",
+        "Cheapest strategy per point (s4)"]
+    cheap = rep.tables[1]
+    assert cheap.headers == ["billing.rule", "segment.a.churn_rate", "total P50", "total P95",
+                             "economic P50", "economic P95"]
+    assert [r[:2] for r in cheap.rows] == [["concurrent", "0.001"], ["concurrent", "0.01"],
+                                           ["cumulative", "0.001"], ["cumulative", "0.01"]]
+    assert {c for r in cheap.rows for c in r[2:]} <= {"none", "fit", "oracle"}
+    rep.print()
     out = capsys.readouterr().out
-    assert "Cheapest strategy per point" in out
+    assert "Cheapest strategy per point" in out and f"wrote {root / 'report.md'}" in out
     for key in ("billing.rule", "segment.a.churn_rate"):
         png = root / "plots" / f"{key}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -410,8 +481,8 @@ def test_report_writes_plots_and_tables(tmp_path, capsys):
     # the dataset is still readable in one call with the report files around
     assert read(root, "paths").num_rows == 4 * 12 * 3
     # not a sweep directory
-    assert sw.report_sweep(tmp_path) == 2
-    assert "cannot read the sweep manifest" in capsys.readouterr().err
+    with pytest.raises(sw.SweepError, match="cannot read the sweep manifest"):
+        sw.report_sweep(tmp_path)
 
 
 def test_crossovers_are_found_where_the_cheapest_strategy_changes():
@@ -419,7 +490,7 @@ def test_crossovers_are_found_where_the_cheapest_strategy_changes():
             1: {("a", "total_cost", "p50"): 3.0, ("b", "total_cost", "p50"): 2.0},
             2: {("a", "total_cost", "p50"): 2.0, ("b", "total_cost", "p50"): 2.0}}
     view = {"axis": 0, "xs": [[1], [2], [3]], "rows": [("", [0, 1, 2])]}
-    got = [c for c in sw._crossovers(view, data, ["a", "b"])
+    got = [c for c in report.crossovers(view, data, ["a", "b"])
            if c["metric"] == "total_cost" and c["stat"] == "p50"]
     # a tie keeps the incumbent: one crossover, not two
     assert [(c["from"], c["to"], c["between"]) for c in got] == [("a", "b", ("1", "2"))]

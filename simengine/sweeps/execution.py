@@ -1,0 +1,150 @@
+"""Running a sweep: every unfinished point through `engine.run` on one
+executor (local numba threads or Dask, see executor.py), one point after
+another, each written as soon as it is done.
+
+Every point uses its scenario's seed, so points share their random numbers
+(common random numbers across the sweep), and a path's numbers depend only
+on (seed, path number): every executor writes the same files, bit for bit.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import engine, store
+from ..executor import (check_options, default_chunk, make_executor, require_distributed,
+                        thread_count)
+from ..report.progress import Progress, plural
+from ..scenario import ScenarioError
+from . import storage
+from .spec import Sweep
+from .storage import DEFAULT_OUT, MANIFEST_FILE
+
+
+@dataclass
+class SweepRun:
+    """What `run_sweep` did."""
+    directory: Path
+    simulated: list = field(default_factory=list)   # point indices run now
+    skipped: list = field(default_factory=list)     # already finished
+    manifest: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def _simulate_point(scn, executor, chunk_size, progress):
+    """One point (a seam for tests that count simulations)."""
+    return engine.run(scn, executor=executor, chunk_size=chunk_size, progress=progress)
+
+
+def _planned_threads(kind, scheduler, workers) -> int:
+    """The threads `engine.run` will count for a point's memory, as the
+    executor will report them (see executor.py)."""
+    if kind == "local":
+        return thread_count(workers)
+    return 1 if scheduler else (workers or 2)
+
+
+def _check_points(sweep: Sweep, threads, chunk_size):
+    """Every point fits in memory (as engine.run checks it), before any work."""
+    problems = []
+    chunk = chunk_size or default_chunk(threads)
+    for p in sweep.points:
+        try:
+            engine.check_resources(p.scenario, threads, chunk)
+        except ScenarioError as e:
+            problems += [f"{sweep.source}: point {p.label}: {m}" for m in e.problems]
+    if problems:
+        raise ScenarioError(problems, sweep.source)
+
+
+def _open_executor(executor, scheduler, workers):
+    """(executor, whether we close it): a kind is made here ("local":
+    `workers` numba threads; "dask": a cluster), an executor object is used
+    as given."""
+    if not isinstance(executor, str):
+        return executor, False
+    local = executor == "local"
+    return make_executor(executor, threads=workers if local else None, scheduler=scheduler,
+                         workers=None if local else workers), True
+
+
+def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=None,
+              chunk_size=None, progress=None) -> SweepRun:
+    """Run the unfinished points of `sweep` into `out/<sweep.name>/`.
+
+    executor: "local" (`workers` numba threads, default all), "dask" (the
+    cluster at `scheduler`, or a LocalCluster of `workers` processes, default
+    2, started here and closed at the end), or an executor object (used as
+    given, not closed). `chunk_size`: paths per chunk (local) or at most per
+    task (dask). `progress`: show a bar (default: when stderr is a terminal).
+
+    Raises ScenarioError (ExecutorError, SweepError) before any work on bad
+    options, a point too large for memory, a missing dask or unreachable
+    scheduler, or a folder that holds another sweep or is being written."""
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ScenarioError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
+    if isinstance(executor, str):
+        check_options(executor, workers if executor == "local" else None, scheduler,
+                      None if executor == "local" else workers)
+        threads = _planned_threads(executor, scheduler, workers)
+    else:
+        threads = getattr(executor, "threads", 1)
+    _check_points(sweep, threads, chunk_size)
+    if executor == "dask":
+        require_distributed()
+    root = Path(out or DEFAULT_OUT) / sweep.name
+    storage.check_owner(root, sweep)
+    ex, ours = _open_executor(executor, scheduler, workers)
+    try:
+        with storage.locked(root):
+            storage.check_owner(root, sweep)
+            return _run_points(sweep, root, ex, chunk_size, progress)
+    finally:
+        if ours:
+            ex.close()
+
+
+def _run_points(sweep: Sweep, root: Path, ex, chunk_size, progress) -> SweepRun:
+    start = time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run = SweepRun(root)
+    done = storage.reconcile(root, sweep)
+    status = {p.index: "done" if p.index in done else "pending" for p in sweep.points}
+    run.skipped = sorted(done)
+    walls = {}
+    info = ex.describe()
+
+    def write_manifest():
+        store.write_json(root / MANIFEST_FILE, storage.sweep_manifest(
+            sweep, status, info, started, time.perf_counter() - start, walls))
+
+    write_manifest()
+    pending = [p for p in sweep.points if p.index not in done]
+    n = len(sweep.points)
+    try:
+        with Progress(f"sweep {sweep.name} ({plural(len(pending), 'point')} to run)",
+                      sum(p.scenario.paths for p in pending), enabled=progress,
+                      status=f"{n - len(pending)}/{n} points") as bar:
+            for p in pending:
+                t0 = time.perf_counter()
+                seen = [0]
+
+                def advance(d, total, seen=seen):
+                    bar.advance(d - seen[0])
+                    seen[0] = d
+
+                res = _simulate_point(p.scenario, ex, chunk_size, advance)
+                walls[p.index] = time.perf_counter() - t0
+                storage.write_point(root, p, res, dict(res.manifest, **info))
+                status[p.index] = "done"
+                done.add(p.index)
+                run.simulated.append(p.index)
+                write_manifest()
+                bar.status(f"{len(done)}/{n} points")
+    finally:
+        storage.write_summary(root, sweep, done)
+        write_manifest()
+        run.manifest = store.read_json(root / MANIFEST_FILE)
+        run.wall_seconds = time.perf_counter() - start
+    return run
