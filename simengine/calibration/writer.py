@@ -164,7 +164,7 @@ def check_output(output, force=False, check=True):
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
         raise CalibrationError(
-            f"{output}: {', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
             "nothing is overwritten: choose another -o name, or pass --force to replace "
             f"{'it' if len(existing) == 1 else 'them'}")
     for p in paths:
