@@ -162,7 +162,7 @@ def check_creatable(path) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=".simengine-probe.", dir=parent)
     except OSError as e:
-        raise OSError(f"{path}: cannot be created: cannot write in {parent}: "
+        raise OSError(f"{path}: cannot be created: cannot write in {os.path.abspath(parent)}: "
                       f"{e.strerror or e}") from None
     os.close(fd)
     os.unlink(probe)
