@@ -348,13 +348,13 @@ def cmd_warmup(args) -> int:
 # sweep, calibrate
 
 def _report_sweep(directory) -> int:
-    from . import sweep
+    from . import sweeps as sweep
     rc = sweep.report_sweep(directory)
     return rc if isinstance(rc, int) else EXIT_OK
 
 
 def cmd_sweep(args) -> int:
-    from . import sweep
+    from . import sweeps as sweep
     return sweep.cli_sweep(args)
 
 

@@ -328,7 +328,7 @@ def test_report_on_something_that_is_not_a_run(workdir, monkeypatch, capsys):
 
 def test_report_dispatches_sweep_directories(tmp_path, monkeypatch, capsys):
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sweep"}))
-    import simengine.sweep as sweep
+    import simengine.sweeps as sweep
     seen = []
     monkeypatch.setattr(sweep, "report_sweep", lambda path, *a, **k: seen.append(path) or 0)
     assert cli.main(["report", str(tmp_path)]) == 0
