@@ -313,7 +313,7 @@ def test_event_log_row_limit(tmp_path):
 
 def test_round_trip_recovers_known_parameters(simulated):
     scn, path = simulated
-    cal = calibrate(path, population=scn.population)
+    cal = calibrate(path, population=scn.population, check_paths=0)
     assert cal.log.path == 0 and cal.log.paths == 2
     (seg,) = cal.segments
     est = seg.estimates
@@ -336,7 +336,7 @@ def test_round_trip_recovers_known_parameters(simulated):
     ends = month_bounds(3)[1:] - 1
     assert (cal.served[ends] == contacts).all()
     # without --population the pool size is estimated from the adds' saturation
-    free = calibrate(path)
+    free = calibrate(path, check_paths=0)
     pe = free.population_estimate
     assert pe.lo <= scn.population <= pe.hi
 
@@ -395,7 +395,7 @@ def test_cli_writes_a_valid_scenario_and_report(simulated, tmp_path, capsys):
 def test_written_scenario_loads_back_to_the_fitted_values(simulated, tmp_path):
     from simengine.calibration import write_calibration
     scn, path = simulated
-    cal = calibrate(path, population=30_000)
+    cal = calibrate(path, population=30_000, check_paths=0)
     out = tmp_path / "fitted.toml"
     written = write_calibration(cal, out)
     assert written == [out, tmp_path / "fitted-fit.json"]       # no check ran: no plot
@@ -443,7 +443,7 @@ def test_output_is_never_overwritten_without_force(simulated, tmp_path, capsys):
     assert load_scenario(out).population == 30_000
     assert json.loads((tmp_path / "cal-fit.json").read_text())["kind"] == "calibration"
     # the API refuses the same way
-    cal = calibrate(path, population=30_000)
+    cal = calibrate(path, population=30_000, check_paths=0)
     with pytest.raises(CalibrationError, match="already exist"):
         write_calibration(cal, out)
     assert len(write_calibration(cal, out, force=True)) == 2
@@ -476,9 +476,9 @@ class NoPandas:                     # as if pandas were not installed
 
 sys.meta_path.insert(0, NoPandas())
 from simengine.calibration import calibrate
-cal = calibrate(sys.argv[1], population=100)
+cal = calibrate(sys.argv[1], population=100, check_paths=0)
 assert cal.segments[0].seen == 5, cal.segments[0]
-cal = calibrate(sys.argv[2], population=30_000)
+cal = calibrate(sys.argv[2], population=30_000, check_paths=0)
 sys.argv = ["simengine", "calibrate", sys.argv[2], "--population", "30000", "-o", sys.argv[3],
             "--check-paths", "3"]
 try:

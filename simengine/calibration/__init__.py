@@ -23,7 +23,7 @@ Modules, in the order data flows:
             it; refuses to overwrite
   eventlog  the simulated contact log of `simengine run --events`
 """
-from .check import Check
+from .check import CHECK_PATHS, Check
 from .command import cli_calibrate
 from .eventlog import LOG_EPOCH, MAX_EVENT_ROWS, check_event_log_size, write_event_log
 from .events import (ADD_FRIEND, ADD_GROUP, DEL_FRIEND_CUSTOMER, DEL_FRIEND_MEMBER, DEL_GROUP,
@@ -36,7 +36,7 @@ from .writer import check_output, companion, scenario_toml, write_calibration
 
 __all__ = [
     "ADD_FRIEND", "ADD_GROUP", "DEL_FRIEND_CUSTOMER", "DEL_FRIEND_MEMBER", "DEL_GROUP", "DISMISS",
-    "LOG_EPOCH", "MAX_EVENT_ROWS", "PARAMS", "Calibration", "CalibrationError", "Check",
+    "CHECK_PATHS", "LOG_EPOCH", "MAX_EVENT_ROWS", "PARAMS", "Calibration", "CalibrationError", "Check",
     "Estimate", "EventLog", "SegmentFit", "Spells", "calibrate", "check_event_log_size",
     "check_output", "churn_loglik", "cli_calibrate", "companion", "fit_adoption", "fit_churn",
     "fit_readd", "month_of_year", "read_events", "read_segments", "reconstruct_spells",

@@ -13,6 +13,8 @@ from .. import store
 from ..scenario import scenario_from_dict
 from .writer import scenario_dict
 
+CHECK_PATHS = 200        # paths simulated for the check band unless told
+
 
 @dataclass
 class Check:
@@ -29,7 +31,7 @@ class Check:
         return int(((self.observed >= self.p5) & (self.observed <= self.p95)).sum())
 
 
-def run_check(cal, paths=200, seed=0) -> Check:
+def run_check(cal, paths=CHECK_PATHS, seed=0) -> Check:
     """Simulate the fitted scenario (never blocking: one free tier as large
     as the population) and take P5/P50/P95 of contacts at month ends."""
     from ..engine import month_bounds, run

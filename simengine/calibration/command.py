@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 from ..scenario import ScenarioError
+from .check import CHECK_PATHS
 from .model import calibrate
 from .writer import check_output, write_calibration
-
-DEFAULT_CHECK_PATHS = 200
 
 
 def cli_calibrate(args) -> int:
@@ -21,7 +20,7 @@ def cli_calibrate(args) -> int:
         if population is not None and int(population) < 1:
             raise ScenarioError(f"--population: expected a positive integer, got {population}")
         check_paths = getattr(args, "check_paths", None)
-        check_paths = DEFAULT_CHECK_PATHS if check_paths is None else int(check_paths)
+        check_paths = CHECK_PATHS if check_paths is None else int(check_paths)
         force = bool(getattr(args, "force", False))
         check_output(args.output, force, check=check_paths > 0)
         cal = calibrate(args.events, population=population,

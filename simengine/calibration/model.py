@@ -66,7 +66,7 @@ class Calibration:
     def as_json(self) -> dict:
         return _report.fit_record(self)
 
-    def run_check(self, paths=200, seed=0) -> _check.Check:
+    def run_check(self, paths=_check.CHECK_PATHS, seed=0) -> _check.Check:
         """Simulate the fitted scenario and compare it with the served count."""
         self.check = _check.run_check(self, paths, seed)
         return self.check
@@ -86,14 +86,15 @@ class _Segments:
     source: str
 
 
-def calibrate(events, population=None, segments=None, path=None, check_paths=0,
-              seed=0) -> Calibration:
+def calibrate(events, population=None, segments=None, path=None,
+              check_paths=_check.CHECK_PATHS, seed=0) -> Calibration:
     """Fit the model of SPEC section 3 to a contact event log (the method is
     docs/calibration.md). `population`: the addressable customers (all
     segments); `segments`: a file mapping external_user_id to segment (its
     customers are the addressable population unless `population` is given);
-    `path`: the path of a simulated log (default 0); `check_paths` > 0 also
-    simulates the fitted scenario for the check band."""
+    `path`: the path of a simulated log (default 0); `check_paths`: paths of
+    the fitted scenario simulated for the check band (0: no check); `seed`:
+    their seed."""
     log = read_events(events, path)
     sp = reconstruct_spells(log)
     notes = _log_notes(log, sp)
