@@ -25,6 +25,14 @@ def _plt():
     return plt
 
 
+def _horizontal() -> dict:
+    """violinplot's horizontal switch: `orientation` since matplotlib 3.10,
+    `vert=False` before (deprecated since)."""
+    import matplotlib
+    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
 def _thousands(x, _pos=None):
     return f"{x:,.0f}"
 
@@ -107,8 +115,8 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
                 continue
             c, tv = colors[s], tf(v)
             if np.ptp(tv) > 1e-9 * max(1.0, np.abs(tv).max()) and len(v) > 2:
-                parts = ax.violinplot(tv, positions=[yi], vert=False, widths=0.8,
-                                      showextrema=False)
+                parts = ax.violinplot(tv, positions=[yi], widths=0.8, showextrema=False,
+                                      **_horizontal())
                 for b in parts["bodies"]:
                     b.set_facecolor(c)
                     b.set_edgecolor(c)
