@@ -35,10 +35,11 @@ from .spells import Spells, reconstruct_spells
 from .writer import check_output, companion, scenario_toml, write_calibration
 
 __all__ = [
-    "ADD_FRIEND", "ADD_GROUP", "DEL_FRIEND_CUSTOMER", "DEL_FRIEND_MEMBER", "DEL_GROUP", "DISMISS",
-    "CHECK_PATHS", "LOG_EPOCH", "MAX_EVENT_ROWS", "PARAMS", "Calibration", "CalibrationError", "Check",
-    "Estimate", "EventLog", "SegmentFit", "Spells", "calibrate", "check_event_log_size",
-    "check_output", "churn_loglik", "cli_calibrate", "companion", "fit_adoption", "fit_churn",
-    "fit_readd", "month_of_year", "read_events", "read_segments", "reconstruct_spells",
-    "scenario_toml", "write_calibration", "write_event_log",
+    "ADD_FRIEND", "ADD_GROUP", "DEL_FRIEND_CUSTOMER", "DEL_FRIEND_MEMBER", "DEL_GROUP",
+    "DISMISS", "CHECK_PATHS", "LOG_EPOCH", "MAX_EVENT_ROWS", "PARAMS", "Calibration",
+    "CalibrationError", "Check", "Estimate", "EventLog", "SegmentFit", "Spells",
+    "calibrate", "check_event_log_size", "check_output", "churn_loglik", "cli_calibrate",
+    "companion", "fit_adoption", "fit_churn", "fit_readd", "month_of_year", "read_events",
+    "read_segments", "reconstruct_spells", "scenario_toml", "write_calibration",
+    "write_event_log",
 ]
