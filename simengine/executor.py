@@ -150,13 +150,14 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler=None, workers=None, connect_timeout=CONNECT_TIMEOUT):
+    def __init__(self, scheduler=None, workers=None, connect_timeout=None):
         distributed = require_distributed()
         self._distributed = distributed
         self.scheduler = scheduler
         self.cluster = None
         if scheduler:
-            self.client = _connect(distributed, scheduler, workers, connect_timeout)
+            self.client = _connect(distributed, scheduler, workers,
+                                   connect_timeout or CONNECT_TIMEOUT)
             # this process only gathers outputs; the workers' memory is theirs
             self.threads = 1
         else:
@@ -249,7 +250,7 @@ def check_options(kind="local", threads=None, scheduler=None, workers=None):
 
 
 def make_executor(kind="local", threads=None, scheduler=None, workers=None,
-                  connect_timeout=CONNECT_TIMEOUT):
+                  connect_timeout=None):
     """`kind` "local" (`threads` numba threads, default all cores) or "dask"
     (the cluster at `scheduler`, or a LocalCluster of `workers` processes,
     default 2). Raises ExecutorError, before starting anything, for options

@@ -230,6 +230,15 @@ def test_missing_dask_is_a_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unreachable_scheduler_leaves_nothing_behind(tmp_path, monkeypatch, counted):
+    from simengine import executor
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", 1)
+    s = sw.load_sweep(write_sweep(tmp_path))
+    with pytest.raises(ExecutorError, match="cannot reach a Dask scheduler"):
+        sw.run_sweep(s, out=tmp_path / "out", executor="dask", scheduler="tcp://127.0.0.1:1")
+    assert counted == [] and not (tmp_path / "out" / "s4").exists()
+
+
 # ---------------------------------------------------------- the dataset
 
 def test_dataset_reads_in_one_call_with_swept_keys_as_columns(tmp_path, counted):

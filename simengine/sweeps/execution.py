@@ -8,13 +8,14 @@ on (seed, path number): every executor writes the same files, bit for bit.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import engine, store
-from ..executor import (check_options, default_chunk, make_executor, require_distributed,
-                        thread_count)
+from ..executor import (ExecutorError, check_options, default_chunk, make_executor,
+                        require_distributed, thread_count)
 from ..report.progress import Progress, plural
 from ..scenario import ScenarioError
 from . import storage
@@ -75,12 +76,13 @@ def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=
 
     executor: "local" (`workers` numba threads, default all), "dask" (the
     cluster at `scheduler`, or a LocalCluster of `workers` processes, default
-    2, started here and closed at the end), or an executor object (used as
-    given, not closed). `chunk_size`: paths per chunk (local) or at most per
-    task (dask). `progress`: show a bar (default: when stderr is a terminal).
+    2, started when a point needs running and closed at the end), or an
+    executor object (used as given, not closed). `chunk_size`: paths per
+    chunk (local) or at most per task (dask). `progress`: show a bar
+    (default: when stderr is a terminal).
 
-    Raises ScenarioError (ExecutorError, SweepError) before any work on bad
-    options, a point too large for memory, a missing dask or unreachable
+    Raises ScenarioError (ExecutorError, SweepError) before any simulation on
+    bad options, a point too large for memory, a missing dask or unreachable
     scheduler, or a folder that holds another sweep or is being written."""
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ScenarioError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
@@ -95,37 +97,52 @@ def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=
         require_distributed()
     root = Path(out or DEFAULT_OUT) / sweep.name
     storage.check_owner(root, sweep)
-    ex, ours = _open_executor(executor, scheduler, workers)
+    created = not root.exists()
     try:
         with storage.locked(root):
             storage.check_owner(root, sweep)
-            return _run_points(sweep, root, ex, chunk_size, progress)
+            return _run_points(sweep, root, (executor, scheduler, workers), chunk_size, progress)
+    except ExecutorError:
+        if created:                 # the executor could not start: leave nothing behind
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _run_points(sweep: Sweep, root: Path, how, chunk_size, progress) -> SweepRun:
+    start = time.perf_counter()
+    run = SweepRun(root)
+    done = storage.reconcile(root, sweep)
+    pending = [p for p in sweep.points if p.index not in done]
+    run.skipped = sorted(done)
+    ex, ours = _open_executor(*how) if pending else (None, False)
+    try:
+        info = ex.describe() if ex is not None else {"executor": how[0]}
+        _simulate_points(sweep, root, ex, info, pending, done, run, chunk_size, progress)
     finally:
         if ours:
             ex.close()
+    run.wall_seconds = time.perf_counter() - start
+    return run
 
 
-def _run_points(sweep: Sweep, root: Path, ex, chunk_size, progress) -> SweepRun:
+def _simulate_points(sweep, root, ex, info, pending, done, run, chunk_size, progress):
+    """Run and write the pending points; the manifest after each, the
+    sweep summary at the end (an interrupt included)."""
     start = time.perf_counter()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    run = SweepRun(root)
-    done = storage.reconcile(root, sweep)
     status = {p.index: "done" if p.index in done else "pending" for p in sweep.points}
-    run.skipped = sorted(done)
     walls = {}
-    info = ex.describe()
 
     def write_manifest():
         store.write_json(root / MANIFEST_FILE, storage.sweep_manifest(
             sweep, status, info, started, time.perf_counter() - start, walls))
 
     write_manifest()
-    pending = [p for p in sweep.points if p.index not in done]
     n = len(sweep.points)
     try:
         with Progress(f"sweep {sweep.name} ({plural(len(pending), 'point')} to run)",
                       sum(p.scenario.paths for p in pending), enabled=progress,
-                      status=f"{n - len(pending)}/{n} points") as bar:
+                      announce=bool(pending), status=f"{n - len(pending)}/{n} points") as bar:
             for p in pending:
                 t0 = time.perf_counter()
                 seen = [0]
@@ -146,5 +163,3 @@ def _run_points(sweep: Sweep, root: Path, ex, chunk_size, progress) -> SweepRun:
         storage.write_summary(root, sweep, done)
         write_manifest()
         run.manifest = store.read_json(root / MANIFEST_FILE)
-        run.wall_seconds = time.perf_counter() - start
-    return run
