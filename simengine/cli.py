@@ -184,12 +184,8 @@ def _events_plan(args, scn, out):
 def _event_log_api():
     """The module that writes contact event logs (check_event_log_size,
     write_event_log)."""
-    try:
-        from . import calibration as api
-        api.write_event_log                    # noqa: B018 - present once the package is
-    except (ImportError, AttributeError):
-        from . import calibrate as api
-    return api
+    from . import calibration
+    return calibration
 
 
 def _executor(args):
@@ -347,20 +343,50 @@ def cmd_warmup(args) -> int:
 # --------------------------------------------------------------------------
 # sweep, calibrate
 
+RESUME_HINT = "finished points are kept; rerun the same command to resume"
+
+
 def _report_sweep(directory) -> int:
-    from . import sweeps as sweep
-    rc = sweep.report_sweep(directory)
-    return rc if isinstance(rc, int) else EXIT_OK
+    from . import sweeps
+    sweeps.report_sweep(directory).print()
+    _outputs.complete()
+    return EXIT_OK
 
 
 def cmd_sweep(args) -> int:
-    from . import sweeps as sweep
-    return sweep.cli_sweep(args)
+    from . import sweeps
+    from .report import plural, print_table
+    sweep = sweeps.load_sweep(args.sweep)
+    _outputs.hint = RESUME_HINT
+    run = sweeps.run_sweep(sweep, out=args.out, executor=args.executor,
+                           scheduler=args.scheduler, workers=args.workers)
+    _outputs.complete()
+    print_table(*sweeps.result_table(sweep, run))
+    print(f"{plural(len(sweep.points), 'point')}: {len(run.simulated)} simulated, "
+          f"{len(run.skipped)} already done, in {run.wall_seconds:.1f} s")
+    print(f"wrote {run.directory} (report: {PROG} report {run.directory})")
+    return EXIT_OK
 
 
 def cmd_calibrate(args) -> int:
-    from . import calibration as calibrate
-    return calibrate.cli_calibrate(args)
+    from . import calibration
+    from .calibration.writer import output_paths
+    check_paths = calibration.CHECK_PATHS if args.check_paths is None else args.check_paths
+    calibration.check_output(args.output, args.force, check=check_paths > 0)   # before fitting
+    if not args.force:
+        for path in output_paths(args.output, check_paths > 0):
+            _outputs.expect(path)
+    cal = calibration.calibrate(args.events, population=args.population, segments=args.segments,
+                                path=args.path, check_paths=check_paths, seed=args.seed or 0)
+    try:
+        written = calibration.write_calibration(cal, args.output, force=args.force)
+    except OSError as e:
+        raise BadInput(f"{args.output}: cannot write: {e.strerror or e}") from None
+    _outputs.complete()
+    print(cal.report())
+    print()
+    print("Wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------
@@ -376,7 +402,7 @@ def _positive_int(text):
     return v
 
 
-def _seed(text):
+def _non_negative(text):
     try:
         v = int(text.replace("_", ""))
     except ValueError:
@@ -459,7 +485,8 @@ def _add_run(sub):
                    help="scenario TOML file or bundled name (default: the bundled default)")
     r.add_argument("--paths", type=_positive_int, metavar="N",
                    help="number of paths (default: the scenario's)")
-    r.add_argument("--seed", type=_seed, metavar="S", help="random seed (default: the scenario's)")
+    r.add_argument("--seed", type=_non_negative, metavar="S",
+                   help="random seed (default: the scenario's)")
     r.add_argument("--threads", type=_positive_int, metavar="T",
                    help="numba threads of a local run (default: all cores)")
     r.add_argument("--out", metavar="DIR",
@@ -555,12 +582,14 @@ def _add_calibrate(sub):
                    help="CSV/Parquet/Arrow of external_user_id, segment: fit each segment apart")
     c.add_argument("-o", "--output", required=True, metavar="SCENARIO.toml",
                    help="the scenario to write (refused if it exists)")
-    c.add_argument("--path", type=int, metavar="P",
+    c.add_argument("--force", action="store_true",
+                   help="replace SCENARIO.toml and the files beside it if they exist")
+    c.add_argument("--path", type=_non_negative, metavar="P",
                    help="with a simulated log (a `path` column): calibrate on this path only "
                    "(default 0)")
-    c.add_argument("--check-paths", type=int, metavar="N",
+    c.add_argument("--check-paths", type=_non_negative, metavar="N",
                    help="paths of the check simulation (default 200; 0 = no check)")
-    c.add_argument("--seed", type=_seed, metavar="S", help="seed of the check simulation")
+    c.add_argument("--seed", type=_non_negative, metavar="S", help="seed of the check simulation")
     c.set_defaults(handler=cmd_calibrate)
 
 
@@ -598,9 +627,13 @@ def _interrupted(e) -> int:
     if written:
         missing = [w for p, w in _outputs.targets if not p.exists()]
         msg = f"{', '.join(written)} was written completely, but not {', '.join(missing)}"
+    elif _outputs.hint and not _outputs.targets:
+        msg = _outputs.hint
     else:
         msg = "nothing written"
-    _err(f"\n{what}: {msg}" + (f"; {_outputs.hint}" if _outputs.hint else ""))
+    if _outputs.hint and msg != _outputs.hint:
+        msg += f"; {_outputs.hint}"
+    _err(f"\n{what}: {msg}")
     return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
 
 

@@ -328,11 +328,20 @@ def test_report_on_something_that_is_not_a_run(workdir, monkeypatch, capsys):
 
 def test_report_dispatches_sweep_directories(tmp_path, monkeypatch, capsys):
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sweep"}))
-    import simengine.sweeps as sweep
+    import simengine.sweeps as sweeps
     seen = []
-    monkeypatch.setattr(sweep, "report_sweep", lambda path, *a, **k: seen.append(path) or 0)
+
+    class Printed:
+        def print(self):
+            seen.append("printed")
+    monkeypatch.setattr(sweeps, "report_sweep", lambda path, *a, **k: seen.append(path) or Printed())
     assert cli.main(["report", str(tmp_path)]) == 0
-    assert seen == [tmp_path]
+    assert seen == [tmp_path, "printed"]
+    # a folder that is not a sweep: the sweep package's error, exit 2
+    monkeypatch.undo()
+    assert cli.main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------
@@ -538,3 +547,63 @@ def test_run_events(workdir):
     p = sim("run", "tiny.toml", "--paths", 2, "--events-strategy", "nope", cwd=workdir)
     assert_clean_error(p)
     assert "nope" in p.stderr
+
+
+# --------------------------------------------------------------------------
+# sweep and calibrate: the same exit statuses (in-process, their work faked
+# where only the mapping is under test)
+
+def test_sweep_exit_statuses(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sweep", "nope.toml"]) == 2
+    assert "error: nope.toml" in capsys.readouterr().err
+    import simengine.sweeps as sweeps
+    (tmp_path / "s.toml").write_text('[sweep]\nname = "s"\nbase = "default"\n'
+                                     '[sweep.grid]\n"billing.rule" = ["concurrent"]\n')
+    for exc, code, word in ((KeyboardInterrupt, 130, "interrupted"),
+                            (cli.Terminated, 143, "terminated")):
+        def interrupted(*a, exc=exc, **k):
+            raise exc()
+        monkeypatch.setattr(sweeps, "run_sweep", interrupted)
+        assert cli.main(["sweep", "s.toml"]) == code
+        err = capsys.readouterr().err
+        assert f"{word}: finished points are kept; rerun the same command to resume" in err
+
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(sweeps, "run_sweep", broken)
+    assert cli.main(["sweep", "s.toml"]) == 1
+    err = capsys.readouterr().err
+    assert "disk on fire" in err and "rerun the same command to resume" in err
+
+
+def test_calibrate_exit_statuses(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    import simengine.calibration as calibration
+    (tmp_path / "fitted.toml").write_text("x")
+
+    def not_reached(*a, **k):
+        raise AssertionError("fitted although the output is refused")
+    monkeypatch.setattr(calibration, "calibrate", not_reached)
+    assert cli.main(["calibrate", "events.csv", "-o", "fitted.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "fitted.toml already exists" in err and "--force" in err
+
+    class Fitted:
+        check = None
+
+        def report(self):                 # the signal while the report prints
+            raise KeyboardInterrupt
+
+    def write(cal, output, force=False):
+        return [store.write_text(output, "fitted"), store.write_text("new-fit.json", "{}")]
+    monkeypatch.setattr(calibration, "calibrate", lambda *a, **k: Fitted())
+    monkeypatch.setattr(calibration, "write_calibration", write)
+    assert cli.main(["calibrate", "events.csv", "--check-paths", "0", "-o", "new.toml"]) == 0
+    assert "after the output was complete" in capsys.readouterr().err
+
+    def interrupted_write(cal, output, force=False):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(calibration, "write_calibration", interrupted_write)
+    assert cli.main(["calibrate", "events.csv", "--check-paths", "0", "-o", "other.toml"]) == 130
+    assert "interrupted: nothing written" in capsys.readouterr().err
