@@ -1,13 +1,6 @@
 """The `simengine` command line (SPEC section 9): the only argument parser and
-the only mapping of outcomes to exit statuses, for every command.
-
-    simengine run [SCENARIO] [--paths N] [--seed S] [--threads T] [--out DIR] [--set KEY=VALUE ...]
-                  [--format arrow|parquet] [--executor local|dask] [--scheduler ADDRESS] [--workers N]
-    simengine validate SCENARIO [--set KEY=VALUE ...]
-    simengine report RUN_DIR [--metric M]
-    simengine warmup [--threads T]
-    simengine sweep SWEEP.toml [--out DIR] [--executor local|dask] [--scheduler ADDRESS] [--workers N]
-    simengine calibrate EVENTS [--population N] [--segments FILE] -o SCENARIO.toml
+the only mapping of outcomes to exit statuses, for every command (run,
+validate, report, warmup, sweep, calibrate; `simengine COMMAND --help`).
 
 Exit status: 0 success, 2 bad input (scenario, --set, options, an output
 that exists or cannot be created, a directory that is not a run; every

@@ -334,7 +334,8 @@ def test_report_dispatches_sweep_directories(tmp_path, monkeypatch, capsys):
     class Printed:
         def print(self):
             seen.append("printed")
-    monkeypatch.setattr(sweeps, "report_sweep", lambda path, *a, **k: seen.append(path) or Printed())
+    monkeypatch.setattr(sweeps, "report_sweep",
+                        lambda path, *a, **k: seen.append(path) or Printed())
     assert cli.main(["report", str(tmp_path)]) == 0
     assert seen == [tmp_path, "printed"]
     # a folder that is not a sweep: the sweep package's error, exit 2
