@@ -73,9 +73,10 @@ def test_a_worker_killed_mid_run_is_retried_and_tables_stay_identical(scenario, 
         os.kill(killed[0], 0)
     assert_same_tables(local, res)
     # the nanny starts a fresh worker in its place; the cluster keeps working
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while len(dask.client.nthreads()) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert len(dask.client.nthreads()) == 2
     assert killed[0] not in dask.client.run(os.getpid).values()
 
 

@@ -373,6 +373,28 @@ def test_a_crash_while_writing_leaves_no_half_point_and_resumes(tmp_path, counte
     assert (root / "sweep_summary.arrow").read_bytes() == (clean / "sweep_summary.arrow").read_bytes()
 
 
+def test_an_interrupt_keeps_the_finished_points(tmp_path, capsys, monkeypatch):
+    path = write_sweep(tmp_path)
+    real = execution._simulate_point
+    calls = []
+
+    def interrupted_at_the_third(scn, *a):
+        calls.append(scn.sha256)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(scn, *a)
+    monkeypatch.setattr(execution, "_simulate_point", interrupted_at_the_third)
+    args = types.SimpleNamespace(sweep=str(path), out=str(tmp_path / "out"), executor="local",
+                                 scheduler=None, workers=None)
+    assert sw.cli_sweep(args) == 130
+    assert "finished points are kept; rerun the same command to resume" in capsys.readouterr().err
+    root = tmp_path / "out" / "s4"
+    m = json.loads((root / "manifest.json").read_text())
+    assert [q["status"] for q in m["points"]] == ["done", "done", "pending", "pending"]
+    assert set(sw.read_sweep_summary(root)["point"].to_pylist()) == {0, 1}
+    assert len(part_files(root)) == 2 * 4
+
+
 def test_changing_one_value_reruns_only_the_points_it_touches(tmp_path, counted):
     out = tmp_path / "out"
     s1 = sw.load_sweep(write_sweep(tmp_path))
