@@ -163,7 +163,7 @@ class DaskExecutor:
         else:
             self.cluster = distributed.LocalCluster(
                 n_workers=workers or 2, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR,
+                dashboard_address=":0", silence_logs=logging.ERROR,
                 env={"NUMBA_NUM_THREADS": "1"})
             self.client = distributed.Client(self.cluster)
             # the workers run on this machine, one path at a time each

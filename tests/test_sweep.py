@@ -4,7 +4,6 @@ import json
 import math
 import os
 import sys
-import types
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
 
-from simengine import store, sweeps as sw
+from simengine import cli, store, sweeps as sw
 from simengine.executor import ExecutorError
 from simengine.scenario import ScenarioError
 from simengine.sweeps import execution, report
@@ -208,18 +207,20 @@ def test_every_bad_point_is_reported_with_its_values(tmp_path):
     assert msg.count("scenario.seed") == 1 and "[sweep.scenario]: scenario.seed" in msg
 
 
+def sweep_command(path, out, *options):
+    return cli.main(["sweep", str(path), "--out", str(out), *options])
+
+
 def test_cli_exit_status_2_and_nothing_written_for_bad_input(tmp_path, capsys, counted):
     path = write_sweep(tmp_path, grid='[sweep.grid]\n"segment.a.churn_rate" = [0.1, -1]\n')
-    args = types.SimpleNamespace(sweep=str(path), out=str(tmp_path / "out"), executor="local",
-                                 scheduler=None, workers=None)
-    assert sw.cli_sweep(args) == 2
+    assert sweep_command(path, tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert "point segment.a.churn_rate=-1" in err and str(path) in err
     assert counted == [] and not (tmp_path / "out").exists()
-    args.sweep = str(write_sweep(tmp_path))
-    args.scheduler = "tcp://127.0.0.1:1"
-    assert sw.cli_sweep(args) == 2
+    path = write_sweep(tmp_path)
+    assert sweep_command(path, tmp_path / "out", "--scheduler", "tcp://127.0.0.1:1") == 2
     assert "--scheduler: only with --executor dask" in capsys.readouterr().err
+    assert counted == [] and not (tmp_path / "out").exists()
 
 
 def test_missing_dask_is_a_clear_error(tmp_path, monkeypatch):
@@ -384,9 +385,7 @@ def test_an_interrupt_keeps_the_finished_points(tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real(scn, *a)
     monkeypatch.setattr(execution, "_simulate_point", interrupted_at_the_third)
-    args = types.SimpleNamespace(sweep=str(path), out=str(tmp_path / "out"), executor="local",
-                                 scheduler=None, workers=None)
-    assert sw.cli_sweep(args) == 130
+    assert sweep_command(path, tmp_path / "out") == 130
     assert "finished points are kept; rerun the same command to resume" in capsys.readouterr().err
     root = tmp_path / "out" / "s4"
     m = json.loads((root / "manifest.json").read_text())
@@ -479,9 +478,7 @@ def test_files_get_the_users_umask(tmp_path):
 
 def test_report_writes_plots_and_tables(tmp_path, capsys):
     path = write_sweep(tmp_path)
-    args = types.SimpleNamespace(sweep=str(path), out=str(tmp_path / "out"), executor="local",
-                                 scheduler=None, workers=None)
-    assert sw.cli_sweep(args) == 0
+    assert sweep_command(path, tmp_path / "out") == 0
     out = capsys.readouterr().out
     assert "4 points: 4 simulated, 0 already done" in out
     assert "Sweep s4: cheapest strategy by economic cost" in out
