@@ -158,16 +158,13 @@ class DaskExecutor:
         if scheduler:
             self.client = _connect(distributed, scheduler, workers,
                                    connect_timeout or CONNECT_TIMEOUT)
-            # this process only gathers outputs; the workers' memory is theirs
-            self.threads = 1
         else:
             self.cluster = distributed.LocalCluster(
                 n_workers=workers or 2, threads_per_worker=1, processes=True,
                 dashboard_address=":0", silence_logs=logging.ERROR,
                 env={"NUMBA_NUM_THREADS": "1"})
             self.client = distributed.Client(self.cluster)
-            # the workers run on this machine, one path at a time each
-            self.threads = workers or 2
+        self.threads = planned_threads("dask", None, scheduler, workers)
 
     def slots(self) -> int:
         """Worker threads in the cluster now."""
@@ -235,6 +232,16 @@ def _connect(distributed, scheduler, workers, timeout):
             raise ExecutorError(f"--workers {workers}: only {joined} worker(s) joined the "
                                 f"scheduler {scheduler} within {WAIT_FOR_WORKERS} s") from None
     return client
+
+
+def planned_threads(kind="local", threads=None, scheduler=None, workers=None) -> int:
+    """The threads of this machine an executor of these options simulates
+    on, as `engine.run` counts them for memory and chunks: numba threads
+    (local); the LocalCluster's worker processes, one path at a time each;
+    1 with a scheduler (this process only gathers the outputs)."""
+    if kind == "local":
+        return thread_count(threads)
+    return 1 if scheduler else (workers or 2)
 
 
 def check_options(kind="local", threads=None, scheduler=None, workers=None):

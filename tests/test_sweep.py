@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from simengine import cli, store, sweeps as sw
-from simengine.executor import ExecutorError
+from simengine.executor import ExecutorError, LocalExecutor
 from simengine.scenario import ScenarioError
 from simengine.sweeps import execution, report
 
@@ -400,7 +400,9 @@ def test_changing_one_value_reruns_only_the_points_it_touches(tmp_path, counted)
     root = sw.run_sweep(s1, out=out).directory
     counted.clear()
     s2 = sw.load_sweep(write_sweep(tmp_path, grid=GRID.replace("0.01]", "0.02]")))
-    run = sw.run_sweep(s2, out=out)
+    # an executor object is used as given (here: one numba thread)
+    run = sw.run_sweep(s2, out=out, executor=LocalExecutor(threads=1))
+    assert run.manifest["executor"] == {"executor": "local", "threads": 1}
     assert run.simulated == [1, 3] and run.skipped == [0, 2]
     assert counted == [s2.points[1].sha256, s2.points[3].sha256]
     # the dataset holds exactly the points of the sweep; old ones are set aside

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import engine, store
 from ..executor import (ExecutorError, check_options, default_chunk, make_executor,
-                        require_distributed, thread_count)
+                        planned_threads, require_distributed)
 from ..report.progress import Progress, plural
 from ..scenario import ScenarioError
 from . import storage
@@ -38,14 +38,6 @@ def _simulate_point(scn, executor, chunk_size, progress):
     return engine.run(scn, executor=executor, chunk_size=chunk_size, progress=progress)
 
 
-def _planned_threads(kind, scheduler, workers) -> int:
-    """The threads `engine.run` will count for a point's memory, as the
-    executor will report them (see executor.py)."""
-    if kind == "local":
-        return thread_count(workers)
-    return 1 if scheduler else (workers or 2)
-
-
 def _check_points(sweep: Sweep, threads, chunk_size):
     """Every point fits in memory (as engine.run checks it), before any work."""
     problems = []
@@ -59,15 +51,20 @@ def _check_points(sweep: Sweep, threads, chunk_size):
         raise ScenarioError(problems, sweep.source)
 
 
-def _open_executor(executor, scheduler, workers):
-    """(executor, whether we close it): a kind is made here ("local":
-    `workers` numba threads; "dask": a cluster), an executor object is used
-    as given."""
+def _executor_options(kind, scheduler, workers) -> dict:
+    """make_executor's options: a sweep's `--workers` are numba threads for
+    the local executor, worker processes for Dask."""
+    local = kind == "local"
+    return {"kind": kind, "threads": workers if local else None, "scheduler": scheduler,
+            "workers": None if local else workers}
+
+
+def _open_executor(executor, options, needed):
+    """(executor or None, whether we close it): an executor object is used
+    as given; a kind is made here, only when a point needs running."""
     if not isinstance(executor, str):
         return executor, False
-    local = executor == "local"
-    return make_executor(executor, threads=workers if local else None, scheduler=scheduler,
-                         workers=None if local else workers), True
+    return (make_executor(**options), True) if needed else (None, False)
 
 
 def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=None,
@@ -86,10 +83,10 @@ def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=
     scheduler, or a folder that holds another sweep or is being written."""
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ScenarioError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
+    options = _executor_options(executor, scheduler, workers)
     if isinstance(executor, str):
-        check_options(executor, workers if executor == "local" else None, scheduler,
-                      None if executor == "local" else workers)
-        threads = _planned_threads(executor, scheduler, workers)
+        check_options(**options)
+        threads = planned_threads(**options)
     else:
         threads = getattr(executor, "threads", 1)
     _check_points(sweep, threads, chunk_size)
@@ -101,7 +98,7 @@ def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=
     try:
         with storage.locked(root):
             storage.check_owner(root, sweep)
-            return _run_points(sweep, root, (executor, scheduler, workers), chunk_size, progress)
+            return _run_points(sweep, root, (executor, options), chunk_size, progress)
     except ExecutorError:
         if created:                 # the executor could not start: leave nothing behind
             shutil.rmtree(root, ignore_errors=True)
@@ -114,7 +111,7 @@ def _run_points(sweep: Sweep, root: Path, how, chunk_size, progress) -> SweepRun
     done = storage.reconcile(root, sweep)
     pending = [p for p in sweep.points if p.index not in done]
     run.skipped = sorted(done)
-    ex, ours = _open_executor(*how) if pending else (None, False)
+    ex, ours = _open_executor(*how, needed=bool(pending))
     try:
         info = ex.describe() if ex is not None else {"executor": how[0]}
         _simulate_points(sweep, root, ex, info, pending, done, run, chunk_size, progress)
