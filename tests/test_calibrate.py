@@ -1,7 +1,6 @@
 """`simengine calibrate` and `simengine run --events` (SPEC sections 3, 11):
 spell reconstruction from hand-written logs, input errors, the simulated log,
 and a round trip (simulate known parameters, calibrate, cover the truth)."""
-import argparse
 import json
 import math
 
@@ -12,12 +11,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from simengine.calibration import (ADD_FRIEND, DEL_FRIEND_CUSTOMER, MAX_EVENT_ROWS,
-                                 CalibrationError, calibrate, churn_loglik, cli_calibrate,
+                                 CalibrationError, calibrate, churn_loglik,
                                  fit_readd, month_of_year, read_events, reconstruct_spells,
                                  write_event_log)
 from simengine.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 HEADER = "time,external_user_id,user_id,chat_id,event\n"
+
+
+def simengine_calibrate(*argv) -> int:
+    """`simengine calibrate ARGV`, in process: its exit status."""
+    from simengine.cli import main
+    return main(["calibrate", *map(str, argv)])
 
 
 def write(tmp_path, text, name="log.csv"):
@@ -197,9 +202,7 @@ def test_missing_file_and_segments_errors(tmp_path):
 
 def test_cli_bad_input_exit_2(tmp_path, capsys):
     p = write(tmp_path, HEADER + "2025-01-01,c1,m1,,hello\n")
-    args = argparse.Namespace(events=str(p), population=None, segments=None,
-                              output=str(tmp_path / "out.toml"))
-    assert cli_calibrate(args) == 2
+    assert simengine_calibrate(p, "-o", tmp_path / "out.toml") == 2
     err = capsys.readouterr().err
     assert "unknown event 'hello'" in err and "row 1" in err
     assert not (tmp_path / "out.toml").exists()
@@ -356,9 +359,7 @@ def test_per_segment_fit_and_scenario_file(tmp_path):
     seg.write_text("external_user_id,segment\n" + "".join(
         f"c{u},{'vip' if u < 10_000 else 'new'}\n" for u in range(40_000)))
     out = tmp_path / "fitted.toml"
-    args = argparse.Namespace(events=str(events), population=None, segments=str(seg),
-                              output=str(out), check_paths=20)
-    assert cli_calibrate(args) == 0
+    assert simengine_calibrate(events, "--segments", seg, "-o", out, "--check-paths", 20) == 0
     fitted = load_scenario(out)
     assert [s.name for s in fitted.segments] == ["vip", "new"]
     assert [s.size for s in fitted.segments] == [10_000, 30_000]
@@ -376,9 +377,7 @@ def test_per_segment_fit_and_scenario_file(tmp_path):
 def test_cli_writes_a_valid_scenario_and_report(simulated, tmp_path, capsys):
     scn, path = simulated
     out = tmp_path / "cal.toml"
-    args = argparse.Namespace(events=str(path), population=30_000, segments=None,
-                              output=str(out), check_paths=10)
-    assert cli_calibrate(args) == 0
+    assert simengine_calibrate(path, "--population", 30_000, "-o", out, "--check-paths", 10) == 0
     printed = capsys.readouterr().out
     assert "95% interval" in printed and "churn_shape" in printed and "Check:" in printed
     fitted = load_scenario(out)
@@ -422,9 +421,8 @@ def test_output_is_never_overwritten_without_force(simulated, tmp_path, capsys):
     out = tmp_path / "cal.toml"
     out.write_text("keep me\n")
     # refused before any work: the (missing) event log is not even opened
-    args = argparse.Namespace(events=str(tmp_path / "missing.csv"), population=30_000,
-                              segments=None, output=str(out), check_paths=0)
-    assert cli_calibrate(args) == 2
+    args = ["--population", 30_000, "-o", out, "--check-paths", 0]
+    assert simengine_calibrate(tmp_path / "missing.csv", *args) == 2
     err = capsys.readouterr().err
     assert f"{out} already exists" in err and "--force" in err and "another -o name" in err
     assert "missing.csv" not in err.split("already exists")[1]
@@ -433,13 +431,11 @@ def test_output_is_never_overwritten_without_force(simulated, tmp_path, capsys):
     # a companion file left from an earlier calibration is protected too
     out.unlink()
     (tmp_path / "cal-fit.json").write_text("{}")
-    args.events = str(path)
-    assert cli_calibrate(args) == 2
+    assert simengine_calibrate(path, *args) == 2
     assert "cal-fit.json already exists" in capsys.readouterr().err
     assert not out.exists()
     # --force replaces them
-    args.force = True
-    assert cli_calibrate(args) == 0
+    assert simengine_calibrate(path, *args, "--force") == 0
     assert load_scenario(out).population == 30_000
     assert json.loads((tmp_path / "cal-fit.json").read_text())["kind"] == "calibration"
     # the API refuses the same way
@@ -454,9 +450,8 @@ def test_files_get_the_users_umask(simulated, tmp_path):
     scn, path = simulated
     old = os.umask(0o027)
     try:
-        args = argparse.Namespace(events=str(path), population=30_000, segments=None,
-                                  output=str(tmp_path / "cal.toml"), check_paths=5)
-        assert cli_calibrate(args) == 0
+        assert simengine_calibrate(path, "--population", 30_000, "-o", tmp_path / "cal.toml",
+                                   "--check-paths", 5) == 0
         log = write_event_log(truth_scenario(paths=1, years=1), tmp_path / "run")
     finally:
         os.umask(old)
@@ -509,9 +504,8 @@ def test_calibrate_runs_without_pandas(simulated, tmp_path):
 def test_unwritable_output_is_refused_before_fitting(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    args = argparse.Namespace(events=str(tmp_path / "missing.csv"), population=None,
-                              segments=None, output=str(blocker / "cal.toml"), check_paths=0)
-    assert cli_calibrate(args) == 2
+    assert simengine_calibrate(tmp_path / "missing.csv", "-o", blocker / "cal.toml",
+                               "--check-paths", 0) == 2
     err = capsys.readouterr().err
     assert "cal.toml: cannot be created" in err and "not a directory" in err
     assert "missing.csv" not in err                        # the log was never read

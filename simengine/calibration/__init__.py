@@ -24,7 +24,6 @@ Modules, in the order data flows:
   eventlog  the simulated contact log of `simengine run --events`
 """
 from .check import CHECK_PATHS, Check
-from .command import cli_calibrate
 from .eventlog import LOG_EPOCH, MAX_EVENT_ROWS, check_event_log_size, write_event_log
 from .events import (ADD_FRIEND, ADD_GROUP, DEL_FRIEND_CUSTOMER, DEL_FRIEND_MEMBER, DEL_GROUP,
                      DISMISS, EventLog, read_events)
@@ -38,7 +37,7 @@ __all__ = [
     "ADD_FRIEND", "ADD_GROUP", "DEL_FRIEND_CUSTOMER", "DEL_FRIEND_MEMBER", "DEL_GROUP",
     "DISMISS", "CHECK_PATHS", "LOG_EPOCH", "MAX_EVENT_ROWS", "PARAMS", "Calibration",
     "CalibrationError", "Check", "Estimate", "EventLog", "SegmentFit", "Spells",
-    "calibrate", "check_event_log_size", "check_output", "churn_loglik", "cli_calibrate",
+    "calibrate", "check_event_log_size", "check_output", "churn_loglik",
     "companion", "fit_adoption", "fit_churn", "fit_readd", "month_of_year", "read_events",
     "read_segments", "reconstruct_spells", "scenario_toml", "write_calibration",
     "write_event_log",

@@ -60,7 +60,9 @@ def _commented(value, comment):
     return item
 
 
-def _table(values: dict, comments: dict = {}):  # noqa: B006 (read only)
+def _table(values: dict, comments: dict | None = None):
+    """A TOML table of `values`, with a trailing comment on the keys of `comments`."""
+    comments = comments or {}
     t = tomlkit.table()
     for k, v in values.items():
         t.add(k, _commented(v, comments[k]) if k in comments else v)
