@@ -1,0 +1,98 @@
+"""Scenario files: the bundled scenarios, reading TOML, loading with
+overrides, writing a resolved scenario back as TOML."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from .checks import scenario_from_dict
+from .model import Scenario, ScenarioError
+from .overrides import _split_overrides, apply_overrides
+
+
+
+def bundled_scenarios() -> list[str]:
+    """Names of the scenarios shipped in simengine/scenarios/."""
+    folder = resources.files("simengine") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_toml(path=None) -> tuple[dict, str]:
+    """(raw dict, source label) for a file path or a bundled name; None = default.
+    An existing file wins over a bundled scenario of the same name."""
+    if path is None:
+        path = "default"
+    p = Path(path)
+    if not p.is_file():
+        name = str(path)
+        if "/" not in name and "\\" not in name:
+            res = resources.files("simengine") / "scenarios" / (
+                name if name.endswith(".toml") else name + ".toml")
+            if res.is_file():
+                return _parse(res.read_text(encoding="utf-8"), f"<bundled>/{res.name}")
+        raise ScenarioError([f"{path}: no such scenario file (bundled scenarios: "
+                             f"{', '.join(bundled_scenarios())})"], str(path))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([f"{path}: cannot read: {e}"], str(path)) from None
+    return _parse(text, str(path))
+
+
+def _parse(text, source):
+    try:
+        return tomllib.loads(text), source
+    except tomllib.TOMLDecodeError as e:   # its message carries line and column
+        raise ScenarioError([f"{source}: invalid TOML: {e}"], source) from None
+
+
+def load_scenario(path=None, overrides=()) -> Scenario:
+    """Read, override, validate and resolve a scenario (SPEC sections 6, 9).
+    `path`: a file, a bundled name ("default", "default.toml") or None for the
+    bundled default. Raises ScenarioError naming every problem."""
+    data, source = read_toml(path)
+    overrides = list(_split_overrides(overrides))
+    data = apply_overrides(data, overrides, source)
+    return scenario_from_dict(data, source, overridden=[k for k, _ in overrides])
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "inf" if v == math.inf else "-inf" if v == -math.inf else repr(v)
+    if isinstance(v, str):   # JSON escapes are TOML escapes, bar DEL
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _toml_key(k):
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_value(k)
+
+
+def to_toml(resolved: dict) -> str:
+    """Write a resolved scenario dict (tables of scalars/lists and arrays of
+    tables) as TOML that `load_scenario` reads back to an equal Scenario."""
+    out = []
+    for name, value in resolved.items():
+        if isinstance(value, dict):
+            out.append(f"[{_toml_key(name)}]")
+            out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
+            out.append("")
+    for name, value in resolved.items():
+        if isinstance(value, list):
+            for item in value:
+                out.append(f"[[{_toml_key(name)}]]")
+                out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items()]
+                out.append("")
+    return "\n".join(out)

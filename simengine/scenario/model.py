@@ -1,0 +1,185 @@
+"""The scenario as the engine sees it: frozen dataclasses, one
+representation. The resolved dict (what manifests store and `to_toml`
+writes) and the sha256 are derived from the fields."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot run. `problems` lists every problem found,
+    each naming the file, the key and what is expected."""
+
+    def __init__(self, problems, source=None):
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        self.source = source
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    share: float
+    size: int                 # customers, by largest remainder of share * population
+    initial_contacts: int
+    adoption_rate: float
+    churn_rate: float
+    churn_shape: float        # math.inf = homogeneous
+    readd_prob: float
+    readd_delay_days: float
+    lost_value: float
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    renewal: str = "fit"        # none | fixed | fit | forecast | oracle
+    tier: int | None = None     # tier size for renewal = "fixed"
+    upgrade: str = "next"       # none | next | fit
+    headroom: float = 0.0
+    admit: tuple = ()           # segment names admitted (resolved: all when unset)
+    others: str = "lost"        # overflow | lost
+    on_blocked: str = "lost"    # lost | retry | overflow
+    retry_days: float = 14.0
+    max_retries: int = 3
+    reserve: tuple = ()         # (segment, contacts) pairs: capacity kept for the others
+
+    def reserve_of(self, segment: str) -> int:
+        return dict(self.reserve).get(segment, 0)
+
+
+@dataclass(frozen=True)
+class Growth:
+    season: tuple = (1.0,) * 12
+    sigma: float = 0.0
+    churn_sigma: float = 0.0
+
+
+@dataclass(frozen=True)
+class Billing:
+    rule: str = "concurrent"
+    certified: bool = True
+    period_days: int = 365
+    upgrade_pricing: str = "prorated"
+    tier_covers: str = "total"
+    certification_fee: float = 0.0
+    tiers: tuple = ((5_000, 500.0), (20_000, 2_000.0), (50_000, 5_000.0),
+                    (200_000, 20_000.0), (500_000, 50_000.0),
+                    (1_000_000, 100_000.0), (2_000_000, 200_000.0))
+
+    @property
+    def free_quota(self) -> int:
+        return 2000 if self.certified else 100
+
+
+@dataclass(frozen=True)
+class Overflow:
+    account_capacity: int = 5000
+    account_cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Staff:
+    members: int | None = None
+    friend_cap: int = 50_000
+
+    @property
+    def member_cap(self) -> int | None:
+        return None if self.members is None else self.members * self.friend_cap
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    horizon_years: int
+    paths: int
+    seed: int
+    population: int
+    segments: tuple
+    growth: Growth
+    billing: Billing
+    overflow: Overflow
+    staff: Staff
+    strategies: tuple
+    source: str = "<dict>"
+
+    @property
+    def days(self) -> int:
+        return 365 * self.horizon_years
+
+    @property
+    def periods(self) -> int:
+        return -(-self.days // self.billing.period_days)
+
+    @property
+    def months(self) -> int:
+        return 12 * self.horizon_years
+
+    @functools.cached_property
+    def resolved(self) -> dict:
+        """The full scenario as plain data (JSON- and TOML-writable, loadable
+        again), derived from the fields: the scenario has one representation."""
+        return _resolve(self)
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Identity of the resolved scenario (written into every output)."""
+        text = json.dumps(self.resolved, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def replace_run(self, paths=None, seed=None) -> "Scenario":
+        """The same scenario with `scenario.paths` / `scenario.seed` changed
+        (the `run(paths=, seed=)` keywords). Only the changed keys are checked;
+        the rest was validated when the scenario was loaded."""
+        changes = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+        if not changes:
+            return self
+        from .checks import _SCHEMA, _Bad, _Checker, _fmt
+        c = _Checker(self.source, ())
+        for key, value in changes.items():
+            check = _SCHEMA["scenario"][key][0]
+            try:
+                changes[key] = check(value)
+            except _Bad as e:
+                c.bad(f"scenario.{key}", f"expected {e}, got {_fmt(value)}")
+        if c.problems:
+            raise ScenarioError(c.problems, self.source)
+        return dataclasses.replace(self, **changes)
+
+
+def _resolve(scn: Scenario) -> dict:
+    """The full scenario as plain data: JSON- and TOML-writable, loadable again."""
+    def plain(obj, drop=()):
+        d = {}
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            if f.name in drop or v is None:     # TOML has no null: unset = absent
+                continue
+            if f.name == "reserve":
+                if v:
+                    d[f.name] = dict(v)
+                continue
+            if isinstance(v, float) and math.isinf(v):
+                v = "inf"
+            elif isinstance(v, tuple):
+                v = [list(x) if isinstance(x, tuple) else x for x in v]
+            d[f.name] = v
+        return d
+    return {
+        "scenario": {"name": scn.name, "horizon_years": scn.horizon_years,
+                     "paths": scn.paths, "seed": scn.seed},
+        "population": {"size": scn.population},
+        "segment": [plain(s, drop=("size",)) for s in scn.segments],
+        "growth": plain(scn.growth),
+        "billing": plain(scn.billing),
+        "overflow": plain(scn.overflow),
+        "staff": plain(scn.staff),
+        "strategy": [plain(s) for s in scn.strategies],
+    }

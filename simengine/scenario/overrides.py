@@ -1,0 +1,92 @@
+"""Overrides (`--set`, sweeps): dotted keys set in a raw scenario dict
+before validation (SPEC section 9)."""
+from __future__ import annotations
+
+import copy
+import tomllib
+
+from .checks import _ARRAYS, _MISSING, _SCHEMA, _fmt
+from .model import ScenarioError
+
+
+
+def _parse_value(text):
+    try:
+        return tomllib.loads("v = " + text)["v"]
+    except tomllib.TOMLDecodeError:
+        return text            # bare words: billing.rule=cumulative
+
+
+def _split_overrides(overrides):
+    """Yield (dotted key, value) from "k=v" strings, (k, v) pairs or a mapping."""
+    items = overrides.items() if isinstance(overrides, dict) else overrides
+    for item in items:
+        if isinstance(item, str):
+            key, eq, text = item.partition("=")
+            if not eq:
+                yield item.strip(), _MISSING
+            else:
+                yield key.strip(), _parse_value(text.strip())
+        else:
+            key, value = item
+            yield key, value
+
+
+def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
+    """A copy of the raw scenario dict with dotted keys set (SPEC section 9):
+    `table.key` for scenario, population, growth, billing, overflow, staff;
+    `segment.<name>.<key>` and `strategy.<name>.<key>`. `overrides` holds
+    "key=value" strings (value parsed as TOML, else taken as a string),
+    (key, value) pairs or a mapping. Unknown keys and names raise ScenarioError
+    (all of them at once); values are checked later by `scenario_from_dict`."""
+    data = copy.deepcopy(data)
+    problems = []
+    for key, value in _split_overrides(overrides):
+        where = f"{source}: --set {key}"
+        if value is _MISSING:
+            problems.append(f"{where}: expected KEY=VALUE, got {_fmt(key)}")
+            continue
+        table, _, rest = key.partition(".")
+        if table == "strategy" and ".reserve." in f".{rest}":
+            # strategy.<name>.reserve.<segment>: one entry of the reserve table
+            name, _, segment = rest.rpartition(".reserve.")
+            entries = [e for e in data.get("strategy", []) if isinstance(e, dict)]
+            names = [str(e.get("name")) for e in entries]
+            if name not in names:
+                problems.append(f"{where}: no strategy named {_fmt(name)}; "
+                                f"the strategy names are: {', '.join(names) or '(none)'}")
+            else:
+                entry = entries[names.index(name)]
+                reserve = entry.get("reserve")
+                entry["reserve"] = {**(reserve if isinstance(reserve, dict) else {}),
+                                    segment: value}
+            continue
+        if table in _ARRAYS:
+            name, _, leaf = rest.rpartition(".")   # names may contain dots; keys don't
+            entries = data.get(table)
+            entries = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+            names = [str(e.get("name")) for e in entries]
+            if leaf not in _SCHEMA[table] or not name:
+                problems.append(f"{where}: unknown key; expected {table}.<name>.<key> with "
+                                f"<key> one of {', '.join(_SCHEMA[table])}")
+            elif name not in names:
+                problems.append(f"{where}: no {table} named {_fmt(name)}; "
+                                f"the {table} names are: {', '.join(names) or '(none)'}")
+            else:
+                entries[names.index(name)][leaf] = value
+        elif table in _SCHEMA:
+            if rest not in _SCHEMA[table]:
+                problems.append(f"{where}: unknown key; {table} keys: {', '.join(_SCHEMA[table])}")
+            else:
+                tbl = data.setdefault(table, {})
+                if isinstance(tbl, dict):
+                    tbl[rest] = value
+                else:
+                    problems.append(f"{where}: [{table}] is not a table in the file")
+        else:
+            problems.append(f"{where}: unknown key; expected one of "
+                            + ", ".join(f"{t}.<name>.<key>" if t in _ARRAYS else f"{t}.<key>"
+                                        for t in _SCHEMA))
+    if problems:
+        raise ScenarioError(problems, source)
+    return data
