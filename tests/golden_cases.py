@@ -21,7 +21,7 @@ CASES = {
     "excess-membercap-difference": (HERE / "excess-membercap-difference.toml", 6),
     "period200-full-cumulative": (HERE / "period200-full-cumulative.toml", 6),
     "uncertified": (HERE / "uncertified.toml", 6),
-    "default": ("default", 24),
+    "default": (HERE / "default.toml", 24),
 }
 
 
