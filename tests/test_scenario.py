@@ -429,3 +429,45 @@ def test_oracle_warns_about_settings_it_ignores(tmp_path):
     bad = text + 'upgrade = "fit"\nheadroom = 0.1\nreserve = { rest = 10 }\n'
     (warning,) = scenario_warnings(load_scenario(write(tmp_path, bad)))
     assert "strategy.hindsight: upgrade, headroom, reserve have no effect" in warning
+
+
+# --------------------------------------------------------------------------
+# A small version of a scenario: --set population.size and --scale (SPEC 6)
+
+def test_population_from_set_that_cannot_hold_the_initial_contacts():
+    with pytest.raises(ScenarioError) as e:
+        load_scenario("default", ["population.size=20000"])
+    (problem,) = e.value.problems          # one problem, blamed on the key that was set
+    assert problem.startswith("<bundled>/default.toml: population.size (from --set): "
+                              "expected at least 599,972 customers, got 20,000")
+    assert "--scale 0.02 gives 20,000 customers" in problem
+
+
+def test_initial_contacts_too_large_names_what_would_fit(tmp_path):
+    text = BASE.replace("initial_contacts = 10", "initial_contacts = 400")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text))
+    (problem,) = e.value.problems
+    assert "segment.vip.initial_contacts: expected at most the segment's size 300" in problem
+    assert "the smallest population that holds every segment's initial contacts is 1,332" in problem
+
+
+def test_smallest_population_is_smallest():
+    from simengine.scenario.checks import _largest_remainder, smallest_population
+    shares, initial = [0.02, 0.13, 0.25, 0.6], [12_000, 45_000, 33_000, 5_000]
+    n = smallest_population(shares, initial)
+    assert all(i <= s for i, s in zip(initial, _largest_remainder(shares, n)))
+    assert any(i > s for i, s in zip(initial, _largest_remainder(shares, n - 1)))
+
+
+def test_scale_makes_a_small_version_on_purpose():
+    full = load_scenario("default")
+    small = load_scenario("default", scale=0.02)
+    assert small.population == full.population // 50
+    assert [s.initial_contacts for s in small.segments] == [
+        s.initial_contacts // 50 for s in full.segments]
+    # --set applies after --scale
+    assert load_scenario("default", ["population.size=30000"], scale=0.02).population == 30_000
+    for bad in (0, -1, float("nan"), "x"):
+        with pytest.raises(ScenarioError, match="--scale: expected a number > 0"):
+            load_scenario("default", scale=bad)

@@ -12,12 +12,12 @@ default), `overrides` (`--set`), `files` (reading and writing TOML).
 """
 from .checks import (MAX_SEGMENTS, MAX_STRATEGIES, NAME_RE, scenario_from_dict,
                      scenario_warnings)
-from .files import bundled_scenarios, load_scenario, read_toml, to_toml
+from .files import bundled_scenarios, load_scenario, read_toml, scale_scenario, to_toml
 from .model import (Billing, Growth, Overflow, Scenario, ScenarioError, Segment, Staff,
                     Strategy)
 from .overrides import apply_overrides
 
 __all__ = ["Billing", "Growth", "Overflow", "Scenario", "ScenarioError", "Segment", "Staff",
            "Strategy", "MAX_SEGMENTS", "MAX_STRATEGIES", "NAME_RE", "apply_overrides",
-           "bundled_scenarios", "load_scenario", "read_toml", "scenario_from_dict",
+           "bundled_scenarios", "load_scenario", "read_toml", "scale_scenario", "scenario_from_dict",
            "scenario_warnings", "to_toml"]

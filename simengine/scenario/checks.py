@@ -217,6 +217,7 @@ class _Checker:
 
     def __init__(self, source, overridden):
         self.source, self.overridden, self.problems = source, set(overridden), []
+        self.file_population = None
 
     def bad(self, key, msg):
         tag = " (from --set)" if key in self.overridden else ""
@@ -277,11 +278,56 @@ def _largest_remainder(shares, total):
     return sizes
 
 
-def scenario_from_dict(data: dict, source="<dict>", *, overridden=()) -> Scenario:
+def smallest_population(shares, initial) -> int:
+    """The smallest population whose segments (by largest remainder) each
+    hold their initial contacts."""
+    # largest remainder gives a segment at most floor(share * n) + 1, so no
+    # population below (initial - 1) / share can hold it: search up from there
+    n = max(1, max(math.floor((i - 1) / s) if s > 0 else (0 if i == 0 else math.inf)
+                   for s, i in zip(shares, initial)))
+    if math.isinf(n):
+        return n
+    while any(i > size for i, size in zip(initial, _largest_remainder(shares, n))):
+        n += 1
+    return n
+
+
+def _check_initial_contacts(c, segs, sizes, population):
+    """Each segment's initial contacts must fit in it. When the population
+    came from --set, the population is what is wrong: say so once, with the
+    smallest population that fits and how to shrink everything together."""
+    over = [(prefix, v["initial_contacts"], size) for (prefix, _, v), size in zip(segs, sizes)
+            if size is not None and v["initial_contacts"] is not None
+            and v["initial_contacts"] > size]
+    if not over:
+        return
+    need = smallest_population([v["share"] for _, _, v in segs],
+                               [v["initial_contacts"] or 0 for _, _, v in segs])
+    fits = (f"the smallest population that holds every segment's initial contacts is {need:,}"
+            if not math.isinf(need) else "no population holds them (a segment has share 0)")
+    if "population.size" in c.overridden:
+        detail = "; ".join(f"{p}: {i:,} > {size:,}" for p, i, size in over)
+        base = c.file_population
+        hint = (f"--scale {population / base:.3g} gives {population:,} customers by "
+                "multiplying the population and every segment's initial_contacts"
+                if isinstance(base, int) and base > 0 else
+                "--scale F multiplies the population and every segment's initial_contacts")
+        c.bad("population.size", f"expected at least {need:,} customers, got {population:,}: "
+              f"initial contacts do not fit ({detail}). To make a small version of the "
+              f"scenario on purpose, scale it instead: {hint} (which tiers bind changes)")
+        return
+    for prefix, initial, size in over:
+        c.bad(f"{prefix}.initial_contacts", f"expected at most the segment's size {size:,} "
+              f"(share * population.size {population:,}), got {initial:,}; {fits}")
+
+
+def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
+                       file_population=None) -> Scenario:
     """Validate a raw scenario dict (as tomllib returns it), fill defaults and
     resolve. Raises ScenarioError listing every problem. `overridden` names the
     dotted keys that came from `--set`, so their messages say so."""
     c = _Checker(source, overridden)
+    c.file_population = file_population     # before --set and --scale, for hints
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: expected a TOML table at top level"], source)
     for key in data:
@@ -311,10 +357,7 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=()) -> Scenari
                   f"{' + '.join(_fmt(s) for s in shares)} = {math.fsum(shares):.12g}")
         elif pop["size"] is not None:
             sizes = _largest_remainder(shares, pop["size"])
-    for (prefix, _, v), size in zip(segs, sizes):
-        if size is not None and v["initial_contacts"] is not None and v["initial_contacts"] > size:
-            c.bad(f"{prefix}.initial_contacts", f"expected at most the segment's size "
-                  f"{size} (share * population), got {v['initial_contacts']}")
+    _check_initial_contacts(c, segs, sizes, pop["size"])
 
     # Strategies: count, names, tier, admit, certification.
     if not 1 <= len(strats) <= MAX_STRATEGIES:

@@ -50,14 +50,41 @@ def _parse(text, source):
         raise ScenarioError([f"{source}: invalid TOML: {e}"], source) from None
 
 
-def load_scenario(path=None, overrides=()) -> Scenario:
+def scale_scenario(data: dict, factor, source="<dict>") -> dict:
+    """A small (or large) version of a raw scenario on purpose: the population
+    and every segment's initial contacts multiplied by `factor` (rounded
+    down, at least one customer). Rates stay as they are, so which tiers bind
+    changes with the size."""
+    if not (isinstance(factor, (int, float)) and not isinstance(factor, bool)
+            and math.isfinite(factor) and factor > 0):
+        raise ScenarioError([f"{source}: --scale: expected a number > 0, got {factor!r}"], source)
+    data = dict(data)
+    population = data.get("population")
+    if isinstance(population, dict) and isinstance(population.get("size"), int):
+        data["population"] = {**population, "size": max(1, math.floor(population["size"] * factor))}
+    segments = data.get("segment")
+    if isinstance(segments, list):
+        data["segment"] = [
+            {**seg, "initial_contacts": math.floor(seg["initial_contacts"] * factor)}
+            if isinstance(seg, dict) and isinstance(seg.get("initial_contacts"), int) else seg
+            for seg in segments]
+    return data
+
+
+def load_scenario(path=None, overrides=(), scale=None) -> Scenario:
     """Read, override, validate and resolve a scenario (SPEC sections 6, 9).
     `path`: a file, a bundled name ("default", "default.toml") or None for the
-    bundled default. Raises ScenarioError naming every problem."""
+    bundled default; `scale` (see `scale_scenario`) applies before the
+    overrides. Raises ScenarioError naming every problem."""
     data, source = read_toml(path)
+    population = data.get("population")
+    file_population = population.get("size") if isinstance(population, dict) else None
+    if scale is not None:
+        data = scale_scenario(data, scale, source)
     overrides = list(_split_overrides(overrides))
     data = apply_overrides(data, overrides, source)
-    return scenario_from_dict(data, source, overridden=[k for k, _ in overrides])
+    return scenario_from_dict(data, source, overridden=[k for k, _ in overrides],
+                              file_population=file_population)
 
 
 def _toml_value(v):
