@@ -1358,7 +1358,7 @@ def write_event_log(scn, run_dir, strategy=None, path=None, max_rows=MAX_EVENT_R
     import pyarrow as pa
     import pyarrow.ipc as ipc
     from . import __version__
-    from .dynamics import LOG_ADD
+    from .kernel.layout import LOG_ADD
     from .engine import contact_log
     check_event_log_size(scn, max_rows)
     if strategy is None:
