@@ -177,6 +177,22 @@ def test_prorated_upgrade_prices():
         assert column(alt.paths, "upgrade_cost")[0] == want
 
 
+def test_fit_upgrade_reads_headroom_exactly():
+    """SPEC 5: `fit` upgrades to the smallest tier whose nominal capacity
+    exceeds U (1 + h); 2600 * 1.15 is 2,990 exactly, so the 2,990 tier does
+    not (in floats it is 2989.9999999999995, which 2,990 exceeds)."""
+    tiers = [[2_600, 260], [2_990, 299], [3_000, 300], [5_000, 500]]
+    scn = march_rush(1_000, 2_600, [dict(name="fit", renewal="fixed", tier=2_600,
+                                         upgrade="fit", headroom=0.15)],
+                     billing={"tiers": tiers, "upgrade_pricing": "full"})
+    res = simengine.run(scn, paths=1)
+    # 2,600 full: buys 3,000; at 3,000 (needs > 3,450) buys 5,000; all admitted
+    assert column(res.paths, "upgrades")[0] == 2
+    assert column(res.paths, "upgrade_cost")[0] == 300 + 500
+    assert column(res.paths, "final_contacts")[0] == 3_600
+    assert column(res.periods, "tier_size")[0] == 5_000
+
+
 def test_member_cap_limits_capacity_and_upgrades():
     scn = march_rush(5_000, 2_000, [dict(name="fit", renewal="fit", upgrade="next")],
                      staff={"members": 1, "friend_cap": 2_500})
