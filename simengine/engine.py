@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .billing import COVERS, PRICING, RULE, tier_capacities
-from .kernel.driver import KernelOutputs, simulate_paths
+from .kernel.driver import simulate_paths
 from .kernel.layout import CONFIG, LOG, MAX_CUSTOMERS, SEGMENT, STRATEGY, TIER, KernelScenario
 from .schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
 from .strategies import B_LOST, ON_BLOCKED, OTHERS, R_NONE, RENEWAL, U_NONE, UPGRADE
@@ -143,9 +143,9 @@ def simulate_into(packed: PackedScenario, seed: int, out: RawOutputs, lo: int, h
     """Simulate the paths of rows lo..hi-1 of `out` (all strategy rows,
     phantoms included), writing the kernel's outputs in place."""
     log_row = packed.n_phantoms + log_strategy if log_strategy >= 0 else -1
-    rows = KernelOutputs(out.path[lo:hi], out.period[lo:hi], out.month[lo:hi], out.mult[lo:hi],
-                         out.events[lo:hi], out.log[lo:hi], out.log_n[lo:hi])
-    simulate_paths(out.paths[lo:hi], np.uint64(seed), packed.kernel, rows, np.int64(log_row))
+    simulate_paths(out.paths[lo:hi], np.uint64(seed), packed.kernel, out.path[lo:hi],
+                   out.period[lo:hi], out.month[lo:hi], out.mult[lo:hi], out.events[lo:hi],
+                   np.int64(log_row), out.log[lo:hi], out.log_n[lo:hi])
 
 
 def without_phantoms(packed: PackedScenario, out: RawOutputs) -> RawOutputs:

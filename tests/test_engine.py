@@ -232,6 +232,35 @@ def test_overflow_and_admission_rules():
     assert column(res.paths, "overflow_cost")[0] == 4 * 10.0
 
 
+def test_contact_log_holds_every_add_and_churn_of_its_strategy():
+    """engine.contact_log: initial contacts as adds on day 0, then every
+    admitted add and WeCom churn of the strategy, per path, in day order;
+    the same strategy's numbers as the run's tables."""
+    from simengine.engine import contact_log
+    from simengine.kernel.layout import LOG_ADD, LOG_CHURN
+    scn = simengine.load_scenario("default", ["population.size=20000", "scenario.paths=3",
+                                              "segment.vip.initial_contacts=300",
+                                              "segment.repeat.initial_contacts=900",
+                                              "segment.new.initial_contacts=700",
+                                              "segment.prospect.initial_contacts=100"])
+    res = simengine.run(scn)
+    for name in ("no-purchase", "fit"):         # simulated in full / replayable
+        log = contact_log(scn, name)
+        for p in range(scn.paths):
+            mine = log["path"] == p
+            kind, day = log["kind"][mine], log["day"][mine]
+            assert (np.diff(day) >= 0).all()
+            initial = (day == 0) & (kind == LOG_ADD)
+            row = res.paths.filter(pc.and_(pc.equal(res.paths["strategy"], name),
+                                           pc.equal(res.paths["path"], p)))
+            adds = row["first_adds"][0].as_py() + row["readds"][0].as_py()
+            assert initial.sum() >= 2000
+            assert (kind == LOG_ADD).sum() - 2000 == adds
+            assert (kind == LOG_CHURN).sum() == row["churns"][0].as_py()
+            active = np.cumsum(np.where(kind == LOG_ADD, 1, -1))[-1]
+            assert active == row["final_contacts"][0].as_py()
+
+
 # ---------------------------------------------------------------- random numbers
 
 def test_random_number_distributions():
