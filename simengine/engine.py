@@ -42,33 +42,46 @@ class PackedScenario:
     strategy_names: list
 
 
-def _pack_config(scn):
+def records(dtype, rows):
+    """A structured array of `dtype` from dicts naming every field."""
+    out = np.zeros(len(rows), dtype)
+    for i, row in enumerate(rows):
+        if set(row) != set(dtype.names):
+            raise ValueError(f"record fields: expected {dtype.names}, got {tuple(row)}")
+        for name, value in row.items():
+            out[i][name] = value
+    return out
+
+
+def _pack_billing(scn):
+    """The CONFIG record and the TIER array."""
     b = scn.billing
     sizes = np.array([t[0] for t in b.tiers], dtype=np.int64)
     nominal, effective, no_tier_cap = tier_capacities(sizes, b.free_quota,
                                                       COVERS[b.tier_covers], scn.staff.member_cap)
-    config = np.zeros(1, CONFIG)
-    config[0] = (scn.days, b.period_days, RULE[b.rule], b.free_quota, PRICING[b.upgrade_pricing],
-                 float(b.certification_fee) if b.certified else 0.0,
-                 scn.overflow.account_capacity, float(scn.overflow.account_cost), no_tier_cap,
-                 float(scn.growth.sigma), float(scn.growth.churn_sigma))
-    tiers = np.zeros(len(sizes), TIER)
-    tiers["tier_size"] = sizes
-    tiers["price"] = [float(t[1]) for t in b.tiers]
-    tiers["nominal"] = nominal
-    tiers["effective"] = effective
+    config = records(CONFIG, [dict(
+        days=scn.days, period_days=b.period_days, rule=RULE[b.rule], free_quota=b.free_quota,
+        pricing=PRICING[b.upgrade_pricing],
+        certification_fee=float(b.certification_fee) if b.certified else 0.0,
+        account_capacity=scn.overflow.account_capacity,
+        account_cost=float(scn.overflow.account_cost), no_tier_capacity=no_tier_cap,
+        growth_sigma=float(scn.growth.sigma), churn_sigma=float(scn.growth.churn_sigma))])
+    tiers = records(TIER, [dict(tier_size=size, price=float(price), nominal=n, effective=e)
+                           for (size, price), n, e in zip(b.tiers, nominal, effective)])
     return config, tiers
 
 
 def _pack_segments(scn):
     end = np.cumsum([s.size for s in scn.segments], dtype=np.int64)
-    return np.array([(e - s.size, e, s.initial_contacts, s.adoption_rate, s.churn_rate,
-                      s.churn_shape, s.readd_prob, s.readd_delay_days, s.lost_value)
-                     for s, e in zip(scn.segments, end)], dtype=SEGMENT)
+    return records(SEGMENT, [dict(
+        start=e - s.size, end=e, initial=s.initial_contacts, adoption=s.adoption_rate,
+        churn_rate=s.churn_rate, churn_shape=s.churn_shape, readd_prob=s.readd_prob,
+        readd_delay=s.readd_delay_days, lost_value=s.lost_value)
+        for s, e in zip(scn.segments, end)])
 
 
 def _pack_strategies(scn):
-    """Strategy rows and the admit matrix. Rows 0..n_phantoms-1 are phantoms;
+    """STRATEGY rows and the admit matrix. Rows 0..n_phantoms-1 are phantoms;
     the scenario's strategies follow, in file order.
 
     A phantom (a never-blocked run) is simulated for each admission rule that
@@ -86,24 +99,26 @@ def _pack_strategies(scn):
     for st, key in zip(scn.strategies, keys):
         if (st.renewal == "oracle" or keys.count(key) > 1) and key not in phantom_keys:
             phantom_keys.append(key)
-    rows, admit = [], []
-    for adm, others in phantom_keys:
-        rows.append((R_NONE, -1, U_NONE, 0.0, OTHERS[others], B_LOST, 0.0, 0, True, -1, -1))
-        admit.append(adm)
+    rows = [dict(renewal=R_NONE, fixed_tier=-1, upgrade=U_NONE, headroom=0.0,
+                 others=OTHERS[others], on_blocked=B_LOST, retry_days=0.0, max_retries=0,
+                 unbounded=True, oracle_source=-1, replay_source=-1)
+            for _, others in phantom_keys]
     for st, key in zip(scn.strategies, keys):
         phantom = phantom_keys.index(key) if key in phantom_keys else -1
-        rows.append((RENEWAL[st.renewal], sizes.index(st.tier) if st.renewal == "fixed" else -1,
-                     UPGRADE[st.upgrade], float(st.headroom), OTHERS[st.others],
-                     ON_BLOCKED[st.on_blocked], float(st.retry_days), int(st.max_retries), False,
-                     phantom if st.renewal == "oracle" else -1, phantom))
-        admit.append(key[0])
-    strategies = np.array(rows, dtype=STRATEGY)
-    admit = np.array(admit, dtype=np.bool_).reshape(len(rows), len(seg_names))
-    return strategies, admit, len(phantom_keys)
+        rows.append(dict(
+            renewal=RENEWAL[st.renewal],
+            fixed_tier=sizes.index(st.tier) if st.renewal == "fixed" else -1,
+            upgrade=UPGRADE[st.upgrade], headroom=float(st.headroom), others=OTHERS[st.others],
+            on_blocked=ON_BLOCKED[st.on_blocked], retry_days=float(st.retry_days),
+            max_retries=int(st.max_retries), unbounded=False,
+            oracle_source=phantom if st.renewal == "oracle" else -1, replay_source=phantom))
+    admit = np.array([adm for adm, _ in phantom_keys] + [adm for adm, _ in keys],
+                     dtype=np.bool_).reshape(len(rows), len(seg_names))
+    return records(STRATEGY, rows), admit, len(phantom_keys)
 
 
 def pack_scenario(scn) -> PackedScenario:
-    config, tiers = _pack_config(scn)
+    config, tiers = _pack_billing(scn)
     strategies, admit, n_phantoms = _pack_strategies(scn)
     bounds = month_bounds(scn.horizon_years)
     season = np.asarray(scn.growth.season, dtype=np.float64)

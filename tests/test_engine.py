@@ -261,6 +261,24 @@ def test_contact_log_holds_every_add_and_churn_of_its_strategy():
             assert active == row["final_contacts"][0].as_py()
 
 
+def test_packed_scenario_travels_by_pickle():
+    """pack_scenario's result is shipped to Dask workers: a pickled copy
+    gives the same outputs."""
+    import pickle
+
+    from simengine.engine import pack_scenario, simulate_chunk
+    from pathlib import Path
+    scn = simengine.load_scenario(str(Path(__file__).parent / "golden" / "cumulative.toml"))
+    packed = pack_scenario(scn)
+    copy = pickle.loads(pickle.dumps(packed))
+    assert copy.strategy_names == packed.strategy_names
+    a = simulate_chunk(packed, 5, np.arange(2))
+    b = simulate_chunk(copy, 5, np.arange(2))
+    for name in ("path", "period", "month", "mult", "events"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.path["first_adds"].sum() > 0
+
+
 # ---------------------------------------------------------------- random numbers
 
 def test_random_number_distributions():
