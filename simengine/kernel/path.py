@@ -243,7 +243,8 @@ def start_strategy(c, st, n_initial, state, prow, ring):
 
 
 @njit(cache=True)
-def simulate_strategy(pk, si, scn, arr, work, day_record, peaks, prow, periods, months, log):
+def simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, prow, periods, months,
+                      log):
     """Strategy row `si` on the path with key `pk`, day by day; fills its
     output records (and, for a phantom, its day record and period peaks).
     Returns the working memory, grown if it had to."""
@@ -260,7 +261,7 @@ def simulate_strategy(pk, si, scn, arr, work, day_record, peaks, prow, periods, 
     calendar, today, keys, staged, ring, state_arr, as_taken = work
     state = state_arr[0]
     cal_.clear(calendar)
-    start_strategy(c, st, arr.n_initial, state, prow, ring)
+    start_strategy(c, st, arrivals.n_initial, state, prow, ring)
     if state.logging:
         log_initial_contacts(segs, log, state)
     oracle_row = max(st.oracle_source, 0)
@@ -274,8 +275,8 @@ def simulate_strategy(pk, si, scn, arr, work, day_record, peaks, prow, periods, 
         if unbounded:
             day_record[si, t].usage_start = state.usage
         # make room: every event of today schedules at most one new event
-        churn_lo, churn_hi = arr.churn_off[t], arr.churn_off[t + 1]
-        first_lo, first_hi = arr.first_off[t], arr.first_off[t + 1]
+        churn_lo, churn_hi = arrivals.churn_off[t], arrivals.churn_off[t + 1]
+        first_lo, first_hi = arrivals.first_off[t], arrivals.first_off[t + 1]
         n_churns = churn_hi - churn_lo + calendar.index[CHURNS, t].count
         n_attempts = calendar.index[ATTEMPTS, t].count + first_hi - first_lo
         if cal_.blocks_free(calendar) < n_churns + n_attempts:
@@ -290,7 +291,7 @@ def simulate_strategy(pk, si, scn, arr, work, day_record, peaks, prow, periods, 
         # (2) churns due today: the initial contacts', then the calendar's
         n = 0
         for i in range(churn_lo, churn_hi):
-            today[n] = arr.churn[i]
+            today[n] = arrivals.churn[i]
             n += 1
         n = cal_.take(calendar, CHURNS, t, today, n)
         churn_phase(pk, c, segs, state, prow, per, today, n, staged, log)
@@ -300,7 +301,7 @@ def simulate_strategy(pk, si, scn, arr, work, day_record, peaks, prow, periods, 
         # (3) attempts due today: re-adds and retries, then first adds
         n = cal_.take(calendar, ATTEMPTS, t, today, 0)
         for i in range(first_lo, first_hi):
-            today[n] = arr.first[i]
+            today[n] = arrivals.first[i]
             n += 1
         order = as_taken
         may_upgrade = st.upgrade != U_NONE and max_effective > state.capacity
@@ -361,7 +362,7 @@ def simulate_path(path, seed, scn, out_path, out_period, out_month, out_mult, lo
     S = scn.strategies.shape[0]
     K = (D + c.period_days - 1) // c.period_days
     pk = path_key(seed, path)
-    arr, G, Mc = draw_arrivals(pk, scn)
+    arrivals, G, Mc = draw_arrivals(pk, scn)
     out_mult[0] = G
     out_mult[1] = Mc
     work = new_work(D)
@@ -386,7 +387,7 @@ def simulate_path(path, seed, scn, out_path, out_period, out_month, out_mult, lo
                 continue
         state.logging = si == log_strategy
         state.logged = 0
-        work = simulate_strategy(pk, si, scn, arr, work, day_record, peaks, out_path[si],
+        work = simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, out_path[si],
                                  out_period[si], out_month[si], log)
         if state.logging:
             logged = state.logged
