@@ -147,7 +147,8 @@ def allocate_outputs(packed: PackedScenario, paths, log_rows=0) -> RawOutputs:
     paths = np.ascontiguousarray(paths, dtype=np.int64)
     n = paths.shape[0]
     return RawOutputs(
-        paths, np.zeros((n, packed.S), PATH_RECORD), np.zeros((n, packed.S, packed.K), PERIOD_RECORD),
+        paths, np.zeros((n, packed.S), PATH_RECORD),
+        np.zeros((n, packed.S, packed.K), PERIOD_RECORD),
         np.zeros((n, packed.S, packed.M), MONTH_RECORD), np.zeros((n, 2)),
         np.zeros((n, 2), dtype=np.int64), np.zeros((n, log_rows), LOG),
         np.zeros(n, dtype=np.int64))

@@ -36,7 +36,8 @@ def test_draws_equal_their_python_twins():
     r = np.random.default_rng(1)
     for _ in range(CASES):
         seed, path_no = int(r.integers(0, 2**40)), int(r.integers(0, 10**6))
-        u, purpose, occ = int(r.integers(0, 2**32)), int(r.integers(1, 10)), int(r.integers(0, 2**20))
+        u, purpose = int(r.integers(0, 2**32)), int(r.integers(1, 10))
+        occ = int(r.integers(0, 2**20))
         pk = np.uint64(rng.path_key(np.uint64(seed), path_no))   # numba returns a Python int
         assert int(pk) == naive.py_path_key(seed, path_no)
         pki = int(pk)
@@ -212,6 +213,24 @@ def test_needs_priority():
         may_upgrade = bool(RNG.random() < 0.5)
         assert path.needs_priority(n, usage, capacity, may_upgrade) == \
             naive.needs_priority(n, usage, capacity, may_upgrade), (n, usage, capacity)
+
+
+def test_priority_order():
+    """Today's attempts in ascending priority: the ORDER draw of (customer,
+    episode * 256 + retry)."""
+    r = np.random.default_rng(7)
+    for case in range(20):
+        pk = np.uint64(rng.path_key(np.uint64(case), 1))
+        n = int(r.integers(2, 300))
+        today = np.zeros(n + 5, layout.EVENT)
+        fields = [dict(customer=int(r.integers(0, 10**6)), episode=int(r.integers(0, 4)),
+                       retry=int(r.integers(0, 4)), segment=int(r.integers(0, 5)), overflow=0)
+                  for _ in range(n)]
+        today["word"][:n] = [naive.event_word(**f) for f in fields]
+        order = path.priority_order(pk, today, n, np.empty(n + 5, np.uint64))
+        keys = [naive.py_draw_bits(int(pk), f["customer"], rng.ORDER,
+                                   f["episode"] * 256 + f["retry"]) for f in fields]
+        assert list(order) == sorted(range(n), key=lambda i: keys[i])
 
 
 # ---------------------------------------------------------------- event words

@@ -67,10 +67,13 @@ def with_room(cal, events):
         return cal
     new_nb = max(2 * nb, nb + events)
     ev = np.empty(new_nb * BLOCK, EVENT)
-    ev[:nb * BLOCK] = cal.events
+    for i in range(nb * BLOCK):          # loops, not slices: they compile much faster
+        ev[i] = cal.events[i]
     links = np.empty((2, new_nb), np.int64)
-    links[0, :nb] = cal.links[0]
-    links[1, :cal.top[1]] = cal.links[1, :cal.top[1]]
+    for b in range(nb):
+        links[0, b] = cal.links[0, b]
+    for i in range(cal.top[1]):
+        links[1, i] = cal.links[1, i]
     return Calendar(ev, links, cal.index, cal.top)
 
 
