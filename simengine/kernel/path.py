@@ -169,7 +169,7 @@ def attempt_phase(pk, c, st, tiers, segs, admit, state, prow, per, today, n, ord
                 active += 1
                 usage += 1
                 net += 1
-                if e == 0:
+                if e == 0:                  # the first episode: a first add
                     first_adds += 1
                 else:
                     readds += 1
