@@ -22,7 +22,7 @@ class Baseline:
         set_threads(1)
         warm()
         self.scn = one_strategy(100_000, horizon_years=1)
-        self.inputs = pack_scenario(self.scn)
+        self.packed = pack_scenario(self.scn)
         self.time_engine_path()
 
     def time_numpy_day_stepped(self):
@@ -30,13 +30,13 @@ class Baseline:
 
     def time_engine_path(self):
         from simengine.engine import simulate_chunk
-        simulate_chunk(self.inputs, SEED, np.arange(1))
+        simulate_chunk(self.packed, SEED, np.arange(1))
 
     def track_ratio_numpy_over_engine(self):
         """Median NumPy time over median engine time per path (3 and 9 runs)."""
         from simengine.engine import simulate_chunk
         numpy_s = [timed(simulate_scenario, self.scn, rng=SEED + i)[0] for i in range(3)]
-        engine_s = [timed(simulate_chunk, self.inputs, SEED, np.arange(i, i + 1))[0]
+        engine_s = [timed(simulate_chunk, self.packed, SEED, np.arange(i, i + 1))[0]
                     for i in range(9)]
         return statistics.median(numpy_s) / statistics.median(engine_s)
 

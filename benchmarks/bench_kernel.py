@@ -26,17 +26,17 @@ class Kernel:
         from simengine.engine import pack_scenario
         set_threads(1)
         warm()
-        self.inputs = pack_scenario(scenario(customers))
+        self.packed = pack_scenario(scenario(customers))
         self.path = np.arange(1)
         self.time_path(customers)
 
     def time_path(self, customers):
         from simengine.engine import simulate_chunk
-        simulate_chunk(self.inputs, SEED, self.path)
+        simulate_chunk(self.packed, SEED, self.path)
 
     def track_events_per_second(self, customers):
         from simengine.engine import simulate_chunk
-        seconds, raw = timed(simulate_chunk, self.inputs, SEED,
+        seconds, raw = timed(simulate_chunk, self.packed, SEED,
                              np.arange(1, 1 + TRACK_PATHS[customers]))
         return customer_events(raw) / seconds
 

@@ -23,10 +23,10 @@ class Threads:
         from simengine.engine import pack_scenario, simulate_chunk
         set_threads(threads)
         warm()
-        self.inputs = pack_scenario(scenario(1_000_000))
+        self.packed = pack_scenario(scenario(1_000_000))
         self.paths = np.arange(BATCH)
         # wake the threads and touch the memory once
-        simulate_chunk(self.inputs, SEED, np.arange(threads))
+        simulate_chunk(self.packed, SEED, np.arange(threads))
 
     def teardown(self, threads):
         import numba
@@ -34,7 +34,7 @@ class Threads:
 
     def time_batch(self, threads):
         from simengine.engine import simulate_chunk
-        simulate_chunk(self.inputs, SEED, self.paths)
+        simulate_chunk(self.packed, SEED, self.paths)
 
     def track_speedup(self, threads):
         """Wall time of the batch on 1 thread over that on `threads`,
@@ -45,7 +45,7 @@ class Threads:
         for _ in range(3):
             for n in t:
                 numba.set_num_threads(n)
-                t[n].append(timed(simulate_chunk, self.inputs, SEED, self.paths)[0])
+                t[n].append(timed(simulate_chunk, self.packed, SEED, self.paths)[0])
         numba.set_num_threads(threads)
         return statistics.median(t[1]) / statistics.median(t[threads])
 

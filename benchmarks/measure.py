@@ -67,17 +67,17 @@ def task_kernel(configs, paths=5):
     b = _bench()
     numba.set_num_threads(1)
     b.warm()
-    inputs, out = [], []
+    packed, out = [], []
     for c in configs:
         c = dict(c)
         scn = (b.one_strategy(c["population"], c.get("horizon_years"))
                if c.pop("one_strategy", False) else b.scenario(**c))
-        inputs.append(pack_scenario(scn))
-        simulate_chunk(inputs[-1], SEED, np.arange(1))       # touch the memory once
+        packed.append(pack_scenario(scn))
+        simulate_chunk(packed[-1], SEED, np.arange(1))       # touch the memory once
         out.append({"secs": [], "events": [], "strategies": len(scn.strategies),
                     "days": scn.days, "customers": scn.population})
     for p in range(paths):
-        for inp, o in zip(inputs, out):
+        for inp, o in zip(packed, out):
             t = time.perf_counter()
             raw = simulate_chunk(inp, SEED, np.arange(p, p + 1))
             o["secs"].append(time.perf_counter() - t)

@@ -1,5 +1,6 @@
-"""Drives a run: packs a scenario into kernel arrays, streams paths through
-the kernel in chunks (numba threads within a chunk), gathers the outputs.
+"""Drives a run: packs a scenario once into the kernel's records
+(`pack_scenario`), has an executor stream paths through the kernel in
+chunks (numba threads within a chunk), gathers the outputs.
 
 Results depend only on (scenario, seed, path number): not on threads, chunk
 size or executor. Memory is bounded by the paths in flight (one chunk),
@@ -16,9 +17,11 @@ import numba
 import numpy as np
 
 from . import __version__
-from .billing import CONCURRENT, CUMULATIVE, DIFFERENCE, EXCESS, FULL, PRORATED, TOTAL, tier_capacities
-from .dynamics import MAX_CUSTOMERS, MONTH_COLUMNS, PATH_COLUMNS, PERIOD_COLUMNS, simulate_paths
-from .strategies import pack_strategies
+from .billing import COVERS, PRICING, RULE, tier_capacities
+from .kernel.driver import simulate_paths
+from .kernel.layout import CONFIG, LOG, MAX_CUSTOMERS, SEGMENT, STRATEGY, TIER, KernelScenario
+from .schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
+from .strategies import B_LOST, ON_BLOCKED, OTHERS, R_NONE, RENEWAL, U_NONE, UPGRADE
 
 
 def month_bounds(horizon_years):
@@ -28,105 +31,153 @@ def month_bounds(horizon_years):
 
 
 @dataclass
-class KernelInputs:
-    """The scenario as flat arrays, in the kernel's argument order."""
-    args: tuple
-    S: int
-    K: int
-    M: int
+class PackedScenario:
+    """The scenario as the kernel reads it (records and structured arrays of
+    kernel/layout.py), built once by `pack_scenario`; picklable."""
+    kernel: KernelScenario
+    S: int                     # strategy rows: phantoms, then the scenario's strategies
+    K: int                     # billing periods
+    M: int                     # months
     n_phantoms: int
     strategy_names: list
 
 
-def pack_scenario(scn) -> KernelInputs:
+def records(dtype, rows):
+    """A structured array of `dtype` from dicts naming every field."""
+    out = np.zeros(len(rows), dtype)
+    for i, row in enumerate(rows):
+        if set(row) != set(dtype.names):
+            raise ValueError(f"record fields: expected {dtype.names}, got {tuple(row)}")
+        for name, value in row.items():
+            out[i][name] = value
+    return out
+
+
+def _pack_billing(scn):
+    """The CONFIG record and the TIER array."""
     b = scn.billing
-    D, P = scn.days, b.period_days
     sizes = np.array([t[0] for t in b.tiers], dtype=np.int64)
-    prices = np.array([t[1] for t in b.tiers], dtype=np.float64)
-    covers = EXCESS if b.tier_covers == "excess" else TOTAL
-    nominal, effective, no_tier_cap = tier_capacities(sizes, b.free_quota, covers,
-                                                      scn.staff.member_cap)
-    seg = scn.segments
-    seg_start = np.zeros(len(seg) + 1, dtype=np.int64)
-    seg_start[1:] = np.cumsum([s.size for s in seg])
+    nominal, effective, no_tier_cap = tier_capacities(sizes, b.free_quota,
+                                                      COVERS[b.tier_covers], scn.staff.member_cap)
+    config = records(CONFIG, [dict(
+        days=scn.days, period_days=b.period_days, rule=RULE[b.rule], free_quota=b.free_quota,
+        pricing=PRICING[b.upgrade_pricing],
+        certification_fee=float(b.certification_fee) if b.certified else 0.0,
+        account_capacity=scn.overflow.account_capacity,
+        account_cost=float(scn.overflow.account_cost), no_tier_capacity=no_tier_cap,
+        growth_sigma=float(scn.growth.sigma), churn_sigma=float(scn.growth.churn_sigma))])
+    tiers = records(TIER, [dict(tier_size=size, price=float(price), nominal=n, effective=e)
+                           for (size, price), n, e in zip(b.tiers, nominal, effective)])
+    return config, tiers
+
+
+def _pack_segments(scn):
+    end = np.cumsum([s.size for s in scn.segments], dtype=np.int64)
+    return records(SEGMENT, [dict(
+        start=e - s.size, end=e, initial=s.initial_contacts, adoption=s.adoption_rate,
+        churn_rate=s.churn_rate, churn_shape=s.churn_shape, readd_prob=s.readd_prob,
+        readd_delay=s.readd_delay_days, lost_value=s.lost_value)
+        for s, e in zip(scn.segments, end)])
+
+
+def _pack_strategies(scn):
+    """STRATEGY rows and the admit matrix. Rows 0..n_phantoms-1 are phantoms;
+    the scenario's strategies follow, in file order.
+
+    A phantom (a never-blocked run) is simulated for each admission rule that
+    an oracle uses or that several strategies share: strategies that never
+    block are then replayed from it instead of simulated (kernel/replay.py)."""
+    seg_names = [s.name for s in scn.segments]
+    sizes = [t[0] for t in scn.billing.tiers]
+
+    def admit_row(st):
+        # an empty admit list means every segment (SPEC's default)
+        return tuple(not st.admit or name in st.admit for name in seg_names)
+
+    keys = [(admit_row(st), st.others) for st in scn.strategies]
+    phantom_keys = []
+    for st, key in zip(scn.strategies, keys):
+        if (st.renewal == "oracle" or keys.count(key) > 1) and key not in phantom_keys:
+            phantom_keys.append(key)
+    rows = [dict(renewal=R_NONE, fixed_tier=-1, upgrade=U_NONE, headroom=0.0,
+                 others=OTHERS[others], on_blocked=B_LOST, retry_days=0.0, max_retries=0,
+                 unbounded=True, oracle_source=-1, replay_source=-1)
+            for _, others in phantom_keys]
+    for st, key in zip(scn.strategies, keys):
+        phantom = phantom_keys.index(key) if key in phantom_keys else -1
+        rows.append(dict(
+            renewal=RENEWAL[st.renewal],
+            fixed_tier=sizes.index(st.tier) if st.renewal == "fixed" else -1,
+            upgrade=UPGRADE[st.upgrade], headroom=float(st.headroom), others=OTHERS[st.others],
+            on_blocked=ON_BLOCKED[st.on_blocked], retry_days=float(st.retry_days),
+            max_retries=int(st.max_retries), unbounded=False,
+            oracle_source=phantom if st.renewal == "oracle" else -1, replay_source=phantom))
+    admit = np.array([adm for adm, _ in phantom_keys] + [adm for adm, _ in keys],
+                     dtype=np.bool_).reshape(len(rows), len(seg_names))
+    return records(STRATEGY, rows), admit, len(phantom_keys)
+
+
+def pack_scenario(scn) -> PackedScenario:
+    config, tiers = _pack_billing(scn)
+    strategies, admit, n_phantoms = _pack_strategies(scn)
     bounds = month_bounds(scn.horizon_years)
     season = np.asarray(scn.growth.season, dtype=np.float64)
     month_of_day = np.repeat(np.arange(scn.months) % 12, np.diff(bounds))
-    st = pack_strategies(scn)
-    rule = CUMULATIVE if b.rule == "cumulative" else CONCURRENT
-    pricing = {"prorated": PRORATED, "difference": DIFFERENCE, "full": FULL}[b.upgrade_pricing]
-    args = (
-        np.int64(D), np.int64(P), np.int64(rule), np.int64(b.free_quota), np.int64(pricing),
-        float(b.certification_fee) if b.certified else 0.0,
-        np.int64(scn.overflow.account_capacity), float(scn.overflow.account_cost),
-        sizes, prices, nominal.astype(np.int64), effective.astype(np.int64), np.int64(no_tier_cap),
-        seg_start, np.array([s.initial_contacts for s in seg], dtype=np.int64),
-        np.array([s.adoption_rate for s in seg], dtype=np.float64),
-        np.array([s.churn_rate for s in seg], dtype=np.float64),
-        np.array([s.churn_shape for s in seg], dtype=np.float64),
-        np.array([s.readd_prob for s in seg], dtype=np.float64),
-        np.array([s.readd_delay_days for s in seg], dtype=np.float64),
-        np.array([s.lost_value for s in seg], dtype=np.float64),
-        season[month_of_day], bounds[1:] - 1,
-        float(scn.growth.sigma), float(scn.growth.churn_sigma),
-        st.renewal, st.fixed_tier, st.upgrade, st.headroom, st.admit, st.others,
-        st.on_blocked, st.retry_days, st.max_retries, st.unbounded, st.oracle_source,
-        st.replay_source,
-    )
-    return KernelInputs(args=args, S=st.rows, K=scn.periods, M=scn.months,
-                        n_phantoms=st.n_phantoms,
-                        strategy_names=[s.name for s in scn.strategies])
+    kernel = KernelScenario(config, tiers, _pack_segments(scn), strategies, admit,
+                            season[month_of_day], bounds[1:] - 1)
+    return PackedScenario(kernel=kernel, S=len(strategies), K=scn.periods, M=scn.months,
+                          n_phantoms=n_phantoms,
+                          strategy_names=[s.name for s in scn.strategies])
 
 
 @dataclass
 class RawOutputs:
     """Kernel outputs for a set of paths, phantom rows already dropped."""
     paths: np.ndarray          # path numbers
-    path: np.ndarray           # (n, S, len(PATH_COLUMNS))
-    period: np.ndarray         # (n, S, K, len(PERIOD_COLUMNS))
-    month: np.ndarray          # (n, S, M, len(MONTH_COLUMNS))
+    path: np.ndarray           # (n, S) schema.PATH_RECORD
+    period: np.ndarray         # (n, S, K) schema.PERIOD_RECORD
+    month: np.ndarray          # (n, S, M) schema.MONTH_RECORD
     mult: np.ndarray           # (n, 2): growth, churn multiplier
     events: np.ndarray         # (n, 2) customer events of all strategies; events simulated
-    log: np.ndarray = None     # (n, L, 4) contact log rows (day, customer, kind, segment)
+    log: np.ndarray = None     # (n, L) kernel.layout.LOG rows (day, customer, kind, segment)
     log_n: np.ndarray = None   # (n,) rows each path wanted to log
 
 
-def allocate_outputs(inputs: KernelInputs, paths, log_rows=0) -> RawOutputs:
+def allocate_outputs(packed: PackedScenario, paths, log_rows=0) -> RawOutputs:
     paths = np.ascontiguousarray(paths, dtype=np.int64)
     n = paths.shape[0]
     return RawOutputs(
-        paths, np.zeros((n, inputs.S, len(PATH_COLUMNS))),
-        np.zeros((n, inputs.S, inputs.K, len(PERIOD_COLUMNS))),
-        np.zeros((n, inputs.S, inputs.M, len(MONTH_COLUMNS))), np.zeros((n, 2)),
-        np.zeros((n, 2), dtype=np.int64), np.zeros((n, log_rows, 4), dtype=np.int64),
-        np.zeros((n, 1), dtype=np.int64))
+        paths, np.zeros((n, packed.S), PATH_RECORD),
+        np.zeros((n, packed.S, packed.K), PERIOD_RECORD),
+        np.zeros((n, packed.S, packed.M), MONTH_RECORD), np.zeros((n, 2)),
+        np.zeros((n, 2), dtype=np.int64), np.zeros((n, log_rows), LOG),
+        np.zeros(n, dtype=np.int64))
 
 
-def simulate_into(inputs: KernelInputs, seed: int, out: RawOutputs, lo: int, hi: int,
+def simulate_into(packed: PackedScenario, seed: int, out: RawOutputs, lo: int, hi: int,
                   log_strategy=-1):
     """Simulate the paths of rows lo..hi-1 of `out` (all strategy rows,
     phantoms included), writing the kernel's outputs in place."""
-    log_row = inputs.n_phantoms + log_strategy if log_strategy >= 0 else -1
-    simulate_paths(out.paths[lo:hi], np.uint64(seed), *inputs.args, out.path[lo:hi],
+    log_row = packed.n_phantoms + log_strategy if log_strategy >= 0 else -1
+    simulate_paths(out.paths[lo:hi], np.uint64(seed), packed.kernel, out.path[lo:hi],
                    out.period[lo:hi], out.month[lo:hi], out.mult[lo:hi], out.events[lo:hi],
                    np.int64(log_row), out.log[lo:hi], out.log_n[lo:hi])
 
 
-def without_phantoms(inputs: KernelInputs, out: RawOutputs) -> RawOutputs:
-    ph = inputs.n_phantoms
-    log_n = out.log_n[:, 0] if out.log_n.ndim == 2 else out.log_n
+def without_phantoms(packed: PackedScenario, out: RawOutputs) -> RawOutputs:
+    ph = packed.n_phantoms
     return RawOutputs(out.paths, out.path[:, ph:], out.period[:, ph:], out.month[:, ph:],
-                      out.mult, out.events, out.log, log_n)
+                      out.mult, out.events, out.log, out.log_n)
 
 
-def simulate_chunk(inputs: KernelInputs, seed: int, paths, log_strategy=-1,
+def simulate_chunk(packed: PackedScenario, seed: int, paths, log_strategy=-1,
                    log_rows=0) -> RawOutputs:
     """Simulate the given path numbers (in parallel with numba threads).
     With `log_strategy` >= 0 (a scenario strategy index), up to `log_rows`
     contact events per path of that strategy are logged."""
-    out = allocate_outputs(inputs, paths, log_rows if log_strategy >= 0 else 0)
-    simulate_into(inputs, seed, out, 0, out.paths.shape[0], log_strategy)
-    return without_phantoms(inputs, out)
+    out = allocate_outputs(packed, paths, log_rows if log_strategy >= 0 else 0)
+    simulate_into(packed, seed, out, 0, out.paths.shape[0], log_strategy)
+    return without_phantoms(packed, out)
 
 
 def concat(parts) -> RawOutputs:
@@ -137,7 +188,7 @@ def concat(parts) -> RawOutputs:
 def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
     """The WeCom adds and churns of one strategy (default: the first) on
     every path, as a dict of numpy columns: path, day, customer, kind
-    (dynamics.LOG_ADD / LOG_CHURN), segment. Raises ScenarioError when the
+    (kernel.layout.LOG_ADD / LOG_CHURN), segment. Raises ScenarioError when the
     log would exceed `max_rows` rows."""
     from .scenario import ScenarioError
     if paths is not None or seed is not None:
@@ -148,9 +199,9 @@ def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
     if strategy not in names:
         raise ScenarioError(f"{scn.source}: strategy {strategy!r} not found; "
                             f"expected one of {', '.join(names)}")
-    inputs = pack_scenario(scn)
+    packed = pack_scenario(scn)
     per_path = max(1, max_rows // scn.paths + 1)
-    raw = simulate_chunk(inputs, scn.seed, np.arange(scn.paths),
+    raw = simulate_chunk(packed, scn.seed, np.arange(scn.paths),
                          log_strategy=names.index(strategy), log_rows=per_path)
     total = int(raw.log_n.sum())
     if total > max_rows or (raw.log_n > per_path).any():
@@ -158,9 +209,9 @@ def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
             f"{scn.source}: the contact log would have {total:,} rows, more than the limit "
             f"of {max_rows:,}; lower scenario.paths or population.size for --events")
     rows = [raw.log[i, :raw.log_n[i]] for i in range(scn.paths)]
-    flat = np.concatenate(rows) if rows else np.zeros((0, 4), np.int64)
-    return {"path": np.repeat(np.arange(scn.paths), raw.log_n), "day": flat[:, 0],
-            "customer": flat[:, 1], "kind": flat[:, 2], "segment": flat[:, 3]}
+    flat = np.concatenate(rows) if rows else np.zeros(0, LOG)
+    return {"path": np.repeat(np.arange(scn.paths), raw.log_n)} | {
+        name: np.ascontiguousarray(flat[name]) for name in LOG.names}
 
 
 def estimate_memory(scn, threads: int, chunk: int) -> int:
@@ -171,8 +222,8 @@ def estimate_memory(scn, threads: int, chunk: int) -> int:
     initial = N - pool
     S = len(scn.strategies) + sum(1 for s in scn.strategies if s.renewal == "oracle")
     per_path = 40 * pool + 48 * initial + 48 * N // 4 + 64 * scn.days + 16 * 64 * 1024
-    outputs_per_path = 8 * S * (len(PATH_COLUMNS) + scn.periods * len(PERIOD_COLUMNS)
-                                + scn.months * len(MONTH_COLUMNS)) * 3
+    outputs_per_path = S * (PATH_RECORD.itemsize + scn.periods * PERIOD_RECORD.itemsize
+                            + scn.months * MONTH_RECORD.itemsize) * 3
     return threads * per_path + scn.paths * outputs_per_path + chunk * outputs_per_path
 
 
@@ -202,6 +253,15 @@ def check_resources(scn, threads, chunk):
                             f"{MAX_CUSTOMERS - 1:,} customers, got {scn.population:,}")
 
 
+def run_shape(threads=None, chunk_size=None, executor=None):
+    """(threads, paths per chunk) of a run: the one rule. Threads: the
+    executor's (1 when it has none), else executor.thread_count(threads);
+    chunk: `chunk_size`, else executor.default_chunk(threads)."""
+    from .executor import default_chunk, thread_count
+    n = getattr(executor, "threads", 1) if executor is not None else thread_count(threads)
+    return n, int(chunk_size) if chunk_size else default_chunk(n)
+
+
 def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None,
         executor=None):
     """Simulate a scenario; returns a `Result` (tables of SPEC section 7).
@@ -210,17 +270,16 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     cores; `progress(done, total)` is called after each chunk; `executor`
     (see `executor.py`) defaults to local numba threads.
     """
-    from .executor import LocalExecutor, default_chunk
+    from .executor import LocalExecutor
     from .result import Result
     if paths is not None or seed is not None:
         scn = scn.replace_run(paths=paths, seed=seed)
     executor = executor or LocalExecutor(threads)
-    n_threads = getattr(executor, "threads", 1)
-    chunk = int(chunk_size) if chunk_size else default_chunk(n_threads)
+    n_threads, chunk = run_shape(threads, chunk_size, executor)
     check_resources(scn, n_threads, chunk)
-    inputs = pack_scenario(scn)
+    packed = pack_scenario(scn)
     start = time.perf_counter()
-    raw = executor.simulate(inputs, scn.seed, np.arange(scn.paths), chunk, progress)
+    raw = executor.simulate(packed, scn.seed, np.arange(scn.paths), chunk, progress)
     wall = time.perf_counter() - start
     events = int(raw.events[:, 0].sum())
     simulated = int(raw.events[:, 1].sum())
@@ -242,4 +301,4 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "numba": numba.__version__},
     }
-    return Result.from_raw(scn, inputs.strategy_names, raw, manifest)
+    return Result.from_raw(scn, packed.strategy_names, raw, manifest)

@@ -49,10 +49,10 @@ def _metadata(scn, kind):
 
 
 def build_tables(scn, names, raw):
-    """The paths, periods and monthly tables. Columns are converted to Arrow
-    one at a time, so the whole run is never held twice as numpy temporaries.
-    The kernel's raw arrays hold, along their last axis, the kernel columns
-    of each table in schema order."""
+    """The paths, periods and monthly tables from the kernel's records (read
+    by field name; the columns are schema.py's). Columns are converted to
+    Arrow one at a time, so the whole run is never held twice as numpy
+    temporaries."""
     n, S = raw.path.shape[0], len(names)
     K, M = raw.period.shape[2], raw.month.shape[2]
 
@@ -60,31 +60,28 @@ def build_tables(scn, names, raw):
         idx = np.tile(np.repeat(np.arange(S, dtype=np.int32), inner), n)
         return pa.DictionaryArray.from_arrays(idx, pa.array(names, pa.string())).cast(pa.string())
 
-    def kernel_names(spec):
-        return [c.name for c in spec.kernel_columns]
+    def kernel_columns(table, records):
+        return {c.name: (lambda name=c.name: records[name].ravel()) for c in table.kernel_columns}
 
-    p = {c: raw.path[:, :, i] for i, c in enumerate(kernel_names(PATHS))}
+    p = raw.path
     total = p["tier_cost"] + p["upgrade_cost"] + p["certification_cost"] + p["overflow_cost"]
     cols = {"strategy": lambda: strategy_column(1), "path": lambda: np.repeat(raw.paths, S),
             "total_cost": lambda: total.ravel(),
             "economic_cost": lambda: (total + p["lost_value"]).ravel(),
             "growth_multiplier": lambda: np.repeat(raw.mult[:, 0], S),
             "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S)}
-    for c in kernel_names(PATHS):
-        cols[c] = (lambda c=c: p[c].ravel())
-    paths_t = _table(cols, PATHS.arrow_schema(), _metadata(scn, "paths"))
+    paths_t = _table(cols | kernel_columns(PATHS, raw.path), PATHS.arrow_schema(),
+                     _metadata(scn, "paths"))
 
     cols = {"strategy": lambda: strategy_column(K), "path": lambda: np.repeat(raw.paths, S * K),
             "period": lambda: np.tile(np.arange(K), n * S)}
-    for i, c in enumerate(kernel_names(PERIODS)):
-        cols[c] = (lambda i=i: raw.period[..., i].ravel())
-    periods_t = _table(cols, PERIODS.arrow_schema(), _metadata(scn, "periods"))
+    periods_t = _table(cols | kernel_columns(PERIODS, raw.period), PERIODS.arrow_schema(),
+                       _metadata(scn, "periods"))
 
     cols = {"strategy": lambda: strategy_column(M), "path": lambda: np.repeat(raw.paths, S * M),
             "month": lambda: np.tile(np.arange(M), n * S)}
-    for i, c in enumerate(kernel_names(MONTHLY)):
-        cols[c] = (lambda i=i: raw.month[..., i].ravel())
-    monthly_t = _table(cols, MONTHLY.arrow_schema(), _metadata(scn, "monthly"))
+    monthly_t = _table(cols | kernel_columns(MONTHLY, raw.month), MONTHLY.arrow_schema(),
+                       _metadata(scn, "monthly"))
     return paths_t, periods_t, monthly_t
 
 

@@ -9,8 +9,8 @@ chunk size or executor: bit-identical runs from one seed.
 The mix is SplitMix64's finaliser, applied twice per draw (once to fold the
 customer into the path's key, once to fold in purpose and occurrence).
 
-`py_*` twins are plain-Python versions of the same arithmetic, used by the
-reference simulator in the tests and by the Python layer for per-path draws.
+Plain-Python twins of these draws live with the tests (`tests/naive.py`),
+which check them against these number for number.
 """
 import math
 
@@ -40,7 +40,6 @@ _S11 = np.uint64(11)
 _S48 = np.uint64(48)
 _ONE = np.uint64(1)
 _TWO_M53 = 1.0 / 9007199254740992.0
-_MASK = (1 << 64) - 1
 
 
 @njit(cache=True, inline="always")
@@ -90,7 +89,7 @@ _D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
 _P_LOW = 0.02425
 
 
-def _inverse_normal_cdf(p):
+def inverse_normal_cdf(p):
     """Plain Python, compiled below by numba too: one text, the same float
     operations in the kernel and in the Python twins."""
     if p < _P_LOW or p > 1.0 - _P_LOW:
@@ -104,7 +103,7 @@ def _inverse_normal_cdf(p):
             / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
 
 
-_ndtri = njit(cache=True, inline="always")(_inverse_normal_cdf)
+_ndtri = njit(cache=True, inline="always")(inverse_normal_cdf)
 
 
 @njit(cache=True)
@@ -142,58 +141,3 @@ def gamma(pkey, customer, purpose, shape):
         if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
             return d * v * boost
     return d * boost  # unreachable in practice: acceptance is above 95% per try
-
-
-# ---------------------------------------------------------------- Python twins
-
-def _py_mix64(z):
-    z &= _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
-
-
-def py_path_key(seed, path):
-    return _py_mix64(_py_mix64(seed + 0x9E3779B97F4A7C15) + path * 0x9E3779B97F4A7C15)
-
-
-def py_draw_bits(pkey, customer, purpose, occurrence):
-    a = _py_mix64(pkey + customer * 0x9E3779B97F4A7C15)
-    b = (((purpose << 48) + occurrence) * 0xD1B54A32D192ED03) & _MASK
-    return _py_mix64(a ^ b)
-
-
-def py_uniform(pkey, customer, purpose, occurrence):
-    return (float(py_draw_bits(pkey, customer, purpose, occurrence) >> 11) + 1.0) * _TWO_M53
-
-
-def py_exponential(pkey, customer, purpose, occurrence):
-    return -math.log(py_uniform(pkey, customer, purpose, occurrence))
-
-
-def py_normal(pkey, customer, purpose, occurrence):
-    p = (float(py_draw_bits(pkey, customer, purpose, occurrence) >> 11) + 0.5) * _TWO_M53
-    return _inverse_normal_cdf(p)
-
-
-def py_gamma(pkey, customer, purpose, shape):
-    boost = 1.0
-    k = shape
-    if k < 1.0:
-        boost = py_uniform(pkey, customer, purpose, 10_000_000) ** (1.0 / k)
-        k = k + 1.0
-    d = k - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    for i in range(1000):
-        x = py_normal(pkey, customer, purpose, i)
-        v = 1.0 + c * x
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        u = py_uniform(pkey, customer, purpose, 2_000_000 + i)
-        x2 = x * x
-        if u < 1.0 - 0.0331 * x2 * x2:
-            return d * v * boost
-        if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
-            return d * v * boost
-    return d * boost

@@ -1,6 +1,6 @@
 """A deliberately simple, slow, plain-Python simulator of ONE path.
 
-This is the yardstick for the numba kernel (`simengine/dynamics.py`): on small
+This is the yardstick for the numba kernel (`simengine/kernel/`): on small
 populations the two must agree number for number.  It follows
 `docs/model-notes.md` (the engine's exact readings of SPEC sections 2-5) to the
 letter, with no cleverness: a day-by-day loop, a list per customer attribute, a
@@ -18,7 +18,7 @@ calendar `day -> [events]`.  Each block below names the rule it implements.
                            "oracle_peaks": [...] or None}}}
 
 `draws` supplies the random numbers.  `KeyedDraws(seed, path)` (the default)
-is the engine's counter-based stream (`simengine.rng` py_ twins), so results
+is the engine's counter-based stream (the `py_*` twins of `tests/naive.py`), so results
 match the kernel bit for bit.  `NumpyDraws(generator)` gives independent numpy
 draws, for distributional comparisons with an unrelated random source.
 Whatever the source, `simulate_path` asks it for each key once per path and
@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 
+import naive
 from simengine import rng as R
 
 # ----------------------------------------------------------------- draws
@@ -43,22 +44,22 @@ class KeyedDraws:
     def __init__(self, seed: int, path: int):
         self.seed = seed
         self.path = path
-        self.pk = R.py_path_key(seed, path)
+        self.pk = naive.py_path_key(seed, path)
 
     def uniform(self, customer, purpose, occurrence):
-        return R.py_uniform(self.pk, customer, purpose, occurrence)
+        return naive.py_uniform(self.pk, customer, purpose, occurrence)
 
     def exponential(self, customer, purpose, occurrence):
-        return R.py_exponential(self.pk, customer, purpose, occurrence)
+        return naive.py_exponential(self.pk, customer, purpose, occurrence)
 
     def normal(self, customer, purpose, occurrence):
-        return R.py_normal(self.pk, customer, purpose, occurrence)
+        return naive.py_normal(self.pk, customer, purpose, occurrence)
 
     def gamma(self, customer, purpose, shape):
-        return R.py_gamma(self.pk, customer, purpose, shape)
+        return naive.py_gamma(self.pk, customer, purpose, shape)
 
     def order_key(self, customer, occurrence):
-        return R.py_draw_bits(self.pk, customer, R.ORDER, occurrence)
+        return naive.py_draw_bits(self.pk, customer, R.ORDER, occurrence)
 
 
 class NumpyDraws:
@@ -501,9 +502,12 @@ def _upgrade_choice(strat, bill, tier, usage, capacity):
         if cand >= len(bill.sizes):
             return None
     elif strat.upgrade == "fit":
+        # the smallest tier whose nominal capacity exceeds U (1 + h), float
+        # noise never counting: 2600 * 1.15 = 2989.9999999999995 is 2990
+        need = math.floor(usage * (1 + strat.headroom) + 1e-9)
         cand = len(bill.sizes) - 1
         for i in range(len(bill.sizes)):
-            if bill.nominal(i) > usage * (1 + strat.headroom):
+            if bill.nominal(i) > need:
                 cand = i
                 break
     else:

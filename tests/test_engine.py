@@ -177,6 +177,22 @@ def test_prorated_upgrade_prices():
         assert column(alt.paths, "upgrade_cost")[0] == want
 
 
+def test_fit_upgrade_reads_headroom_exactly():
+    """SPEC 5: `fit` upgrades to the smallest tier whose nominal capacity
+    exceeds U (1 + h); 2600 * 1.15 is 2,990 exactly, so the 2,990 tier does
+    not (in floats it is 2989.9999999999995, which 2,990 exceeds)."""
+    tiers = [[2_600, 260], [2_990, 299], [3_000, 300], [5_000, 500]]
+    scn = march_rush(1_000, 2_600, [dict(name="fit", renewal="fixed", tier=2_600,
+                                         upgrade="fit", headroom=0.15)],
+                     billing={"tiers": tiers, "upgrade_pricing": "full"})
+    res = simengine.run(scn, paths=1)
+    # 2,600 full: buys 3,000; at 3,000 (needs > 3,450) buys 5,000; all admitted
+    assert column(res.paths, "upgrades")[0] == 2
+    assert column(res.paths, "upgrade_cost")[0] == 300 + 500
+    assert column(res.paths, "final_contacts")[0] == 3_600
+    assert column(res.periods, "tier_size")[0] == 5_000
+
+
 def test_member_cap_limits_capacity_and_upgrades():
     scn = march_rush(5_000, 2_000, [dict(name="fit", renewal="fit", upgrade="next")],
                      staff={"members": 1, "friend_cap": 2_500})
@@ -214,6 +230,53 @@ def test_overflow_and_admission_rules():
     assert column(res.paths, "overflowed")[0] == 4_000
     assert column(res.paths, "blocked")[0] == 0          # admission refusals are not blocks
     assert column(res.paths, "overflow_cost")[0] == 4 * 10.0
+
+
+def test_contact_log_holds_every_add_and_churn_of_its_strategy():
+    """engine.contact_log: initial contacts as adds on day 0, then every
+    admitted add and WeCom churn of the strategy, per path, in day order;
+    the same strategy's numbers as the run's tables."""
+    from simengine.engine import contact_log
+    from simengine.kernel.layout import LOG_ADD, LOG_CHURN
+    scn = simengine.load_scenario("default", ["population.size=20000", "scenario.paths=3",
+                                              "segment.vip.initial_contacts=300",
+                                              "segment.repeat.initial_contacts=900",
+                                              "segment.new.initial_contacts=700",
+                                              "segment.prospect.initial_contacts=100"])
+    res = simengine.run(scn)
+    for name in ("no-purchase", "fit"):         # simulated in full / replayable
+        log = contact_log(scn, name)
+        for p in range(scn.paths):
+            mine = log["path"] == p
+            kind, day = log["kind"][mine], log["day"][mine]
+            assert (np.diff(day) >= 0).all()
+            initial = (day == 0) & (kind == LOG_ADD)
+            row = res.paths.filter(pc.and_(pc.equal(res.paths["strategy"], name),
+                                           pc.equal(res.paths["path"], p)))
+            adds = row["first_adds"][0].as_py() + row["readds"][0].as_py()
+            assert initial.sum() >= 2000
+            assert (kind == LOG_ADD).sum() - 2000 == adds
+            assert (kind == LOG_CHURN).sum() == row["churns"][0].as_py()
+            active = np.cumsum(np.where(kind == LOG_ADD, 1, -1))[-1]
+            assert active == row["final_contacts"][0].as_py()
+
+
+def test_packed_scenario_travels_by_pickle():
+    """pack_scenario's result is shipped to Dask workers: a pickled copy
+    gives the same outputs."""
+    import pickle
+
+    from simengine.engine import pack_scenario, simulate_chunk
+    from pathlib import Path
+    scn = simengine.load_scenario(str(Path(__file__).parent / "golden" / "cumulative.toml"))
+    packed = pack_scenario(scn)
+    copy = pickle.loads(pickle.dumps(packed))
+    assert copy.strategy_names == packed.strategy_names
+    a = simulate_chunk(packed, 5, np.arange(2))
+    b = simulate_chunk(copy, 5, np.arange(2))
+    for name in ("path", "period", "month", "mult", "events"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.path["first_adds"].sum() > 0
 
 
 # ---------------------------------------------------------------- random numbers

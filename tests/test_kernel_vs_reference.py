@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from reference import simulate_path
-from simengine.dynamics import MONTH_COLUMNS, PATH_COLUMNS, PERIOD_COLUMNS
 from simengine.engine import pack_scenario, simulate_chunk
+from simengine.schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
 from simengine.scenario import Billing, Growth, Overflow, Scenario, Segment, Staff, Strategy
 
 SEASON = (1, 1, 1, 1, 1, 1.8, 1, 1, 1, 1, 2.5, 1.2)
@@ -75,6 +75,14 @@ CASES = {
 }
 
 
+PATH_COLUMNS, PERIOD_COLUMNS, MONTH_COLUMNS = PATH_RECORD.names, PERIOD_RECORD.names, \
+    MONTH_RECORD.names
+
+
+def fields(record, names):
+    return {c: record[c].item() for c in names}
+
+
 def kernel_outputs(scn, paths):
     return simulate_chunk(pack_scenario(scn), scn.seed, np.asarray(paths))
 
@@ -91,15 +99,15 @@ def test_kernel_matches_reference(case):
         assert raw.mult[i, 1] == pytest.approx(ref["churn_multiplier"], rel=1e-15)
         for si, st in enumerate(scn.strategies):
             r = ref["strategies"][st.name]
-            got = dict(zip(PATH_COLUMNS, raw.path[i, si]))
+            got = fields(raw.path[i, si], PATH_COLUMNS)
             want = {c: r["paths"][c] for c in PATH_COLUMNS}
             assert got == pytest.approx(want, rel=1e-12, abs=1e-9), (case, path, st.name)
             for k, prow in enumerate(r["periods"]):
-                got = dict(zip(PERIOD_COLUMNS, raw.period[i, si, k]))
+                got = fields(raw.period[i, si, k], PERIOD_COLUMNS)
                 want = {c: prow[c] for c in PERIOD_COLUMNS}
                 assert got == pytest.approx(want, rel=1e-12, abs=1e-9), (case, path, st.name, k)
             for m, mrow in enumerate(r["monthly"]):
-                got = dict(zip(MONTH_COLUMNS, raw.month[i, si, m]))
+                got = fields(raw.month[i, si, m], MONTH_COLUMNS)
                 want = {c: mrow[c] for c in MONTH_COLUMNS}
                 assert got == pytest.approx(want, rel=1e-12, abs=1e-9), (case, path, st.name, m)
             for c in exercised:
@@ -118,25 +126,27 @@ def test_kernel_matches_reference_with_one_segment_homogeneous():
     raw = kernel_outputs(scn, [5])
     ref = simulate_path(scn, 5, scn.seed)
     for si, st in enumerate(scn.strategies):
-        got = dict(zip(PATH_COLUMNS, raw.path[0, si]))
+        got = fields(raw.path[0, si], PATH_COLUMNS)
         assert got == pytest.approx({c: ref["strategies"][st.name]["paths"][c]
                                      for c in PATH_COLUMNS}, rel=1e-12)
 
 
 def test_replayed_strategies_equal_full_simulation():
     """Strategies that never block are replayed from the never-blocked run
-    (dynamics.replay_strategy); switching replays off must change nothing."""
+    (kernel/replay.py); switching replays off must change nothing."""
     import simengine
     scn = simengine.load_scenario("default", [
         "population.size=40000", "segment.vip.initial_contacts=500",
         "segment.repeat.initial_contacts=1500", "segment.new.initial_contacts=1000",
         "segment.prospect.initial_contacts=300"])
-    inputs = pack_scenario(scn)
-    replay_source = inputs.args[-1]
+    packed = pack_scenario(scn)
+    replay_source = packed.kernel.strategies["replay_source"]
     assert (replay_source >= 0).sum() >= 4          # fit, headroom, forecast, oracle, ...
-    with_replay = simulate_chunk(inputs, scn.seed, np.arange(6))
-    inputs.args = inputs.args[:-1] + (np.full_like(replay_source, -1),)
-    full = simulate_chunk(inputs, scn.seed, np.arange(6))
+    with_replay = simulate_chunk(packed, scn.seed, np.arange(6))
+    no_replay = packed.kernel.strategies.copy()
+    no_replay["replay_source"] = -1
+    packed = dataclasses.replace(packed, kernel=packed.kernel._replace(strategies=no_replay))
+    full = simulate_chunk(packed, scn.seed, np.arange(6))
     for name in ("path", "period", "month", "mult"):
         np.testing.assert_array_equal(getattr(with_replay, name), getattr(full, name), name)
     # the replay did happen: fewer events were simulated

@@ -34,7 +34,7 @@ def event_log_table(scn, strategy, log) -> pa.Table:
     """The Arrow table of `engine.contact_log` columns: customers `c<id>`,
     members `m<id mod staff.members>`, times from LOG_EPOCH."""
     from .. import __version__
-    from ..dynamics import LOG_ADD
+    from ..kernel.layout import LOG_ADD
     n = len(log["day"])
     t = (np.datetime64(LOG_EPOCH, "s") + log["day"].astype("timedelta64[D]")).astype("datetime64[s]")
     cust = log["customer"]

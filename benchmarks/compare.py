@@ -1,0 +1,119 @@
+"""Before/after timing of the kernel: two source trees (say the code before a
+change and after it), each timed in fresh processes, runs alternating
+between the trees so drift in the machine's load hits both alike.
+
+    python benchmarks/compare.py OLD_TREE NEW_TREE [--rounds 5] [--paths 16]
+                                 [--threads 1 2] [--compile 2]
+
+Per-path time: the default scenario (1,000,000 customers, 3 years, 7
+strategies), `engine.simulate_chunk` on `--paths` paths (1..paths) in one
+call, after a warm-up (numba's cache warm, threads awake); per process the
+fastest of `--reps` calls, as wall time and as the process's CPU time (on a
+shared machine CPU time is the steadier figure; with 2 threads it adds both
+threads' time), each over the paths. Compile: the cold first-run overhead of
+benchmarks/bench_compile.py's probe with an empty NUMBA_CACHE_DIR. Prints
+medians (and every sample) per tree.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SEED = 20230914
+
+WORKER = """
+import json, sys, time
+import numba, numpy as np
+threads, paths, reps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+import simengine
+from simengine.engine import pack_scenario, simulate_chunk
+numba.set_num_threads(threads)
+scn = simengine.load_scenario("default")
+packed = pack_scenario(scn)
+simulate_chunk(packed, SEED, np.arange(threads))          # compile or load, wake threads
+wall, cpu = [], []
+for _ in range(reps):
+    t, c = time.perf_counter(), time.process_time()
+    simulate_chunk(packed, SEED, np.arange(1, 1 + paths))
+    wall.append((time.perf_counter() - t) / paths)
+    cpu.append((time.process_time() - c) / paths)
+print("RESULT " + json.dumps({"wall": min(wall), "cpu": min(cpu)}))
+""".replace("SEED", str(SEED))
+
+
+def _run(tree, code, args, env=None):
+    env = dict(os.environ if env is None else env, PYTHONPATH=tree)
+    p = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
+                       capture_output=True, text=True, cwd=tree)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+    if p.returncode or not lines:
+        raise RuntimeError(f"{tree}: {p.stderr[-3000:]}")
+    return json.loads(lines[-1][7:])
+
+
+def per_path(tree, threads, paths, reps):
+    """(wall, cpu) seconds per path: the fastest of `reps` calls in one process."""
+    r = _run(tree, WORKER, [threads, paths, reps])
+    return r["wall"], r["cpu"]
+
+
+def compile_cold(tree):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks.bench_compile import PROBE
+    d = tempfile.mkdtemp(prefix="simengine-numba-cache-")
+    try:
+        env = dict(os.environ, NUMBA_CACHE_DIR=d)
+        out = subprocess.run([sys.executable, "-c", PROBE], env=dict(env, PYTHONPATH=tree),
+                             capture_output=True, text=True, cwd=tree, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])["compile"]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("old")
+    ap.add_argument("new")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--paths", type=int, default=16)
+    ap.add_argument("--reps", type=int, default=3, help="timed calls per process (fastest kept)")
+    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--compile", type=int, default=0, help="cold compile samples per tree")
+    args = ap.parse_args(argv)
+    trees = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
+    results = {}
+    for threads in args.threads:
+        wall, cpu = {k: [] for k in trees}, {k: [] for k in trees}
+        for r in range(args.rounds):
+            order = list(trees) if r % 2 == 0 else list(trees)[::-1]
+            for k in order:
+                w, c = per_path(trees[k], threads, args.paths, args.reps)
+                wall[k].append(w)
+                cpu[k].append(c)
+        results[f"per_path_{threads}_threads_wall"] = wall
+        results[f"per_path_{threads}_threads_cpu"] = cpu
+    if args.compile:
+        samples = {k: [] for k in trees}
+        for r in range(args.compile):
+            for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+                samples[k].append(compile_cold(trees[k]))
+        results["compile_cold"] = samples
+    for fig, samples in results.items():
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        unit, scale = ("ms", 1e3) if fig.startswith("per_path") else ("s", 1.0)
+        print(f"{fig}: old {med['old'] * scale:.1f} {unit}, new {med['new'] * scale:.1f} {unit} "
+              f"(new/old {med['new'] / med['old']:.3f})")
+        for k, v in samples.items():
+            print(f"    {k}: " + ", ".join(f"{x * scale:.1f}" for x in v))
+    print("RAW " + json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The calendar of one strategy's future events: for each day, two queues
+(churns, attempts) of events in fixed-size blocks.
+
+A queue-day is a singly linked list of blocks of BLOCK events; blocks are
+recycled through a free stack as days are taken. Event words carry the
+customer, episode and segment, and events carry the customer's propensity,
+so no per-customer array is touched (at a million customers, per-customer
+linked lists stall on cache misses). Events are pushed in the order they
+were scheduled and taken in the same order.
+
+`take` and `push` are the only code that walks blocks; the kernel calls each
+once or twice a day, never per event (calls with arrays cost reference
+counting).
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from .layout import EVENT
+
+BLOCK = 64                          # events per block
+CHURNS, ATTEMPTS = 0, 1             # the two queues of a day
+
+# blocks of a (queue, day): head and tail block, events held
+QUEUE_DAY = np.dtype([("head", np.int64), ("tail", np.int64), ("count", np.int64)])
+
+# events[b * BLOCK:(b + 1) * BLOCK]: block b; links[0, b]: the block after b;
+# links[1, :top[1]]: the free stack; top[0]: blocks ever used (fresh ones
+# start there); index[queue, day]: QUEUE_DAY
+Calendar = namedtuple("Calendar", "events links index top")
+
+
+@njit(cache=True)
+def new_calendar(days, blocks):
+    return Calendar(np.empty(blocks * BLOCK, EVENT), np.empty((2, blocks), np.int64),
+                    np.zeros((2, days), QUEUE_DAY), np.zeros(2, np.int64))
+
+
+@njit(cache=True)
+def clear(cal):
+    """Empty every queue; every block becomes fresh."""
+    index = cal.index
+    for q in range(2):
+        for d in range(index.shape[1]):
+            index[q, d].count = 0
+    cal.top[0] = 0
+    cal.top[1] = 0
+
+
+@njit(cache=True)
+def blocks_free(cal):
+    return cal.links.shape[1] - cal.top[0] + cal.top[1]
+
+
+@njit(cache=True)
+def queued(cal, queue, day):
+    return cal.index[queue, day].count
+
+
+@njit(cache=True)
+def with_room(cal, events):
+    """The calendar, grown if needed so that `events` pushes (at most a block
+    each) find a free block."""
+    nb = cal.links.shape[1]
+    if blocks_free(cal) >= events:
+        return cal
+    new_nb = max(2 * nb, nb + events)
+    ev = np.empty(new_nb * BLOCK, EVENT)
+    for i in range(nb * BLOCK):          # loops, not slices: they compile much faster
+        ev[i] = cal.events[i]
+    links = np.empty((2, new_nb), np.int64)
+    for b in range(nb):
+        links[0, b] = cal.links[0, b]
+    for i in range(cal.top[1]):
+        links[1, i] = cal.links[1, i]
+    return Calendar(ev, links, cal.index, cal.top)
+
+
+@njit(cache=True)
+def take(cal, queue, day, out, n):
+    """Append the events of (queue, day) to out[n:], in the order pushed,
+    and free their blocks; returns the new count."""
+    events = cal.events
+    next_block = cal.links[0]
+    free_stack = cal.links[1]
+    free_top = cal.top[1]
+    c = cal.index[queue, day].count
+    b = cal.index[queue, day].head if c > 0 else -1
+    while c > 0:
+        m = min(c, BLOCK)
+        base = b * BLOCK
+        for i in range(m):
+            out[n] = events[base + i]
+            n += 1
+        c -= m
+        free_stack[free_top] = b
+        free_top += 1
+        b = next_block[b]
+    cal.top[1] = free_top
+    return n
+
+
+@njit(cache=True)
+def push(cal, staged, n):
+    """Append staged[:n] to the end of their (queue, day), in order."""
+    events = cal.events
+    next_block = cal.links[0]
+    free_stack = cal.links[1]
+    index = cal.index
+    fresh = cal.top[0]
+    free_top = cal.top[1]
+    for i in range(n):
+        q = staged[i].queue
+        d = staged[i].day
+        qd = index[q, d]
+        c = qd.count
+        if c % BLOCK == 0:
+            if free_top > 0:
+                free_top -= 1
+                b = free_stack[free_top]
+            else:
+                b = fresh
+                fresh += 1
+            next_block[b] = -1
+            if c == 0:
+                qd.head = b
+            else:
+                next_block[qd.tail] = b
+            qd.tail = b
+        pos = qd.tail * BLOCK + c % BLOCK
+        events[pos].word = staged[i].word
+        events[pos].lam = staged[i].lam
+        qd.count = c + 1
+    cal.top[0] = fresh
+    cal.top[1] = free_top

@@ -1,0 +1,124 @@
+"""The kernel's data, by name: the scenario as records and structured
+arrays (built once by `engine.pack_scenario`), the per-strategy running
+state, the phantom's day record, and the event word.
+
+Outputs are the records of `simengine/schema.py` (PATH_RECORD,
+PERIOD_RECORD, MONTH_RECORD), written field by field.
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+I8, F8 = np.int64, np.float64
+
+# Scalars of a scenario: a one-element structured array (`config[0]`).
+CONFIG = np.dtype([
+    ("days", I8), ("period_days", I8),
+    ("rule", I8),                   # billing.RULE code
+    ("free_quota", I8),
+    ("pricing", I8),                # billing.PRICING code
+    ("certification_fee", F8),      # 0 when not certified
+    ("account_capacity", I8), ("account_cost", F8),   # overflow accounts
+    ("no_tier_capacity", I8),       # effective capacity without a tier
+    ("growth_sigma", F8), ("churn_sigma", F8),
+])
+
+TIER = np.dtype([("tier_size", I8), ("price", F8),
+                 ("nominal", I8),     # capacity per tier_covers, before the member cap
+                 ("effective", I8)])  # after it
+
+# customers start..end-1; the first `initial` of them are initial contacts
+SEGMENT = np.dtype([("start", I8), ("end", I8), ("initial", I8), ("adoption", F8),
+                    ("churn_rate", F8), ("churn_shape", F8), ("readd_prob", F8),
+                    ("readd_delay", F8), ("lost_value", F8)])
+
+# One row per simulated strategy; phantoms (never-blocked runs) come first.
+STRATEGY = np.dtype([
+    ("renewal", I8), ("fixed_tier", I8), ("upgrade", I8), ("headroom", F8),
+    ("others", I8), ("on_blocked", I8), ("retry_days", F8), ("max_retries", I8),
+    ("unbounded", np.bool_),        # a phantom: infinite capacity, never pays
+    ("oracle_source", I8),          # the phantom row an oracle renews from, or -1
+    ("replay_source", I8),          # the phantom row it may be replayed from, or -1
+])
+
+# The scenario as the kernel reads it. `admit[row, segment]`: admitted;
+# `season_day[t]`: the season's multiplier on day t; `month_end[m]`: the
+# last day of month m.
+KernelScenario = namedtuple("KernelScenario", "config tiers segments strategies admit "
+                                              "season_day month_end")
+
+# A strategy's running state on one path.
+STATE = np.dtype([
+    ("day", I8), ("period", I8), ("month", I8),
+    ("active", I8),                 # WeCom contacts
+    ("usage", I8),                  # billed usage U
+    ("overflow", I8),               # customers on personal WeChat
+    ("tier", I8), ("capacity", I8),
+    ("net_adds", I8),               # adds - churns over the forecast window
+    ("net_today", I8),
+    ("peak_overflow", I8),          # in the period
+    ("cumulative_cost", F8),
+    ("staged", I8),                 # events scheduled today, not yet in the calendar
+    ("events", I8),                 # customer events stepped through
+    ("logging", np.bool_),          # this strategy's adds and churns are logged
+    ("logged", I8),                 # contact log rows wanted so far
+])
+
+# What a phantom run records each day, for the strategies replayed from it;
+# counts are running totals.
+DAY = np.dtype([("usage_start", I8), ("usage_after_churns", I8), ("active", I8),
+                ("usage", I8), ("overflow", I8), ("first_adds", I8), ("readds", I8),
+                ("churns", I8)])
+
+# An event waiting in the calendar or in today's buffer: its word and the
+# customer's churn propensity (carried along so no per-customer array is read).
+EVENT = np.dtype([("word", I8), ("lam", F8)])
+# An event scheduled today for a later day, pushed with the day's others.
+STAGED = np.dtype([("queue", I8), ("day", I8), ("word", I8), ("lam", F8)])
+# The contact log: one row per WeCom add or churn of the logged strategy.
+LOG = np.dtype([("day", I8), ("customer", I8), ("kind", I8), ("segment", I8)])
+LOG_ADD, LOG_CHURN = 1, 2
+
+UNBOUNDED = np.int64(1) << np.int64(62)     # a phantom's capacity
+
+# Event word: customer 32 bits | episode 16 | retry 8 | segment 6 | overflow 1.
+MAX_CUSTOMERS = 1 << 32
+MAX_SEGMENTS = 63
+MAX_RETRIES = 255
+
+
+@njit(cache=True)
+def event_word(customer, episode, retry, segment, overflow):
+    return customer | (episode << 32) | (retry << 48) | (segment << 56) | (overflow << 62)
+
+
+@njit(cache=True)
+def customer_of(word):
+    return word & 0xFFFFFFFF
+
+
+@njit(cache=True)
+def episode_of(word):
+    return (word >> 32) & 0xFFFF
+
+
+@njit(cache=True)
+def retry_of(word):
+    return (word >> 48) & 0xFF
+
+
+@njit(cache=True)
+def segment_of(word):
+    return (word >> 56) & 0x3F
+
+
+@njit(cache=True)
+def is_overflow(word):
+    return (word >> 62) & 1 != 0
+
+
+@njit(cache=True)
+def attempt_occurrence(word):
+    """The draw occurrence of an attempt: episode * 256 + retry."""
+    return ((word >> 32) & 0xFFFF) * 256 + ((word >> 48) & 0xFF)

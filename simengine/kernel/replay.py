@@ -1,0 +1,119 @@
+"""Replay of a strategy that never blocks, from a phantom's day record.
+
+Until a strategy refuses an attempt, its customers live exactly as in the
+never-blocked run with the same admission rules (the phantom); only tiers,
+upgrades and payments differ, and those depend on usage alone. So the
+strategy is replayed from the phantom's per-day record (layout.DAY) in
+O(days + upgrades). The k-th admitted attempt of day t meets usage
+`usage_after_churns + k`, whatever the order. The replay gives up at the
+first attempt the strategy would refuse; the caller then simulates it in
+full.
+"""
+import numpy as np
+from numba import njit
+
+from ..billing import NO_TIER
+from ..strategies import FORECAST_WINDOW, U_NONE, raises_capacity, upgrade_tier
+from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
+                      open_period, record_month)
+
+
+@njit(cache=True)
+def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
+    """Today's `admitted` attempts meet usage `usage`, `usage + 1`, ...:
+    buy the upgrades the strategy would buy on the way. False when one of
+    them would be refused."""
+    left = admitted
+    while left > 0 and usage + left > state.capacity:
+        reached = max(usage, state.capacity)     # usage met by the first attempt at capacity
+        left -= reached - usage
+        usage = reached
+        if st.upgrade == U_NONE:
+            return False
+        new_tier = upgrade_tier(st.upgrade, state.tier, usage, st.headroom, tiers.nominal)
+        if not raises_capacity(new_tier, state.tier, tiers[new_tier].effective, state.capacity):
+            return False
+        buy_upgrade(c, tiers, state, prow, per, new_tier)
+        if usage >= state.capacity:
+            return False
+        usage += 1
+        left -= 1
+    return True
+
+
+@njit(cache=True)
+def copy_customer_counts(src, dst):
+    """The customers' own counts of a replayed strategy are the phantom's."""
+    dst.lost_value = src.lost_value
+    dst.peak_contacts = src.peak_contacts
+    dst.final_contacts = src.final_contacts
+    dst.first_adds = src.first_adds
+    dst.readds = src.readds
+    dst.churns = src.churns
+    dst.blocked = src.blocked
+    dst.lost = src.lost
+    dst.overflowed = src.overflowed
+
+
+@njit(cache=True)
+def replay_strategy(day, phantom_row, c, st, tiers, state, oracle_peaks, month_end, prow,
+                    periods, months):
+    """Billing of strategy `st` on the trajectory of its phantom (`day`: the
+    phantom's DAY records, `phantom_row`: its PATH_RECORD). Fills the
+    strategy's records and returns True, or returns False (records partly
+    written) at the first attempt it would refuse."""
+    D = c.days
+    P = c.period_days
+    ring = np.zeros(FORECAST_WINDOW, np.int64)
+    clear_totals(prow)
+    state.tier = NO_TIER
+    state.capacity = c.no_tier_capacity
+    state.net_adds = 0
+    state.cumulative_cost = 0.0
+    state.overflow = 0
+    state.month = 0
+    first_before = 0            # running totals at the end of yesterday
+    readds_before = 0
+    churns_before = 0
+    first_at_start = 0          # ... and at the period's start
+    readds_at_start = 0
+    churns_at_start = 0
+    for t in range(D):
+        state.day = t
+        rec = day[t]
+        if t % P == 0:
+            state.period = t // P
+            state.usage = rec.usage_start     # = the contacts, at a period start
+            state.active = rec.usage_start
+            open_period(c, st, tiers, state, prow, periods[state.period],
+                        oracle_peaks[state.period])
+            first_at_start = first_before
+            readds_at_start = readds_before
+            churns_at_start = churns_before
+        per = periods[state.period]
+        admitted = (rec.first_adds - first_before) + (rec.readds - readds_before)
+        if not replay_attempts(c, st, tiers, state, prow, per, rec.usage_after_churns,
+                               admitted):
+            return False
+        net = admitted - (rec.churns - churns_before)
+        slot = t % FORECAST_WINDOW
+        state.net_adds += net - ring[slot]
+        ring[slot] = net
+        first_before = rec.first_adds
+        readds_before = rec.readds
+        churns_before = rec.churns
+
+        state.active = rec.active
+        state.usage = rec.usage
+        state.overflow = rec.overflow
+        end_of_day_peaks(state, prow, per)
+        if is_period_end(c, state):
+            close_period(c, tiers, False, state, prow, per)
+            per.first_adds = rec.first_adds - first_at_start
+            per.readds = rec.readds - readds_at_start
+            per.churns = rec.churns - churns_at_start
+        if t == month_end[state.month]:
+            record_month(state, months[state.month])
+            state.month += 1
+    copy_customer_counts(phantom_row, prow)
+    return True

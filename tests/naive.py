@@ -1,0 +1,254 @@
+"""Naive, obviously correct twins of the kernel's small parts, compared with
+them on random inputs by tests/test_rules.py (as stumpy does).
+
+Each twin is written from SPEC sections 3-5 and docs/model-notes.md, not
+from the kernel: exact rational arithmetic instead of float tolerances,
+linear scans instead of buckets, a dict of lists instead of blocks, rule
+names instead of codes. They are slow; that is the point.
+
+The random-number twins (`py_*`) redo the engine's counter-based arithmetic
+with Python integers; tests/reference.py draws from them.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from simengine.rng import inverse_normal_cdf
+
+# ------------------------------------------------------------ random numbers
+
+_MASK = (1 << 64) - 1
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+
+def _py_mix64(z):
+    z &= _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def py_path_key(seed, path):
+    return _py_mix64(_py_mix64(seed + 0x9E3779B97F4A7C15) + path * 0x9E3779B97F4A7C15)
+
+
+def py_draw_bits(pkey, customer, purpose, occurrence):
+    a = _py_mix64(pkey + customer * 0x9E3779B97F4A7C15)
+    b = (((purpose << 48) + occurrence) * 0xD1B54A32D192ED03) & _MASK
+    return _py_mix64(a ^ b)
+
+
+def py_uniform(pkey, customer, purpose, occurrence):
+    return (float(py_draw_bits(pkey, customer, purpose, occurrence) >> 11) + 1.0) * _TWO_M53
+
+
+def py_exponential(pkey, customer, purpose, occurrence):
+    return -math.log(py_uniform(pkey, customer, purpose, occurrence))
+
+
+def py_normal(pkey, customer, purpose, occurrence):
+    p = (float(py_draw_bits(pkey, customer, purpose, occurrence) >> 11) + 0.5) * _TWO_M53
+    return inverse_normal_cdf(p)
+
+
+def py_gamma(pkey, customer, purpose, shape):
+    """Marsaglia-Tsang with the same draws as rng.gamma (see its docstring)."""
+    boost = 1.0
+    k = shape
+    if k < 1.0:
+        boost = py_uniform(pkey, customer, purpose, 10_000_000) ** (1.0 / k)
+        k = k + 1.0
+    d = k - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    for i in range(1000):
+        x = py_normal(pkey, customer, purpose, i)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = py_uniform(pkey, customer, purpose, 2_000_000 + i)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v * boost
+        if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
+            return d * v * boost
+    return d * boost
+
+
+# ------------------------------------------------------------ billing (SPEC 4)
+# Tiers are given as a list of nominal capacities (ascending); None is "no tier".
+
+def exact(x) -> Fraction:
+    """A float as the decimal a person wrote (0.15 is 15/100, not 0.1499...)."""
+    return Fraction(repr(x)) if isinstance(x, float) else Fraction(x)
+
+
+def tier_capacities(sizes, free_quota, covers, member_cap):
+    nominal = [free_quota + s if covers == "excess" else max(free_quota, s) for s in sizes]
+    cap = math.inf if member_cap is None else member_cap
+    return nominal, [min(n, cap) for n in nominal], min(free_quota, cap)
+
+
+def covering_tier(target, nominal, free_quota):
+    """None if the free quota covers `target`, else the smallest tier that
+    does, else the largest."""
+    if target <= free_quota:
+        return None
+    fits = [i for i, n in enumerate(nominal) if n >= target]
+    return fits[0] if fits else len(nominal) - 1
+
+
+def headroom_target(usage, headroom):
+    """ceil(U (1 + h)) in exact arithmetic (usage: int or Fraction)."""
+    return math.ceil(Fraction(usage) * (1 + exact(headroom)))
+
+
+def exceeding_target(usage, headroom):
+    """Smallest integer strictly above U (1 + h), exactly."""
+    return math.floor(Fraction(usage) * (1 + exact(headroom))) + 1
+
+
+def upgrade_price(pricing, old_price, new_price, days_left, period_days):
+    old, new = exact(old_price), exact(new_price)
+    return {"prorated": (new - old) * days_left / period_days,
+            "difference": new - old, "full": new}[pricing]
+
+
+def overflow_accounts_cost(peak_overflow, account_capacity, account_cost):
+    accounts = 0
+    while accounts * account_capacity < peak_overflow:
+        accounts += 1
+    return accounts * exact(account_cost)
+
+
+def usage_at_period_start(rule, usage, active):
+    return active if rule == "cumulative" else usage
+
+
+def churn_lowers_usage(rule):
+    return rule == "concurrent"
+
+
+# ------------------------------------------------------------ strategies (SPEC 5)
+
+def forecast_usage(usage, net_adds, period_days):
+    return Fraction(usage) + max(0, net_adds) * Fraction(period_days, 90)
+
+
+def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_days,
+                 oracle_peak, nominal, free_quota):
+    if renewal == "none":
+        return None
+    if renewal == "fixed":
+        return fixed_tier
+    if renewal == "fit" or (renewal == "forecast" and period == 0):
+        return covering_tier(headroom_target(usage, headroom), nominal, free_quota)
+    if renewal == "forecast":
+        return covering_tier(headroom_target(forecast_usage(usage, net_adds, period_days),
+                                             headroom), nominal, free_quota)
+    if renewal == "oracle":
+        return covering_tier(oracle_peak, nominal, free_quota)
+    raise ValueError(renewal)
+
+
+def upgrade_tier(upgrade, tier, usage, headroom, nominal):
+    """`next`: one up (the smallest with no tier), at most the largest;
+    `fit`: the smallest whose nominal capacity exceeds U (1 + h) exactly."""
+    last = len(nominal) - 1
+    if upgrade == "next":
+        return 0 if tier is None else min(tier + 1, last)
+    need = Fraction(usage) * (1 + exact(headroom))
+    bigger = [i for i, n in enumerate(nominal) if n > need]
+    return bigger[0] if bigger else last
+
+
+def raises_capacity(new_tier, tier, new_capacity, capacity):
+    higher = tier is None or new_tier > tier
+    return higher and new_capacity > capacity
+
+
+def refused_outcome(others):
+    """A customer of a segment not admitted goes to `others`."""
+    return {"overflow": "overflow", "lost": "lost"}[others]
+
+
+def blocked_outcome(on_blocked, retries_done, max_retries):
+    if on_blocked == "retry":
+        return "retry" if retries_done < max_retries else "lost"
+    return on_blocked
+
+
+def needs_priority(n, usage, capacity, may_upgrade):
+    """Sorting today's n attempts matters when some, not all, pass: when at
+    least one but not all fit under the capacity, or none fit but an upgrade
+    may make room."""
+    fit = max(0, min(n, capacity - usage))
+    if n < 2 or fit == n:
+        return False
+    return fit > 0 or may_upgrade
+
+
+# ------------------------------------------------------------ event words
+
+WORD_FIELDS = (("customer", 32), ("episode", 16), ("retry", 8), ("segment", 6),
+               ("overflow", 1))
+
+
+def event_word(**fields):
+    word, shift = 0, 0
+    for name, bits in WORD_FIELDS:
+        assert 0 <= fields[name] < 2 ** bits
+        word += fields[name] * 2 ** shift
+        shift += bits
+    return word
+
+
+def word_fields(word):
+    out, shift = {}, 0
+    for name, bits in WORD_FIELDS:
+        out[name] = (word // 2 ** shift) % 2 ** bits
+        shift += bits
+    return out
+
+
+# ------------------------------------------------------------ calendar
+
+class Calendar:
+    """A strategy's future events: (queue, day) -> list, in push order."""
+
+    def __init__(self):
+        self.lists = {}
+
+    def push(self, queue, day, word, lam):
+        self.lists.setdefault((queue, day), []).append((word, lam))
+
+    def take(self, queue, day):
+        return self.lists.pop((queue, day), [])
+
+
+# ------------------------------------------------------------ arrivals (SPEC 3)
+
+def cumulative_hazard(adoption, season_day, G):
+    H = [0.0]
+    for s in season_day:
+        H.append(H[-1] + adoption * s * G)
+    return H
+
+
+def first_attempt_day(E, H):
+    """The smallest day t < D with H[t + 1] > E, by a linear scan; None if
+    there is none (no attempt before the horizon)."""
+    for t in range(len(H) - 1):
+        if H[t + 1] > E:
+            return t
+    return None
+
+
+def first_churn_day(lam, exponential, days):
+    """An initial contact's first churn: day 1 + floor(E / lam) if before
+    the horizon (None: never, or after it)."""
+    if lam <= 0.0:
+        return None
+    day = 1 + math.floor(exponential / lam)
+    return day if day < days else None

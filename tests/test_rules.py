@@ -1,0 +1,381 @@
+"""Every rule kernel against its naive twin (tests/naive.py) on random
+inputs, fixed seeds, many cases each (as stumpy tests its kernels)."""
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import naive
+from simengine import billing, rng, strategies
+from simengine.kernel import arrivals, calendar, layout, path
+
+RNG = np.random.default_rng(20240601)
+CASES = 400
+
+
+def some_nominal(rng_, free_quota):
+    """Ascending nominal capacities of 1-7 tiers, with ties to a round headroom product."""
+    T = int(rng_.integers(1, 8))
+    sizes = np.sort(rng_.choice(np.arange(1, 40) * 100, T, replace=False))
+    return [int(max(free_quota, s)) for s in sizes]
+
+
+def headrooms():
+    # decimals a person writes, and the ones whose products show float noise
+    return [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.33, 0.5, 1.0]
+
+
+def code_tier(t):          # naive None <-> kernel NO_TIER
+    return billing.NO_TIER if t is None else t
+
+
+# ---------------------------------------------------------------- random numbers
+
+def test_draws_equal_their_python_twins():
+    r = np.random.default_rng(1)
+    for _ in range(CASES):
+        seed, path_no = int(r.integers(0, 2**40)), int(r.integers(0, 10**6))
+        u, purpose = int(r.integers(0, 2**32)), int(r.integers(1, 10))
+        occ = int(r.integers(0, 2**20))
+        pk = np.uint64(rng.path_key(np.uint64(seed), path_no))   # numba returns a Python int
+        assert int(pk) == naive.py_path_key(seed, path_no)
+        pki = int(pk)
+        assert int(rng.draw_bits(pk, u, purpose, occ)) == naive.py_draw_bits(pki, u, purpose, occ)
+        assert rng.uniform(pk, u, purpose, occ) == naive.py_uniform(pki, u, purpose, occ)
+        assert rng.exponential(pk, u, purpose, occ) == naive.py_exponential(pki, u, purpose, occ)
+        assert rng.normal(pk, u, purpose, occ) == naive.py_normal(pki, u, purpose, occ)
+        shape = float(r.choice([0.3, 0.8, 1.0, 2.5, 7.0]))
+        assert rng.gamma(pk, u, purpose, shape) == naive.py_gamma(pki, u, purpose, shape)
+
+
+# ---------------------------------------------------------------- billing
+
+def test_tier_capacities():
+    for _ in range(CASES):
+        free = int(RNG.choice([100, 2000]))
+        sizes = sorted(RNG.choice(np.arange(1, 60) * 500, int(RNG.integers(1, 8)), replace=False))
+        covers = str(RNG.choice(list(billing.COVERS)))
+        cap = None if RNG.random() < 0.3 else int(RNG.integers(50, 40_000))
+        nominal, effective, none = billing.tier_capacities(sizes, free, billing.COVERS[covers],
+                                                           cap)
+        want = naive.tier_capacities([int(s) for s in sizes], free, covers, cap)
+        assert (list(nominal), list(effective), none) == want
+
+
+def test_covering_tier():
+    for _ in range(CASES):
+        free = int(RNG.choice([100, 2000]))
+        nominal = some_nominal(RNG, free)
+        target = int(RNG.choice(nominal + [free, 0, nominal[-1] + 1])) + int(RNG.integers(-2, 3))
+        got = billing.covering_tier(target, np.array(nominal), free)
+        assert got == code_tier(naive.covering_tier(target, nominal, free)), (target, nominal)
+
+
+@pytest.mark.parametrize("kind", ["headroom", "exceeding"])
+def test_targets_read_exactly(kind):
+    """ceil(U (1 + h)) and the smallest integer above U (1 + h), float noise
+    never counting; U an integer or a forecast's projection."""
+    kernel = billing.headroom_target if kind == "headroom" else billing.exceeding_target
+    twin = naive.headroom_target if kind == "headroom" else naive.exceeding_target
+    cases = [(2000, 0.1), (100, 0.1), (2600, 0.15), (2000, 0.0), (0, 0.5)]
+    for _ in range(CASES):
+        u = int(RNG.integers(0, 2_000_000)) if RNG.random() < 0.5 else int(RNG.integers(0, 50)) * 20
+        cases.append((u, float(RNG.choice(headrooms()))))
+    for u, h in cases:
+        assert kernel(u, h) == twin(u, h), (u, h)
+    for _ in range(CASES):          # projections U + net * P / 90 (float in the kernel)
+        usage, net, P = int(RNG.integers(0, 300_000)), int(RNG.integers(0, 20_000)), \
+            int(RNG.choice([30, 90, 200, 365]))
+        h = float(RNG.choice(headrooms()))
+        exact_u = naive.forecast_usage(usage, net, P)
+        assert kernel(strategies.forecast_usage(usage, net, P), h) == twin(exact_u, h)
+
+
+def test_tier_price_size_and_capacity():
+    for _ in range(CASES):
+        T = int(RNG.integers(1, 8))
+        price = RNG.integers(1, 10**6, T) / 10
+        size = RNG.integers(1, 10**6, T)
+        effective = RNG.integers(1, 10**6, T)
+        tier = int(RNG.integers(-1, T))
+        no_tier = int(RNG.integers(1, 3000))
+        assert billing.tier_price(tier, price) == (0.0 if tier < 0 else price[tier])
+        assert billing.tier_size(tier, size) == (0 if tier < 0 else size[tier])
+        assert billing.tier_capacity(tier, effective, no_tier) == \
+            (no_tier if tier < 0 else effective[tier])
+
+
+def test_upgrade_price():
+    for _ in range(CASES):
+        pricing = str(RNG.choice(list(billing.PRICING)))
+        old = float(RNG.choice([0.0, 500.0, 2000.0, 250.5]))
+        new = old + float(RNG.integers(1, 10**5))
+        P = int(RNG.choice([30, 200, 365]))
+        days_left = int(RNG.integers(1, P + 1))
+        got = billing.upgrade_price(billing.PRICING[pricing], old, new, days_left, P)
+        want = naive.upgrade_price(pricing, old, new, days_left, P)
+        assert got == pytest.approx(float(want), rel=1e-13), (pricing, old, new, days_left, P)
+
+
+def test_overflow_accounts_cost():
+    for _ in range(CASES):
+        peak = int(RNG.integers(0, 50_000))
+        cap = int(RNG.choice([1, 7, 150, 5000, int(RNG.integers(1, 10_000))]))
+        cost = float(RNG.choice([10.0, 6000.0, 1000.5]))
+        got = billing.overflow_accounts_cost(peak, cap, cost)
+        assert got == float(naive.overflow_accounts_cost(peak, cap, cost)), (peak, cap, cost)
+
+
+def test_usage_rules():
+    for rule, code in billing.RULE.items():
+        for usage, active in ((10, 7), (7, 7), (0, 3)):
+            assert billing.usage_at_period_start(code, usage, active) == \
+                naive.usage_at_period_start(rule, usage, active)
+        assert billing.churn_lowers_usage(code) == naive.churn_lowers_usage(rule)
+
+
+# ---------------------------------------------------------------- strategies
+
+def test_upgrade_tier():
+    for _ in range(4 * CASES):
+        free = int(RNG.choice([100, 2000]))
+        nominal = some_nominal(RNG, free)
+        if RNG.random() < 0.2:
+            nominal = sorted(set(nominal) | {2990, 2600, 3000})     # 2600 * 1.15 = 2990
+        upgrade = str(RNG.choice(["next", "fit"]))
+        tier = int(RNG.integers(-1, len(nominal)))
+        h = float(RNG.choice(headrooms()))
+        usage = int(RNG.choice([2600, int(RNG.integers(0, 5000))]))
+        got = strategies.upgrade_tier(strategies.UPGRADE[upgrade], tier, usage, h,
+                                      np.array(nominal))
+        want = naive.upgrade_tier(upgrade, None if tier < 0 else tier, usage, h, nominal)
+        assert got == code_tier(want), (upgrade, tier, usage, h, nominal)
+    # the defect of issue 9: exactly 2990 is not above 2600 * 1.15
+    assert strategies.upgrade_tier(strategies.U_FIT, -1, 2600, 0.15,
+                                   np.array([2600, 2990, 3000])) == 2
+
+
+def test_raises_capacity():
+    for _ in range(CASES):
+        tier, new = int(RNG.integers(-1, 6)), int(RNG.integers(0, 6))   # a tier is asked for
+        cap, new_cap = (int(x) for x in RNG.integers(0, 5, 2))
+        assert strategies.raises_capacity(new, tier, new_cap, cap) == \
+            naive.raises_capacity(new, None if tier < 0 else tier, new_cap, cap)
+
+
+def test_renewal_tier():
+    for _ in range(4 * CASES):
+        free = int(RNG.choice([100, 2000]))
+        nominal = some_nominal(RNG, free)
+        renewal = str(RNG.choice(list(strategies.RENEWAL)))
+        fixed = int(RNG.integers(0, len(nominal)))
+        h = float(RNG.choice(headrooms()))
+        usage = int(RNG.integers(0, 5000))
+        net = int(RNG.integers(-3000, 3000))
+        period = int(RNG.integers(0, 3))
+        P = int(RNG.choice([30, 90, 200, 365]))
+        peak = int(RNG.integers(0, 5000))
+        got = strategies.renewal_tier(strategies.RENEWAL[renewal], fixed, h, usage, net, period,
+                                      P, peak, np.array(nominal), free)
+        want = naive.renewal_tier(renewal, fixed, h, usage, net, period, P, peak, nominal, free)
+        assert got == code_tier(want), (renewal, usage, net, period, P, h, nominal)
+
+
+def test_forecast_usage():
+    for _ in range(CASES):
+        usage, net, P = int(RNG.integers(0, 10**6)), int(RNG.integers(-10**4, 10**4)), \
+            int(RNG.integers(1, 400))
+        assert strategies.forecast_usage(usage, net, P) == \
+            pytest.approx(float(naive.forecast_usage(usage, net, P)), rel=1e-15)
+
+
+OUTCOME_NAMES = {strategies.ADMITTED: "admitted", strategies.LOST: "lost",
+                 strategies.OVERFLOWED: "overflow", strategies.RETRY: "retry"}
+
+
+def test_attempt_outcomes():
+    for others, code in strategies.OTHERS.items():
+        assert OUTCOME_NAMES[strategies.refused_outcome(code)] == naive.refused_outcome(others)
+    for _ in range(CASES):
+        rule = str(RNG.choice(list(strategies.ON_BLOCKED)))
+        max_retries = int(RNG.integers(0, 5))
+        done = int(RNG.integers(0, 6))
+        got = strategies.blocked_outcome(strategies.ON_BLOCKED[rule], done, max_retries)
+        assert OUTCOME_NAMES[got] == naive.blocked_outcome(rule, done, max_retries)
+
+
+def test_needs_priority():
+    for _ in range(CASES):
+        n = int(RNG.integers(0, 8))
+        capacity = int(RNG.integers(0, 20))
+        usage = int(RNG.integers(0, 25))
+        may_upgrade = bool(RNG.random() < 0.5)
+        assert path.needs_priority(n, usage, capacity, may_upgrade) == \
+            naive.needs_priority(n, usage, capacity, may_upgrade), (n, usage, capacity)
+
+
+def test_priority_order():
+    """Today's attempts in ascending priority: the ORDER draw of (customer,
+    episode * 256 + retry)."""
+    r = np.random.default_rng(7)
+    for case in range(20):
+        pk = np.uint64(rng.path_key(np.uint64(case), 1))
+        n = int(r.integers(2, 300))
+        today = np.zeros(n + 5, layout.EVENT)
+        fields = [dict(customer=int(r.integers(0, 10**6)), episode=int(r.integers(0, 4)),
+                       retry=int(r.integers(0, 4)), segment=int(r.integers(0, 5)), overflow=0)
+                  for _ in range(n)]
+        today["word"][:n] = [naive.event_word(**f) for f in fields]
+        order = path.priority_order(pk, today, n, np.empty(n + 5, np.uint64))
+        keys = [naive.py_draw_bits(int(pk), f["customer"], rng.ORDER,
+                                   f["episode"] * 256 + f["retry"]) for f in fields]
+        assert list(order) == sorted(range(n), key=lambda i: keys[i])
+
+
+# ---------------------------------------------------------------- event words
+
+def test_event_word():
+    for _ in range(CASES):
+        f = dict(customer=int(RNG.integers(0, 2**32)), episode=int(RNG.integers(0, 2**16)),
+                 retry=int(RNG.integers(0, 256)), segment=int(RNG.integers(0, 64)),
+                 overflow=int(RNG.integers(0, 2)))
+        w = layout.event_word(f["customer"], f["episode"], f["retry"], f["segment"],
+                              f["overflow"])
+        assert w == naive.event_word(**f)
+        got = dict(customer=layout.customer_of(w), episode=layout.episode_of(w),
+                   retry=layout.retry_of(w), segment=layout.segment_of(w),
+                   overflow=int(layout.is_overflow(w)))
+        assert got == naive.word_fields(w)
+        assert layout.attempt_occurrence(w) == f["episode"] * 256 + f["retry"]
+
+
+# ---------------------------------------------------------------- calendar
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_calendar_against_a_dict_of_lists(seed):
+    """Days taken in turn, random events pushed for later days (bursts well
+    beyond a block and beyond the blocks there are), against naive.Calendar."""
+    r = np.random.default_rng(seed)
+    D = 60
+    cal = calendar.new_calendar(D, 1)
+    for strategy in range(2):            # a cleared calendar starts afresh
+        calendar.clear(cal)
+        twin = naive.Calendar()
+        for t in range(D):
+            taken = {}
+            for q in (calendar.CHURNS, calendar.ATTEMPTS):
+                out = np.zeros(calendar.queued(cal, q, t) + 3, layout.EVENT)
+                out[:3]["word"] = -7                     # taken events are appended at n
+                n = calendar.take(cal, q, t, out, 3)
+                assert (out[:3]["word"] == -7).all()
+                taken[q] = [(int(e["word"]), float(e["lam"])) for e in out[3:n]]
+                assert taken[q] == twin.take(q, t), (seed, t, q)
+            n_new = int(r.choice([0, 1, 5, 63, 64, 65, 200])) if t < D - 1 else 0
+            staged = np.zeros(n_new, layout.STAGED)
+            for i in range(n_new):
+                q, d = int(r.integers(0, 2)), int(r.integers(t + 1, D))
+                w, lam = int(r.integers(0, 2**62)), float(r.random())
+                staged[i] = (q, d, w, lam)
+                twin.push(q, d, w, lam)
+            cal = calendar.with_room(cal, n_new)
+            assert calendar.blocks_free(cal) >= n_new
+            calendar.push(cal, staged, n_new)
+        assert not twin.lists
+
+
+# ---------------------------------------------------------------- arrivals
+
+def _segment(start, size, initial, adoption, churn_rate, shape):
+    seg = np.zeros(1, layout.SEGMENT)
+    seg[0] = (start, start + size, initial, adoption, churn_rate, shape, 0.0, 1.0, 0.0)
+    return seg[0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_attempt_days_against_a_linear_scan(seed):
+    r = np.random.default_rng(seed)
+    D = int(r.choice([30, 365, 1095]))
+    season = r.choice([0.0, 0.5, 1.0, 2.5], D) if seed % 2 else np.ones(D)
+    adoption = float(r.choice([1e-4, 2e-3, 0.05, 3.0]))
+    G = float(np.exp(0.3 * r.standard_normal()))
+    pk = np.uint64(rng.path_key(np.uint64(seed), 3))
+    H = np.empty(D + 1)
+    arrivals.cumulative_hazard(adoption, season, G, H)
+    H_twin = naive.cumulative_hazard(adoption, season, G)
+    assert list(H) == H_twin
+    assert H[D] > 0
+    first_day = np.empty(2 * D + 1, np.int64)
+    scale = arrivals.bucket_starts(H, first_day)
+    lo, hi = 1000, 4000
+    cust, day = np.empty(hi - lo, np.int64), np.empty(hi - lo, np.int64)
+    n = arrivals.attempt_days(pk, lo, hi, H, scale, first_day, cust, day, 0)
+    want = []
+    for u in range(lo, hi):
+        t = naive.first_attempt_day(-math.log(naive.py_uniform(int(pk), u, rng.FIRST_ADD, 0)),
+                                    H_twin)
+        if t is not None:
+            want.append((u, t))
+    assert list(zip(cust[:n].tolist(), day[:n].tolist())) == want
+    assert 0 < n                        # the case has attempts to compare
+
+
+def _propensity_twin(pk, u, seg, Mc):
+    if math.isinf(seg["churn_shape"]):
+        return seg["churn_rate"] * Mc
+    return (naive.py_gamma(pk, u, rng.LAMBDA, seg["churn_shape"])
+            * (seg["churn_rate"] / seg["churn_shape"]) * Mc)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shared_arrivals_sorted_by_day(seed):
+    """First attempts and initial contacts' first churns of several segments,
+    as events sorted by day (customers ascending within a day)."""
+    r = np.random.default_rng(100 + seed)
+    D = 365
+    segs = np.zeros(3, layout.SEGMENT)
+    start = 0
+    for s, (size, shape) in enumerate(((300, 2.0), (500, math.inf), (400, 0.7))):
+        initial = int(r.integers(0, size // 2))
+        segs[s] = _segment(start, size, initial, float(r.choice([1e-3, 1e-2])),
+                           float(r.choice([0.0, 2e-3, 2e-2])) if s else 0.01, shape)
+        start += size
+    season = r.choice([0.5, 1.0, 2.0], D)
+    G, Mc = 1.3, 0.8
+    pk = np.uint64(rng.path_key(np.uint64(seed), 0))
+    pki = int(pk)
+
+    off, events = arrivals.first_attempts(pk, segs, season, G, Mc)
+    want = []
+    for s, seg in enumerate(segs):
+        H = naive.cumulative_hazard(seg["adoption"], season, G)
+        for u in range(seg["start"] + seg["initial"], seg["end"]):
+            t = naive.first_attempt_day(-math.log(naive.py_uniform(pki, u, rng.FIRST_ADD, 0)), H)
+            if t is not None:
+                want.append((t, u, s, _propensity_twin(pki, u, seg, Mc)))
+    want.sort(key=lambda x: (x[0], x[1]))
+    got = [(t, layout.customer_of(e["word"]), layout.segment_of(e["word"]), e["lam"])
+           for t in range(D) for e in events[off[t]:off[t + 1]]]
+    assert got == want
+    assert all(layout.episode_of(e["word"]) == 0 for e in events[:off[D]])
+
+    off, events, n_initial = arrivals.initial_churns(pk, segs, D, Mc)
+    assert n_initial == segs["initial"].sum()
+    want = []
+    for s, seg in enumerate(segs):
+        for u in range(seg["start"], seg["start"] + seg["initial"]):
+            lam = _propensity_twin(pki, u, seg, Mc)
+            t = naive.first_churn_day(lam, naive.py_exponential(pki, u, rng.LIFETIME, 0), D)
+            if t is not None:
+                want.append((t, u, s, lam))
+    want.sort(key=lambda x: (x[0], x[1]))
+    got = [(t, layout.customer_of(e["word"]), layout.segment_of(e["word"]), e["lam"])
+           for t in range(D) for e in events[off[t]:off[t + 1]]]
+    assert got == want and len(want) > 0
+
+
+def test_exact_reading_examples():
+    """The readings SPEC section 5 spells out."""
+    assert naive.headroom_target(2000, 0.1) == 2200 == billing.headroom_target(2000, 0.1)
+    assert naive.exceeding_target(2600, 0.15) == 2991 == billing.exceeding_target(2600, 0.15)
+    assert Fraction(2600) * (1 + naive.exact(0.15)) == 2990
