@@ -9,14 +9,13 @@ apart from the output tables themselves.
 from __future__ import annotations
 
 import os
-import platform
 import time
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from . import __version__
+from . import store
 from .billing import COVERS, PRICING, RULE, tier_capacities
 from .kernel.driver import simulate_paths
 from .kernel.layout import CONFIG, LOG, MAX_CUSTOMERS, SEGMENT, STRATEGY, TIER, KernelScenario
@@ -262,43 +261,75 @@ def run_shape(threads=None, chunk_size=None, executor=None):
     return n, int(chunk_size) if chunk_size else default_chunk(n)
 
 
+def compile_kernels(packed: PackedScenario) -> float:
+    """Compile (or load from numba's cache) the kernels for this packed
+    scenario's types by simulating no path; returns the seconds it took."""
+    start = time.perf_counter()
+    out = allocate_outputs(packed, np.zeros(0, np.int64))
+    simulate_into(packed, 0, out, 0, 0)
+    return time.perf_counter() - start
+
+
+def _checked_threads(threads):
+    from .scenario import ScenarioError
+    cores = numba.config.NUMBA_NUM_THREADS
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
+            or not 1 <= threads <= cores:
+        raise ScenarioError(f"threads: expected an integer from 1 to {cores} (this "
+                            f"machine's cores), or None for all of them; got {threads!r}")
+    return int(threads)
+
+
 def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None,
-        executor=None):
+        executor=None, on_phase=None):
     """Simulate a scenario; returns a `Result` (tables of SPEC section 7).
 
-    `paths` and `seed` override the scenario's; `threads` defaults to all
-    cores; `progress(done, total)` is called after each chunk; `executor`
-    (see `executor.py`) defaults to local numba threads.
+    `scn`: a Scenario or a scenario file (path or bundled name). `paths` and
+    `seed` override the scenario's; `threads` (1 to the cores; default all)
+    sets numba's threads; `progress(done, total)` is called after each
+    chunk; `executor` (see `executor.py`) defaults to local numba threads;
+    `on_phase(name)` hears "compiling" and "simulating" as they start. The
+    manifest's `wall_seconds` excludes compilation, `compile_seconds` is it.
     """
     from .executor import LocalExecutor
     from .result import Result
+    from .scenario import Scenario, load_scenario
+    if not isinstance(scn, Scenario):
+        scn = load_scenario(os.fspath(scn))
     if paths is not None or seed is not None:
         scn = scn.replace_run(paths=paths, seed=seed)
-    executor = executor or LocalExecutor(threads)
+    executor = executor or LocalExecutor(_checked_threads(threads))
     n_threads, chunk = run_shape(threads, chunk_size, executor)
     check_resources(scn, n_threads, chunk)
     packed = pack_scenario(scn)
+    if on_phase is not None:
+        on_phase("compiling")
+    prepare = getattr(executor, "prepare", None)
+    compile_seconds = prepare(packed) if prepare is not None else 0.0
+    if on_phase is not None:
+        on_phase("simulating")
     start = time.perf_counter()
     raw = executor.simulate(packed, scn.seed, np.arange(scn.paths), chunk, progress)
     wall = time.perf_counter() - start
     events = int(raw.events[:, 0].sum())
     simulated = int(raw.events[:, 1].sum())
-    manifest = {
-        "scenario": scn.resolved,
-        "scenario_sha256": scn.sha256,
-        "seed": scn.seed,
-        "paths": scn.paths,
-        "engine_version": __version__,
-        "threads": n_threads,
-        "chunk_size": chunk,
-        "wall_seconds": wall,
+    manifest = store.manifest(
+        "run",
+        scenario=scn.resolved,
+        scenario_sha256=scn.sha256,
+        seed=scn.seed,
+        paths=scn.paths,
+        threads=n_threads,
+        chunk_size=chunk,
+        wall_seconds=wall,
+        compile_seconds=compile_seconds,
         # events of every strategy (those replayed from a never-blocked run
         # included), and the events the kernel actually stepped through
-        "customer_events": events,
-        "events_per_second": events / wall if wall > 0 else None,
-        "simulated_events": simulated,
-        "simulated_events_per_second": simulated / wall if wall > 0 else None,
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "numba": numba.__version__},
-    }
+        customer_events=events,
+        events_per_second=events / wall if wall > 0 else None,
+        simulated_events=simulated,
+        simulated_events_per_second=simulated / wall if wall > 0 else None,
+    )
     return Result.from_raw(scn, packed.strategy_names, raw, manifest)

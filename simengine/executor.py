@@ -57,6 +57,12 @@ class LocalExecutor:
     def __init__(self, threads=None):
         self.threads = thread_count(threads)
 
+    def prepare(self, packed) -> float:
+        """Compile the kernels for this scenario's types (or load them from
+        numba's cache) before any path runs, so that the run's time excludes
+        compilation; returns the seconds it took."""
+        return engine.compile_kernels(packed)
+
     def simulate(self, packed, seed, paths, chunk, progress=None):
         out = engine.allocate_outputs(packed, paths)
         previous = numba.get_num_threads()

@@ -308,3 +308,30 @@ def test_random_number_distributions():
     assert stats.kstest(sample(n, 2, 0.0), "norm").pvalue > 1e-3
     for shape in (0.5, 1.0, 2.5):
         assert stats.kstest(sample(n, 3, shape), "gamma", args=(shape,)).pvalue > 1e-3
+
+
+def test_run_takes_a_scenario_file_and_reports_compile_time_apart():
+    import simengine
+    from golden_cases import HERE
+    res = simengine.run(str(HERE / "cumulative.toml"), paths=3)
+    same = simengine.run(simengine.load_scenario(HERE / "cumulative.toml"), paths=3)
+    assert res.paths.equals(same.paths)
+    m = res.manifest
+    assert m["kind"] == "run" and m["compile_seconds"] >= 0 and m["wall_seconds"] > 0
+    assert m["customer_events"] / m["wall_seconds"] == pytest.approx(m["events_per_second"])
+
+
+@pytest.mark.parametrize("threads", [0, -3, 10_000, 1.5, True, "2"])
+def test_run_rejects_bad_thread_counts(threads):
+    import simengine
+    from golden_cases import HERE
+    with pytest.raises(simengine.ScenarioError, match="threads: expected an integer from 1 to"):
+        simengine.run(str(HERE / "cumulative.toml"), paths=2, threads=threads)
+
+
+def test_run_announces_its_phases():
+    import simengine
+    from golden_cases import HERE
+    phases = []
+    simengine.run(str(HERE / "cumulative.toml"), paths=2, on_phase=phases.append)
+    assert phases == ["compiling", "simulating"]
