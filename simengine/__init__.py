@@ -6,6 +6,10 @@
 """
 __version__ = "0.1.0"
 
+from ._numba_cache import configure as _configure_numba_cache  # noqa: E402
+
+_configure_numba_cache()       # before any kernel module defines a numba function
+
 from .scenario import ScenarioError, load_scenario  # noqa: E402
 from .engine import run  # noqa: E402
 from .result import Result  # noqa: E402

@@ -18,7 +18,8 @@ import numpy as np
 from . import store
 from .billing import COVERS, PRICING, RULE, tier_capacities
 from .kernel.driver import simulate_paths
-from .kernel.layout import CONFIG, LOG, MAX_CUSTOMERS, SEGMENT, STRATEGY, TIER, KernelScenario
+from .kernel.layout import (CONFIG, LOG, MAX_CUSTOMERS, SEGMENT, STRATEGY, TIER, UNBOUNDED,
+                            KernelScenario)
 from .schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
 from .strategies import B_LOST, ON_BLOCKED, OTHERS, R_NONE, RENEWAL, U_NONE, UPGRADE
 
@@ -64,6 +65,7 @@ def _pack_billing(scn):
         certification_fee=float(b.certification_fee) if b.certified else 0.0,
         account_capacity=scn.overflow.account_capacity,
         account_cost=float(scn.overflow.account_cost), no_tier_capacity=no_tier_cap,
+        usage_cap=UNBOUNDED if scn.staff.member_cap is None else scn.staff.member_cap,
         growth_sigma=float(scn.growth.sigma), churn_sigma=float(scn.growth.churn_sigma))])
     tiers = records(TIER, [dict(tier_size=size, price=float(price), nominal=n, effective=e)
                            for (size, price), n, e in zip(b.tiers, nominal, effective)])
@@ -100,29 +102,36 @@ def _pack_strategies(scn):
             phantom_keys.append(key)
     rows = [dict(renewal=R_NONE, fixed_tier=-1, upgrade=U_NONE, headroom=0.0,
                  others=OTHERS[others], on_blocked=B_LOST, retry_days=0.0, max_retries=0,
-                 unbounded=True, oracle_source=-1, replay_source=-1)
+                 max_reserve=0, unbounded=True, oracle_source=-1, replay_source=-1)
             for _, others in phantom_keys]
+    reserve = [[0] * len(seg_names) for _ in phantom_keys]
     for st, key in zip(scn.strategies, keys):
         phantom = phantom_keys.index(key) if key in phantom_keys else -1
+        oracle = st.renewal == "oracle"
+        # the hindsight plan chooses every tier: an oracle's upgrade, headroom
+        # and reserve have no effect (`validate` warns)
+        reserve.append([0 if oracle else st.reserve_of(name) for name in seg_names])
         rows.append(dict(
             renewal=RENEWAL[st.renewal],
             fixed_tier=sizes.index(st.tier) if st.renewal == "fixed" else -1,
-            upgrade=UPGRADE[st.upgrade], headroom=float(st.headroom), others=OTHERS[st.others],
+            upgrade=U_NONE if oracle else UPGRADE[st.upgrade],
+            headroom=0.0 if oracle else float(st.headroom), others=OTHERS[st.others],
             on_blocked=ON_BLOCKED[st.on_blocked], retry_days=float(st.retry_days),
-            max_retries=int(st.max_retries), unbounded=False,
-            oracle_source=phantom if st.renewal == "oracle" else -1, replay_source=phantom))
+            max_retries=int(st.max_retries), max_reserve=max(reserve[-1]), unbounded=False,
+            oracle_source=phantom if oracle else -1, replay_source=phantom))
     admit = np.array([adm for adm, _ in phantom_keys] + [adm for adm, _ in keys],
                      dtype=np.bool_).reshape(len(rows), len(seg_names))
-    return records(STRATEGY, rows), admit, len(phantom_keys)
+    reserve = np.array(reserve, dtype=np.int64).reshape(len(rows), len(seg_names))
+    return records(STRATEGY, rows), admit, reserve, len(phantom_keys)
 
 
 def pack_scenario(scn) -> PackedScenario:
     config, tiers = _pack_billing(scn)
-    strategies, admit, n_phantoms = _pack_strategies(scn)
+    strategies, admit, reserve, n_phantoms = _pack_strategies(scn)
     bounds = month_bounds(scn.horizon_years)
     season = np.asarray(scn.growth.season, dtype=np.float64)
     month_of_day = np.repeat(np.arange(scn.months) % 12, np.diff(bounds))
-    kernel = KernelScenario(config, tiers, _pack_segments(scn), strategies, admit,
+    kernel = KernelScenario(config, tiers, _pack_segments(scn), strategies, admit, reserve,
                             season[month_of_day], bounds[1:] - 1)
     return PackedScenario(kernel=kernel, S=len(strategies), K=scn.periods, M=scn.months,
                           n_phantoms=n_phantoms,

@@ -70,8 +70,12 @@ def build_tables(scn, names, raw):
             "economic_cost": lambda: (total + p["lost_value"]).ravel(),
             "growth_multiplier": lambda: np.repeat(raw.mult[:, 0], S),
             "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S)}
-    paths_t = _table(cols | kernel_columns(PATHS, raw.path), PATHS.arrow_schema(),
-                     _metadata(scn, "paths"))
+    oracle = oracle_index(scn)
+    if oracle is not None:      # SPEC 7: regret against the first oracle, path by path
+        cols["regret"] = lambda: (total + p["lost_value"]
+                                  - (total + p["lost_value"])[:, [oracle]]).ravel()
+    paths_t = _table(cols | kernel_columns(PATHS, raw.path),
+                     PATHS.arrow_schema(present=cols), _metadata(scn, "paths"))
 
     cols = {"strategy": lambda: strategy_column(K), "path": lambda: np.repeat(raw.paths, S * K),
             "period": lambda: np.tile(np.arange(K), n * S)}
@@ -83,6 +87,12 @@ def build_tables(scn, names, raw):
     monthly_t = _table(cols | kernel_columns(MONTHLY, raw.month), MONTHLY.arrow_schema(),
                        _metadata(scn, "monthly"))
     return paths_t, periods_t, monthly_t
+
+
+def oracle_index(scn):
+    """The scenario's first oracle strategy (regret is measured against it),
+    or None."""
+    return next((i for i, s in enumerate(scn.strategies) if s.renewal == "oracle"), None)
 
 
 def _table(cols, arrow_schema, metadata):
@@ -119,9 +129,8 @@ def summarize(scn, names, paths_table) -> pa.Table:
         for si, name in enumerate(names):
             rows.append({"strategy": name, "metric": "cheapest"}
                         | distribution_stats(cheapest[:, si]))
-        oracle = [i for i, s in enumerate(scn.strategies) if s.renewal == "oracle"]
-        if oracle:
-            regret = econ - econ[:, [oracle[0]]]
+        if "regret" in paths_table.column_names:
+            regret = matrix("regret")
             for si, name in enumerate(names):
                 rows.append({"strategy": name, "metric": "regret"}
                             | distribution_stats(regret[:, si]))

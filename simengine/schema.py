@@ -23,6 +23,7 @@ class Column:
     type: str
     meaning: str
     kernel: bool = False        # a field of the kernel's output record
+    when: str = ""              # only in some runs: when (else always present)
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,11 @@ class TableSpec:
         """The numpy record the kernel fills, field by field, for one row."""
         return np.dtype([(c.name, _NUMPY[c.type]) for c in self.kernel_columns])
 
-    def arrow_schema(self, metadata=None) -> pa.Schema:
-        schema = pa.schema([(c.name, _ARROW[c.type]) for c in self.columns])
+    def arrow_schema(self, metadata=None, present=()) -> pa.Schema:
+        """The Arrow schema; a column that exists only in some runs (its
+        `when` says which) is included when named in `present`."""
+        schema = pa.schema([(c.name, _ARROW[c.type]) for c in self.columns
+                            if not c.when or c.name in present])
         return schema.with_metadata(metadata) if metadata else schema
 
 
@@ -85,6 +89,8 @@ PATHS = TableSpec("paths", "strategy x path", _cols(
     ("upgrades", "int64", "upgrades bought", K),
     ("growth_multiplier", "float64", "the path's growth multiplier G"),
     ("churn_multiplier", "float64", "the path's churn multiplier"),
+    ("regret", "float64", "economic cost minus the hindsight plan's (the first oracle "
+     "strategy's) on the same path", False, "the scenario has an oracle strategy"),
 ))
 
 PERIODS = TableSpec("periods", "strategy x path x billing period", _cols(
@@ -151,4 +157,5 @@ MONTH_RECORD = MONTHLY.kernel_dtype()
 
 def markdown_columns(table: TableSpec) -> str:
     """The README's column list for one table: `name` type, in order."""
-    return ", ".join(f"`{c.name}` {c.type}" for c in table.columns)
+    return ", ".join(f"`{c.name}` {c.type}" + (f" (when {c.when})" if c.when else "")
+                     for c in table.columns)

@@ -35,10 +35,11 @@ def forecast_usage(usage, net_adds, period_days):
 
 @njit(cache=True)
 def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_days,
-                 oracle_peak, nominal, free_quota):
+                 oracle_tier, nominal, free_quota):
     """The tier a renewal rule buys at a period start (NO_TIER: none).
     `net_adds`: WeCom adds minus churns over the last FORECAST_WINDOW days;
-    `oracle_peak`: the never-blocked run's peak usage in this period."""
+    `oracle_tier`: the first tier of this period's hindsight plan
+    (kernel/hindsight.py)."""
     if renewal == R_NONE:
         return NO_TIER
     if renewal == R_FIXED:
@@ -48,7 +49,7 @@ def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_
     if renewal == R_FORECAST:
         projected = forecast_usage(usage, net_adds, period_days)
         return covering_tier(headroom_target(projected, headroom), nominal, free_quota)
-    return covering_tier(oracle_peak, nominal, free_quota)
+    return oracle_tier
 
 
 @njit(cache=True)

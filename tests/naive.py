@@ -137,7 +137,7 @@ def forecast_usage(usage, net_adds, period_days):
 
 
 def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_days,
-                 oracle_peak, nominal, free_quota):
+                 oracle_tier, nominal, free_quota):
     if renewal == "none":
         return None
     if renewal == "fixed":
@@ -147,8 +147,8 @@ def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_
     if renewal == "forecast":
         return covering_tier(headroom_target(forecast_usage(usage, net_adds, period_days),
                                              headroom), nominal, free_quota)
-    if renewal == "oracle":
-        return covering_tier(oracle_peak, nominal, free_quota)
+    if renewal == "oracle":          # the hindsight plan's first tier of the period
+        return oracle_tier
     raise ValueError(renewal)
 
 
@@ -179,14 +179,16 @@ def blocked_outcome(on_blocked, retries_done, max_retries):
     return on_blocked
 
 
-def needs_priority(n, usage, capacity, may_upgrade):
-    """Sorting today's n attempts matters when some, not all, pass: when at
-    least one but not all fit under the capacity, or none fit but an upgrade
-    may make room."""
-    fit = max(0, min(n, capacity - usage))
-    if n < 2 or fit == n:
+def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
+    """Sorting today's n attempts matters when some, not all, pass: the last
+    of them meets usage + n - 1, which may be refused when it reaches the
+    capacity less the largest reserve; and one may pass while the capacity
+    is not full, or an upgrade may make room."""
+    if n < 2:
         return False
-    return fit > 0 or may_upgrade
+    some_refused = usage + n - 1 >= capacity - max_reserve
+    some_pass = usage < capacity or may_upgrade
+    return some_refused and some_pass
 
 
 # ------------------------------------------------------------ event words

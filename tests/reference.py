@@ -15,7 +15,7 @@ calendar `day -> [events]`.  Each block below names the rule it implements.
                            # only with trace=True:
                            "daily":   [{day, contacts, usage, capacity, tier_size,
                                         overflow}, ...],
-                           "oracle_peaks": [...] or None}}}
+                           "oracle_plan": {day: tier} or None}}}
 
 `draws` supplies the random numbers.  `KeyedDraws(seed, path)` (the default)
 is the engine's counter-based stream (the `py_*` twins of `tests/naive.py`), so results
@@ -231,14 +231,46 @@ class _Billing:
         return self.smallest_covering(target)
 
 
+def hindsight_plan(scn, usage_by_day):
+    """The oracle's plan (SPEC 5, "The hindsight plan"), read from SPEC's
+    words rather than solved: per period, the running peak R(t) of the
+    never-blocked run's end-of-day usage (at most the member cap) needs the
+    smallest tier covering it (none within the free quota). With `prorated`
+    pricing the plan renews to fit and upgrades just in time to that tier;
+    with `full` and `difference` it buys the period's peak tier at renewal
+    (with `difference` every plan ending there costs the same, and the
+    earliest purchase wins the tie). Exact for tiers whose prices rise with
+    their size. Returns {day: tier} for the period starts and the upgrades."""
+    bill = _Billing(scn)
+    P, D = scn.billing.period_days, scn.days
+    cap = math.inf if bill.member_cap is None else bill.member_cap
+    plan = {}
+    for start in range(0, D, P):
+        peak, need = 0, []
+        for t in range(start, min(start + P, D)):
+            peak = max(peak, min(usage_by_day[t], cap))
+            need.append(None if peak <= bill.free else bill.smallest_covering(peak))
+        if scn.billing.upgrade_pricing == "prorated":
+            plan[start] = need[0]
+            for i in range(1, len(need)):
+                if need[i] != need[i - 1]:
+                    plan[start + i] = need[i]
+        else:
+            plan[start] = need[-1]
+    return plan
+
+
 def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
-                       oracle_peaks=None, trace=False):
+                       oracle_plan=None, trace=False):
     """Run one strategy over the horizon.
 
     never_blocked=True is the oracle's hindsight run: same admission rules,
     infinite capacity, no renewal/upgrade/payments; it returns the list of
-    each period's peak end-of-day usage.
+    each day's end-of-day usage. An oracle follows `oracle_plan` ({day:
+    tier}): its tier at each period start, and upgrades bought on their day
+    before the day's attempts; its own upgrade rule and reserves are ignored.
     """
+    oracle = strat.renewal == "oracle" and not never_blocked
     D = scn.days
     P = scn.billing.period_days
     n_periods = scn.periods
@@ -289,7 +321,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
     paid_so_far = 0.0                # all payments made so far (for cumulative_cost)
     adds_on_day = [0] * D            # WeCom admitted adds per day (forecast)
     churns_on_day = [0] * D          # WeCom churns per day (forecast)
-    peak_usage_of_period = []        # for the never-blocked run
+    usage_by_day = []                # for the never-blocked run
 
     for t in range(D):
         k = t // P
@@ -307,7 +339,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
             peak_overflow_of_period = 0
             if not never_blocked:
                 tier = _renewal(strat, bill, k, t, usage, P, adds_on_day,
-                                churns_on_day, oracle_peaks)
+                                churns_on_day, oracle_plan)
                 capacity = bill.capacity(tier)
                 price = bill.price(tier)
                 fee = scn.billing.certification_fee if certified else 0.0
@@ -318,6 +350,18 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
                 paid_so_far += price
                 paid_so_far += fee
         per = periods[k]
+
+        # (1b) An oracle's planned upgrade, in force before today's attempts.
+        if oracle and t % P != 0 and t in oracle_plan:
+            new = oracle_plan[t]
+            cost = _upgrade_price(scn.billing.upgrade_pricing, bill.price(new),
+                                  bill.price(tier), k, t, P)
+            tier = new
+            capacity = bill.capacity(tier)
+            per["upgrade_cost"] += cost
+            tot["upgrade_cost"] += cost
+            tot["upgrades"] += 1
+            paid_so_far += cost
 
         today = calendar.pop(t, [])
 
@@ -374,8 +418,9 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
                     lose()
                 continue
 
-            # Capacity full: the strategy may upgrade first (one at most).
-            if not usage < capacity and not never_blocked:
+            # Capacity full: the strategy may upgrade first (one at most);
+            # a refusal by a reserve alone (usage < capacity) tries none.
+            if not usage < capacity and not never_blocked and not oracle:
                 new = _upgrade_choice(strat, bill, tier, usage, capacity)
                 if new is not None:
                     old_price = bill.price(tier)
@@ -389,7 +434,8 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
                     tot["upgrades"] += 1
                     paid_so_far += cost
 
-            if usage < capacity:
+            reserve = 0 if oracle or never_blocked else strat.reserve_of(seg.name)
+            if usage < capacity - reserve:
                 # Admitted: active from today, lifetime of episode e.
                 state[u] = "wecom"
                 active += 1
@@ -426,10 +472,10 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
                               capacity=capacity, tier_size=bill.size(tier),
                               overflow=overflow_count))
 
+        if never_blocked:
+            usage_by_day.append(usage)
         if t == min((k + 1) * P, D) - 1:             # period's last day
-            if never_blocked:
-                peak_usage_of_period.append(per["peak_usage"])
-            else:
+            if not never_blocked:
                 accounts = -(-peak_overflow_of_period // scn.overflow.account_capacity)
                 cost = accounts * scn.overflow.account_cost
                 per["overflow_cost"] += cost
@@ -443,7 +489,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
 
     assert not calendar, "an event was scheduled on or after day D"
     if never_blocked:
-        return peak_usage_of_period
+        return usage_by_day
 
     assert len(periods) == n_periods and len(monthly) == scn.months
     tot["final_contacts"] = active
@@ -457,7 +503,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
     out = {"paths": {c: tot[c] for c in order}, "periods": periods, "monthly": monthly}
     if trace:
         out["daily"] = daily
-        out["oracle_peaks"] = oracle_peaks
+        out["oracle_plan"] = oracle_plan
     return out
 
 
@@ -470,7 +516,7 @@ def _start_life_churn(u, e, t, where, cust, draws, schedule):
     schedule(t + L, ("churn", u, e, where))      # past the horizon: vanishes
 
 
-def _renewal(strat, bill, k, t, usage, P, adds_on_day, churns_on_day, oracle_peaks):
+def _renewal(strat, bill, k, t, usage, P, adds_on_day, churns_on_day, oracle_plan):
     """Tier for period k (None = no tier)."""
     r = strat.renewal
     if r == "none":
@@ -485,10 +531,7 @@ def _renewal(strat, bill, k, t, usage, P, adds_on_day, churns_on_day, oracle_pea
         u_prime = usage + max(0, net) * P / 90
         return bill.fit_for(u_prime, strat.headroom)
     if r == "oracle":
-        peak = oracle_peaks[k]
-        if peak <= bill.free:
-            return None
-        return bill.smallest_covering(peak)
+        return oracle_plan[t]
     raise ValueError(r)
 
 
@@ -542,9 +585,10 @@ def simulate_path(scn, path: int, seed: int, draws=None, trace: bool = False) ->
 
     result = {"growth_multiplier": G, "churn_multiplier": Mc, "strategies": {}}
     for strat in scn.strategies:
-        oracle_peaks = None
+        oracle_plan = None
         if strat.renewal == "oracle":
-            oracle_peaks = _simulate_strategy(scn, strat, cust, draws, never_blocked=True)
+            usage = _simulate_strategy(scn, strat, cust, draws, never_blocked=True)
+            oracle_plan = hindsight_plan(scn, usage)
         result["strategies"][strat.name] = _simulate_strategy(
-            scn, strat, cust, draws, oracle_peaks=oracle_peaks, trace=trace)
+            scn, strat, cust, draws, oracle_plan=oracle_plan, trace=trace)
     return result

@@ -335,3 +335,25 @@ def test_run_announces_its_phases():
     phases = []
     simengine.run(str(HERE / "cumulative.toml"), paths=2, on_phase=phases.append)
     assert phases == ["compiling", "simulating"]
+
+
+def test_kernel_cache_follows_every_kernel_source(tmp_path, monkeypatch):
+    """numba's cache checks only the compiled function's own file: the
+    cache folder is named by a hash of every kernel module, so a change to
+    any rule compiles afresh instead of running a stale kernel."""
+    import os
+    import shutil
+
+    from simengine import _numba_cache
+    from simengine.kernel import driver
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        assert driver.simulate_paths._cache._cache_path.startswith(
+            str(_numba_cache.cache_dir()))
+    before = _numba_cache.sources_hash()
+    copy = tmp_path / "simengine"
+    shutil.copytree(_numba_cache.ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(_numba_cache, "ROOT", copy)
+    assert _numba_cache.sources_hash() == before
+    billing = copy / "billing.py"
+    billing.write_text(billing.read_text() + "\n# a changed rule\n")
+    assert _numba_cache.sources_hash() != before

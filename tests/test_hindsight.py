@@ -107,3 +107,52 @@ def test_full_and_difference_buy_the_peak_tier_at_renewal():
         peak_tier = naive_required(usage, UNCAPPED)[-1]
         for pricing in (DIFFERENCE, FULL):
             assert plan(usage, pricing)[0] == [(0, peak_tier)], (pricing, usage)
+
+
+# ------------------------------------------------------------ through the engine
+
+def _by_strategy(res, col):
+    import pyarrow.compute as pc
+    names = [s.name for s in res.scenario.strategies]
+    return {n: res.paths.filter(pc.equal(res.paths["strategy"], n))[col].to_numpy()
+            for n in names}
+
+
+@pytest.mark.parametrize("pricing", ["prorated", "difference", "full"])
+def test_regret_is_never_negative_for_a_strategy_that_never_blocks(pricing):
+    """SPEC 8: a strategy with the oracle's admission rules that blocks
+    nobody on a path costs at least the oracle there."""
+    import simengine
+    res = simengine.run(simengine.load_scenario(
+        "default", [f"billing.upgrade_pricing={pricing}"], scale=0.1), paths=24)
+    regret, blocked = _by_strategy(res, "regret"), _by_strategy(res, "blocked")
+    oracle = next(s for s in res.scenario.strategies if s.renewal == "oracle")
+    checked = 0
+    for st in res.scenario.strategies:
+        if (st.admit, st.others) != (oracle.admit, oracle.others):
+            continue
+        clear = blocked[st.name] == 0
+        assert (regret[st.name][clear] >= -1e-6 * 1e5).all(), (st.name, regret[st.name][clear])
+        checked += clear.sum()
+    assert checked >= 24 * 3          # fit, fit-headroom-20, forecast at least
+    assert (blocked[oracle.name] == 0).all() and (regret[oracle.name] == 0).all()
+
+
+@pytest.mark.parametrize("overrides", [
+    ["billing.rule=cumulative"],                           # usage falls only at a period start
+    ["segment.vip.churn_rate=0", "segment.repeat.churn_rate=0", "segment.new.churn_rate=0",
+     "segment.prospect.churn_rate=0"],                     # nobody ever churns
+])
+def test_prorated_oracle_is_fit_renewal_with_just_in_time_upgrades(overrides):
+    """SPEC 8: with prorated pricing, on usage that never falls inside a
+    period, the oracle costs what renewing to fit and upgrading one tier at
+    a time just in time costs, on every path where that never blocks."""
+    import simengine
+    scn = simengine.load_scenario("default", overrides + ["strategy.fit.on_blocked=lost"],
+                                  scale=0.1)
+    res = simengine.run(scn, paths=16)
+    cost, blocked = _by_strategy(res, "economic_cost"), _by_strategy(res, "blocked")
+    clear = blocked["fit"] == 0
+    assert clear.sum() >= 12
+    np.testing.assert_allclose(cost["fit"][clear], cost["oracle"][clear], rtol=1e-12)
+    assert (_by_strategy(res, "upgrades")["oracle"] > 0).any()

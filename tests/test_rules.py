@@ -175,10 +175,11 @@ def test_renewal_tier():
         net = int(RNG.integers(-3000, 3000))
         period = int(RNG.integers(0, 3))
         P = int(RNG.choice([30, 90, 200, 365]))
-        peak = int(RNG.integers(0, 5000))
+        planned = int(RNG.integers(-1, len(nominal)))
         got = strategies.renewal_tier(strategies.RENEWAL[renewal], fixed, h, usage, net, period,
-                                      P, peak, np.array(nominal), free)
-        want = naive.renewal_tier(renewal, fixed, h, usage, net, period, P, peak, nominal, free)
+                                      P, planned, np.array(nominal), free)
+        want = naive.renewal_tier(renewal, fixed, h, usage, net, period, P,
+                                  None if planned < 0 else planned, nominal, free)
         assert got == code_tier(want), (renewal, usage, net, period, P, h, nominal)
 
 
@@ -210,9 +211,11 @@ def test_needs_priority():
         n = int(RNG.integers(0, 8))
         capacity = int(RNG.integers(0, 20))
         usage = int(RNG.integers(0, 25))
+        max_reserve = int(RNG.choice([0, 0, int(RNG.integers(1, 10))]))
         may_upgrade = bool(RNG.random() < 0.5)
-        assert path.needs_priority(n, usage, capacity, may_upgrade) == \
-            naive.needs_priority(n, usage, capacity, may_upgrade), (n, usage, capacity)
+        assert path.needs_priority(n, usage, capacity, max_reserve, may_upgrade) == \
+            naive.needs_priority(n, usage, capacity, max_reserve, may_upgrade), \
+            (n, usage, capacity, max_reserve)
 
 
 def test_priority_order():

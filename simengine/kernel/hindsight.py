@@ -92,3 +92,20 @@ def hindsight_plan(usage, nominal, prices, free_quota, usage_cap, pricing, first
             n += 1
             tier = k
     return n, cost[0, 0]
+
+
+@njit(cache=True)
+def plan_periods(c, tiers, day, plan_day, plan_tier, plan_n, usage):
+    """The hindsight plan of every period from a phantom's day records
+    (`day`, layout.DAY): plan_n[k] entries of (plan_day[k], plan_tier[k]),
+    the renewal first. `usage` is scratch space of at least a period."""
+    D = c.days
+    P = c.period_days
+    for k in range(plan_n.shape[0]):
+        lo = k * P
+        hi = min(lo + P, D)
+        for t in range(lo, hi):
+            usage[t - lo] = day[t].usage
+        n, _ = hindsight_plan(usage[:hi - lo], tiers.nominal, tiers.price, c.free_quota,
+                              c.usage_cap, c.pricing, lo, P, plan_day[k], plan_tier[k])
+        plan_n[k] = n

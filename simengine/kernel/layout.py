@@ -21,6 +21,7 @@ CONFIG = np.dtype([
     ("certification_fee", F8),      # 0 when not certified
     ("account_capacity", I8), ("account_cost", F8),   # overflow accounts
     ("no_tier_capacity", I8),       # effective capacity without a tier
+    ("usage_cap", I8),              # the member cap (UNBOUNDED without): usable capacity
     ("growth_sigma", F8), ("churn_sigma", F8),
 ])
 
@@ -37,16 +38,18 @@ SEGMENT = np.dtype([("start", I8), ("end", I8), ("initial", I8), ("adoption", F8
 STRATEGY = np.dtype([
     ("renewal", I8), ("fixed_tier", I8), ("upgrade", I8), ("headroom", F8),
     ("others", I8), ("on_blocked", I8), ("retry_days", F8), ("max_retries", I8),
+    ("max_reserve", I8),            # the largest of its reserves (0: none)
     ("unbounded", np.bool_),        # a phantom: infinite capacity, never pays
-    ("oracle_source", I8),          # the phantom row an oracle renews from, or -1
+    ("oracle_source", I8),          # the phantom row whose hindsight plan an oracle follows, or -1
     ("replay_source", I8),          # the phantom row it may be replayed from, or -1
 ])
 
 # The scenario as the kernel reads it. `admit[row, segment]`: admitted;
+# `reserve[row, segment]`: capacity that segment's attempts may not use;
 # `season_day[t]`: the season's multiplier on day t; `month_end[m]`: the
 # last day of month m.
 KernelScenario = namedtuple("KernelScenario", "config tiers segments strategies admit "
-                                              "season_day month_end")
+                                              "reserve season_day month_end")
 
 # A strategy's running state on one path.
 STATE = np.dtype([

@@ -19,15 +19,17 @@ from numba import njit
 from ..billing import NO_TIER, churn_lowers_usage
 from ..rng import LIFETIME, ORDER, READD_DECISION, READD_DELAY, RETRY_DELAY, draw_bits, \
     exponential, path_key, uniform
-from ..strategies import (ADMITTED, FORECAST_WINDOW, LOST, OVERFLOWED, RETRY, U_NONE,
-                          blocked_outcome, raises_capacity, refused_outcome, upgrade_tier)
+from ..strategies import (ADMITTED, FORECAST_WINDOW, LOST, OVERFLOWED, R_ORACLE, RETRY,
+                          U_NONE, blocked_outcome, raises_capacity, refused_outcome,
+                          upgrade_tier)
 from . import calendar as cal_
 from .arrivals import draw_arrivals
 from .calendar import ATTEMPTS, CHURNS
+from .hindsight import plan_periods
 from .layout import (DAY, EVENT, LOG_ADD, LOG_CHURN, STAGED, STATE, UNBOUNDED, attempt_occurrence,
                      customer_of, episode_of, event_word, is_overflow, retry_of, segment_of)
 from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
-                      open_period, record_month)
+                      open_period, planned_upgrade, record_month)
 from .replay import replay_strategy
 
 # Working memory of a path, reused by its strategies (grown as needed):
@@ -109,11 +111,13 @@ def churn_phase(pk, c, segs, state, prow, per, today, n, staged, log):
 
 
 @njit(cache=True)
-def needs_priority(n, usage, capacity, may_upgrade):
+def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
     """Who gets the last slots is decided by each attempt's random priority;
     sorting is needed only when some, not all, of today's n attempts could
-    pass (an upgrade may still raise a full capacity)."""
-    return n > 1 and usage + n > capacity and (usage < capacity or may_upgrade)
+    pass: some could meet a reserve (usage + n > capacity - max_reserve) or
+    the capacity, while some can still pass (usage < capacity, or an upgrade
+    may still raise a full capacity)."""
+    return n > 1 and usage + n > capacity - max_reserve and (usage < capacity or may_upgrade)
 
 
 @njit(cache=True)
@@ -126,11 +130,12 @@ def priority_order(pk, today, n, keys):
 
 
 @njit(cache=True)
-def attempt_phase(pk, c, st, tiers, segs, admit, state, prow, per, today, n, order, staged,
-                  log):
+def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, today, n, order,
+                  staged, log):
     """Attempts due today (today[:n], in `order`, or as taken when it is
-    empty): admission, upgrade, capacity check, the blocked rule; admitted
-    lives and overflow lives get their churn staged, retries their next try."""
+    empty): admission, upgrade, capacity check (less the segment's
+    `reserve`), the blocked rule; admitted lives and overflow lives get
+    their churn staged, retries their next try."""
     t = state.day
     D = c.days
     ordered = order.shape[0] > 0
@@ -159,12 +164,14 @@ def attempt_phase(pk, c, st, tiers, segs, admit, state, prow, per, today, n, ord
         if not admit[s]:
             outcome = refused_outcome(st.others)
         else:
+            # only a full capacity tries an upgrade: a refusal by a reserve
+            # while U < C does not
             if usage >= capacity and upgrade != U_NONE:
                 new_tier = upgrade_tier(upgrade, state.tier, usage, st.headroom, tiers.nominal)
                 if raises_capacity(new_tier, state.tier, tiers[new_tier].effective, capacity):
                     buy_upgrade(c, tiers, state, prow, per, new_tier)
                     capacity = state.capacity
-            if usage < capacity:
+            if usage < capacity - reserve[s]:
                 outcome = ADMITTED
                 active += 1
                 usage += 1
@@ -243,16 +250,18 @@ def start_strategy(c, st, n_initial, state, prow, ring):
 
 
 @njit(cache=True)
-def simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, prow, periods, months,
+def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
                       log):
     """Strategy row `si` on the path with key `pk`, day by day; fills its
-    output records (and, for a phantom, its day record and period peaks).
-    Returns the working memory, grown if it had to."""
+    output records (and, for a phantom, its day record). An oracle follows
+    the hindsight plan of its phantom (`plans`: day, tier, entries per
+    period and phantom). Returns the working memory, grown if it had to."""
     c = scn.config[0]
     st = scn.strategies[si]
     segs = scn.segments
     tiers = scn.tiers
     admit = scn.admit[si]
+    reserve = scn.reserve[si]
     month_end = scn.month_end
     D = c.days
     P = c.period_days
@@ -264,14 +273,22 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, prow, peri
     start_strategy(c, st, arrivals.n_initial, state, prow, ring)
     if state.logging:
         log_initial_contacts(segs, log, state)
-    oracle_row = max(st.oracle_source, 0)
+    plan_day, plan_tier, plan_n = plans
+    oracle = st.renewal == R_ORACLE
+    src = max(st.oracle_source, 0)
+    step = 0
     for t in range(D):
         state.day = t
         if t % P == 0:
             state.period = t // P
             open_period(c, st, tiers, state, prow, periods[state.period],
-                        peaks[oracle_row, state.period])
+                        plan_tier[src, state.period, 0])
+            step = 1
         per = periods[state.period]
+        if oracle:
+            k = state.period
+            step = planned_upgrade(c, tiers, state, prow, per, plan_day[src, k], plan_tier[src, k],
+                                   plan_n[src, k], step)
         if unbounded:
             day_record[si, t].usage_start = state.usage
         # make room: every event of today schedules at most one new event
@@ -305,10 +322,10 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, prow, peri
             n += 1
         order = as_taken
         may_upgrade = st.upgrade != U_NONE and max_effective > state.capacity
-        if needs_priority(n, state.usage, state.capacity, may_upgrade):
+        if needs_priority(n, state.usage, state.capacity, st.max_reserve, may_upgrade):
             order = priority_order(pk, today, n, keys)
-        attempt_phase(pk, c, st, tiers, segs, admit, state, prow, per, today, n, order, staged,
-                      log)
+        attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, today, n, order,
+                      staged, log)
         cal_.push(calendar, staged, state.staged)
         state.staged = 0
 
@@ -322,8 +339,6 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, prow, peri
             record_day(state, prow, day_record[si, t])
         if is_period_end(c, state):
             close_period(c, tiers, unbounded, state, prow, per)
-            if unbounded:
-                peaks[si, state.period] = per.peak_usage
         if t == month_end[state.month]:
             record_month(state, months[state.month])
             state.month += 1
@@ -367,12 +382,17 @@ def simulate_path(path, seed, scn, out_path, out_period, out_month, out_mult, lo
     out_mult[1] = Mc
     work = new_work(D)
     state = work.state[0]
-    peaks = np.zeros((S, K), np.int64)       # a phantom's peak usage per period
     n_phantoms = 0
     for si in range(S):
         if scn.strategies[si].unbounded:
             n_phantoms += 1
     day_record = np.zeros((max(n_phantoms, 1), D), DAY)
+    # each phantom's hindsight plan per period (for the oracles)
+    entries = scn.tiers.shape[0] + 2
+    plan_day = np.zeros((max(n_phantoms, 1), K, entries), np.int64)
+    plan_tier = np.full((max(n_phantoms, 1), K, entries), NO_TIER, np.int64)
+    plan_n = np.ones((max(n_phantoms, 1), K), np.int64)
+    plan_usage = np.empty(c.period_days, np.int64)
     row_events = np.zeros(S, np.int64)
     simulated = 0
     logged = 0
@@ -380,15 +400,20 @@ def simulate_path(path, seed, scn, out_path, out_period, out_month, out_mult, lo
         st = scn.strategies[si]
         src = st.replay_source
         if src >= 0 and si != log_strategy:
+            ph = max(st.oracle_source, 0)
             if replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, state,
-                               peaks[max(st.oracle_source, 0)], scn.month_end, out_path[si],
-                               out_period[si], out_month[si]):
+                               (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
+                               out_path[si], out_period[si], out_month[si]):
                 row_events[si] = row_events[src]
                 continue
         state.logging = si == log_strategy
         state.logged = 0
-        work = simulate_strategy(pk, si, scn, arrivals, work, day_record, peaks, out_path[si],
-                                 out_period[si], out_month[si], log)
+        work = simulate_strategy(pk, si, scn, arrivals, work, day_record,
+                                 (plan_day, plan_tier, plan_n), out_path[si], out_period[si],
+                                 out_month[si], log)
+        if st.unbounded:
+            plan_periods(c, scn.tiers, day_record[si], plan_day[si], plan_tier[si], plan_n[si],
+                         plan_usage)
         if state.logging:
             logged = state.logged
         row_events[si] = state.events

@@ -47,7 +47,7 @@ def clear_totals(prow):
 
 
 @njit(cache=True)
-def open_period(c, st, tiers, state, prow, per, oracle_peak):
+def open_period(c, st, tiers, state, prow, per, oracle_tier):
     """Period start (state.day = its first day): cumulative usage restarts,
     the renewal rule picks a tier and the strategy pays for it and for
     certification. A phantom (unbounded) renews and pays nothing."""
@@ -57,7 +57,7 @@ def open_period(c, st, tiers, state, prow, per, oracle_peak):
     if st.unbounded:
         return
     tier = renewal_tier(st.renewal, st.fixed_tier, st.headroom, state.usage, state.net_adds,
-                        state.period, c.period_days, oracle_peak, tiers.nominal, c.free_quota)
+                        state.period, c.period_days, oracle_tier, tiers.nominal, c.free_quota)
     state.tier = tier
     state.capacity = tier_capacity(tier, tiers.effective, c.no_tier_capacity)
     price = tier_price(tier, tiers.price)
@@ -82,6 +82,17 @@ def buy_upgrade(c, tiers, state, prow, per, new_tier):
     prow.upgrades += 1
     state.tier = new_tier
     state.capacity = tiers[new_tier].effective
+
+
+@njit(cache=True)
+def planned_upgrade(c, tiers, state, prow, per, plan_day, plan_tier, plan_n, step):
+    """An oracle follows its hindsight plan: the upgrade planned for today
+    (entry `step` of the period's plan) is bought before today's attempts.
+    Returns the next entry."""
+    if step < plan_n and plan_day[step] == state.day:
+        buy_upgrade(c, tiers, state, prow, per, plan_tier[step])
+        step += 1
+    return step
 
 
 @njit(cache=True)

@@ -13,16 +13,20 @@ import numpy as np
 from numba import njit
 
 from ..billing import NO_TIER
-from ..strategies import FORECAST_WINDOW, U_NONE, raises_capacity, upgrade_tier
+from ..strategies import FORECAST_WINDOW, R_ORACLE, U_NONE, raises_capacity, upgrade_tier
 from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
-                      open_period, record_month)
+                      open_period, planned_upgrade, record_month)
 
 
 @njit(cache=True)
 def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
     """Today's `admitted` attempts meet usage `usage`, `usage + 1`, ...:
     buy the upgrades the strategy would buy on the way. False when one of
-    them would be refused."""
+    them would be refused, or could meet one of the strategy's reserves
+    (then the full simulation decides)."""
+    if st.max_reserve > 0 and admitted > 0 and \
+            usage + admitted - 1 >= state.capacity - st.max_reserve:
+        return False
     left = admitted
     while left > 0 and usage + left > state.capacity:
         reached = max(usage, state.capacity)     # usage met by the first attempt at capacity
@@ -56,12 +60,16 @@ def copy_customer_counts(src, dst):
 
 
 @njit(cache=True)
-def replay_strategy(day, phantom_row, c, st, tiers, state, oracle_peaks, month_end, prow,
+def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow,
                     periods, months):
     """Billing of strategy `st` on the trajectory of its phantom (`day`: the
-    phantom's DAY records, `phantom_row`: its PATH_RECORD). Fills the
-    strategy's records and returns True, or returns False (records partly
-    written) at the first attempt it would refuse."""
+    phantom's DAY records, `phantom_row`: its PATH_RECORD; `plan`: the
+    hindsight plan an oracle follows, (day, tier, entries) per period).
+    Fills the strategy's records and returns True, or returns False (records
+    partly written) at the first attempt it would refuse."""
+    plan_day, plan_tier, plan_n = plan
+    oracle = st.renewal == R_ORACLE
+    step = 0
     D = c.days
     P = c.period_days
     ring = np.zeros(FORECAST_WINDOW, np.int64)
@@ -86,11 +94,16 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, oracle_peaks, month_e
             state.usage = rec.usage_start     # = the contacts, at a period start
             state.active = rec.usage_start
             open_period(c, st, tiers, state, prow, periods[state.period],
-                        oracle_peaks[state.period])
+                        plan_tier[state.period, 0])
+            step = 1
             first_at_start = first_before
             readds_at_start = readds_before
             churns_at_start = churns_before
         per = periods[state.period]
+        if oracle:
+            k = state.period
+            step = planned_upgrade(c, tiers, state, prow, per, plan_day[k], plan_tier[k],
+                                   plan_n[k], step)
         admitted = (rec.first_adds - first_before) + (rec.readds - readds_before)
         if not replay_attempts(c, st, tiers, state, prow, per, rec.usage_after_churns,
                                admitted):
