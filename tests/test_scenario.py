@@ -107,7 +107,9 @@ def test_default_scenario():
     s = load_scenario(ROOT / "scenarios" / "default.toml")
     assert s.name == "default" and s.horizon_years == 3 and s.paths == 1000
     assert s.seed == 20230914 and s.population == 1_000_000
-    assert len(s.strategies) == 7
+    assert len(s.strategies) == 8
+    reserved = next(x for x in s.strategies if x.name == "fixed-200k-reserve")
+    assert reserved.reserve == (("new", 5_000), ("prospect", 20_000))
     assert [x.name for x in s.segments] == ["vip", "repeat", "new", "prospect"]
     assert sum(x.size for x in s.segments) == s.population
     assert sum(x.initial_contacts for x in s.segments) == 100_000
