@@ -351,9 +351,9 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
                 paid_so_far += fee
         per = periods[k]
 
-        # (1b) An oracle's planned upgrade, in force before today's attempts.
-        if oracle and t % P != 0 and t in oracle_plan:
-            new = oracle_plan[t]
+        def buy_upgrade(new):
+            """Pay for tier `new` today (SPEC 4 upgrade pricing); in force at once."""
+            nonlocal tier, capacity, paid_so_far
             cost = _upgrade_price(scn.billing.upgrade_pricing, bill.price(new),
                                   bill.price(tier), k, t, P)
             tier = new
@@ -362,6 +362,10 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
             tot["upgrade_cost"] += cost
             tot["upgrades"] += 1
             paid_so_far += cost
+
+        # (1b) An oracle's planned upgrade, in force before today's attempts.
+        if oracle and t % P != 0 and t in oracle_plan:
+            buy_upgrade(oracle_plan[t])
 
         today = calendar.pop(t, [])
 
@@ -423,16 +427,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
             if not usage < capacity and not never_blocked and not oracle:
                 new = _upgrade_choice(strat, bill, tier, usage, capacity)
                 if new is not None:
-                    old_price = bill.price(tier)
-                    new_price = bill.price(new)
-                    cost = _upgrade_price(scn.billing.upgrade_pricing,
-                                          new_price, old_price, k, t, P)
-                    tier = new
-                    capacity = bill.capacity(tier)
-                    per["upgrade_cost"] += cost
-                    tot["upgrade_cost"] += cost
-                    tot["upgrades"] += 1
-                    paid_so_far += cost
+                    buy_upgrade(new)
 
             reserve = 0 if oracle or never_blocked else strat.reserve_of(seg.name)
             if usage < capacity - reserve:
