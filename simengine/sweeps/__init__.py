@@ -3,7 +3,7 @@ scenario, run point by point on one executor (local numba threads or Dask),
 written as one hive-partitioned Arrow dataset per table, resumable.
 
     from simengine import sweeps
-    sweep = sweeps.load_sweep("scenarios/sweep-rule-by-churn.toml")   # every point checked
+    sweep = sweeps.load_sweep("rule-by-churn")   # every point checked
     run = sweeps.run_sweep(sweep, out="results", executor="local")
     sweeps.result_table(sweep, run)          # the table `simengine sweep` prints
     sweeps.report_sweep(run.directory).print()                # plots, report.md

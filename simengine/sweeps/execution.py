@@ -150,7 +150,7 @@ def _simulate_points(sweep, root, ex, info, pending, done, run, chunk_size, prog
 
                 res = _simulate_point(p.scenario, ex, chunk_size, advance)
                 walls[p.index] = time.perf_counter() - t0
-                storage.write_point(root, p, res, dict(res.manifest, **info))
+                storage.write_point(root, p, res, dict(res.manifest, **info), sweep.fmt)
                 status[p.index] = "done"
                 done.add(p.index)
                 run.simulated.append(p.index)

@@ -141,8 +141,8 @@ def _yuan(v, _=None):
 def _zoom(ax, idx, data, strategies, metric, stat):
     """Keep the competitive range in view: the y axis runs from 0 to just
     above the dearest line that stays within ZOOM times the largest (over x)
-    of the cheapest value; dearer lines run off the top, and those wholly
-    above are named in the panel."""
+    of the cheapest value; dearer lines run off the top, and every one of
+    them is named in the panel (those only partly above marked so)."""
     lines = {}
     for s in strategies:
         vals = [data[pi][(s, metric, stat)] for pi in idx
@@ -165,10 +165,18 @@ def _zoom(ax, idx, data, strategies, metric, stat):
         return
     top = 1.15 * max(kept)
     ax.set_ylim(0, top)
-    above = [s for s, v in lines.items() if min(v) > top]
-    if above:
-        ax.text(0.98, 0.97, "off scale: " + ", ".join(above) + " ↑", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7, color="0.35")
+    note = off_scale_note(lines, top)
+    if note:
+        ax.text(0.98, 0.97, note, transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                color="0.35", wrap=True)
+
+
+def off_scale_note(lines: dict, top: float) -> str:
+    """Names every strategy whose line runs above `top`, the partly hidden
+    ones marked: "off scale ↑: no-purchase, vip-first (partly)"."""
+    names = [s + ("" if min(v) > top else " (partly)")
+             for s, v in lines.items() if max(v) > top]
+    return "off scale ↑: " + ", ".join(names) if names else ""
 
 
 def _x_positions(xs):

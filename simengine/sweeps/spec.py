@@ -27,15 +27,24 @@ import math
 import tomllib
 import urllib.parse
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 
 from ..scenario import (NAME_RE, Scenario, ScenarioError, apply_overrides, bundled_scenarios,
-                        read_toml, scenario_from_dict)
+                        read_toml, scale_scenario, scenario_from_dict)
+from ..scenario.checks import _MISSING
+from ..scenario.overrides import _split_overrides
 
 TABLES = ("paths", "periods", "monthly", "summary")
 PART = "part.arrow"
+FORMATS = ("arrow", "parquet")
+
+
+def part_file(fmt="arrow") -> str:
+    """The file of one point in each table's tree: part.arrow or part.parquet."""
+    return f"part.{fmt}"
 SWEEP_KEYS = ("name", "description", "base", "scenario", "set", "grid", "zip", "strategies")
 _SCALARS = (str, int, float, bool)
 ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(),
@@ -59,8 +68,8 @@ class Point:
     def label(self) -> str:
         return ", ".join(f"{k}={text_value(v)}" for k, v in self.values.items())
 
-    def files(self) -> dict:
-        return {t: f"{t}/{self.partition}/{PART}" for t in TABLES}
+    def files(self, fmt="arrow") -> dict:
+        return {t: f"{t}/{self.partition}/{part_file(fmt)}" for t in TABLES}
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class Sweep:
     strategies: tuple         # strategy names of every point
     points: tuple
     description: str = ""
+    fmt: str = "arrow"              # the table files: Arrow IPC or Parquet
+    command_line: tuple = ()        # --scale/--set/--paths given to `simengine sweep`
 
     @property
     def path(self) -> str:
@@ -163,12 +174,31 @@ class _Problems(list):
             raise ScenarioError(list(self), self.source)
 
 
+def bundled_sweeps() -> list[str]:
+    """Names of the sweeps shipped with the package (simengine/sweeps/bundled/)."""
+    folder = resources.files("simengine.sweeps") / "bundled"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def find_sweep(path) -> Path:
+    """A sweep file: `path` if it exists, else a bundled sweep of that name
+    (`rule-by-churn` or `rule-by-churn.toml`)."""
+    p = Path(path)
+    name = str(path)
+    if p.exists() or "/" in name or "\\" in name:
+        return p
+    bundled = resources.files("simengine.sweeps") / "bundled" / (
+        name if name.endswith(".toml") else name + ".toml")
+    return Path(str(bundled)) if bundled.is_file() else p
+
+
 def _read(path) -> tuple[str, dict]:
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError([f"{source}: no such sweep file"], source) from None
+        raise ScenarioError([f"{source}: no such sweep file (bundled sweeps: "
+                             f"{', '.join(bundled_sweeps())})"], source) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([f"{source}: cannot read: {e}"], source) from None
     try:
@@ -306,16 +336,22 @@ def _read_base(base, sweep_path: Path, source):
                          f"{', '.join(bundled_scenarios())})"], source)
 
 
+def _label(loc, key) -> str:
+    """Where a key is given: `sweep.grid."billing.rule"`, or `--set KEY` for
+    the command line's."""
+    return f"{loc} {key}" if loc.startswith("--") else f"{loc}.{_tkey(key)}"
+
+
 def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems):
     """Every key must be a --set key of the base (names resolved), and a
     strategy key must name a strategy the sweep keeps."""
     for key, loc in where.items():
-        value = settings[key] if loc == "sweep.set" else 0
+        value = settings[key] if key in settings else 0
         try:
             apply_overrides(raw, [(key, value)], base_label)
         except ScenarioError as e:
             for msg in e.problems:
-                bad.add(f"{loc}.{_tkey(key)}", msg.split(f"--set {key}: ", 1)[-1])
+                bad.add(_label(loc, key), msg.split(f"--set {key}: ", 1)[-1])
     if strategies is None:
         return
     entries = raw.get("strategy")
@@ -328,14 +364,26 @@ def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems):
     for key, loc in where.items():
         parts = key.split(".")
         if parts[0] == "strategy" and ".".join(parts[1:-1]) not in strategies:
-            bad.add(f"{loc}.{_tkey(key)}", f"strategy {_show('.'.join(parts[1:-1]))} is not in "
+            bad.add(_label(loc, key), f"strategy {_show('.'.join(parts[1:-1]))} is not in "
                     "sweep.strategies, so this key changes nothing")
 
 
-def _points(raw, base_label, settings, strategies, axes, bad: _Problems) -> list:
+def _shared_problem(msg, base_label, settings, where, source) -> str:
+    """A problem every point shares: a value the sweep sets on every point
+    ([sweep.set], --set) is the sweep file's problem, named where it is set;
+    anything else is the base's."""
+    prefix = base_label + ": "
+    key, sep, what = msg[len(prefix):].partition(" (from the sweep): ")
+    if msg.startswith(prefix) and sep and key in settings and key in where:
+        return f"{source}: {_label(where[key], key)}: {what}"
+    return msg
+
+
+def _points(raw, base_label, settings, strategies, axes, bad: _Problems, where=None) -> list:
     """The cartesian product of the axes, the first axis slowest; every
     point's problems, labelled with its values (those every point shares
-    once, as the base's)."""
+    once: as the sweep file's when a value it sets is bad, else as the
+    base's)."""
     keys = [k for ks, _ in axes for k in ks]
     overridden = list(settings) + keys
     points, by_point = [], []
@@ -359,7 +407,8 @@ def _points(raw, base_label, settings, strategies, axes, bad: _Problems) -> list
         n_points = math.prod(len(rows) for _, rows in axes)
         common = set.intersection(*[set(ms) for _, ms in by_point]) \
             if len(by_point) == n_points else set()
-        bad.extend(sorted(common, key=by_point[0][1].index))
+        bad.extend(_shared_problem(m, base_label, settings, where or {}, bad.source)
+                   for m in sorted(common, key=by_point[0][1].index))
         for values, msgs in by_point:
             label = ", ".join(f"{k}={text_value(v)}" for k, v in values.items())
             for m in msgs:
@@ -377,30 +426,72 @@ def _points(raw, base_label, settings, strategies, axes, bad: _Problems) -> list
     return points
 
 
-def load_sweep(path) -> Sweep:
-    """Read and validate a sweep file and every point's scenario. Raises
-    ScenarioError listing every problem (file, key and, for a point, its
-    key=value) before any simulation."""
+def _command_line(overrides, paths, where: dict, bad: _Problems) -> dict:
+    """The settings `simengine sweep --set/--paths` add to every point (they
+    replace the file's [sweep.set] values; a swept key cannot be set)."""
+    out = {}
+    for key, value in _split_overrides(overrides or ()):
+        loc = where.get(key)
+        if value is _MISSING:
+            bad.add(f"--set {key}", "expected KEY=VALUE")
+        elif loc is not None and loc != "sweep.set":
+            bad.add(f"--set {key}", f"the sweep varies this key ({loc}); remove it from "
+                    "the command line or from the sweep file")
+        else:
+            out[key] = value
+    if paths is not None:
+        if not (isinstance(paths, int) and not isinstance(paths, bool) and paths >= 1):
+            bad.add("--paths", f"expected an integer >= 1, got {paths!r}")
+        elif where.get("scenario.paths", "sweep.set") != "sweep.set":
+            bad.add("--paths", f"the sweep varies scenario.paths ({where['scenario.paths']})")
+        else:
+            out["scenario.paths"] = paths
+    return out
+
+
+def _command_line_words(overrides, paths, scale) -> tuple:
+    return tuple(([f"--scale {scale:g}"] if scale is not None else [])
+                 + [f"--set {o}" if isinstance(o, str) else f"--set {o[0]}={o[1]}"
+                    for o in overrides or ()]
+                 + ([f"--paths {paths}"] if paths is not None else []))
+
+
+def load_sweep(path, overrides=(), paths=None, scale=None, fmt="arrow") -> Sweep:
+    """Read and validate a sweep file (or a bundled sweep by name) and every
+    point's scenario. `overrides` ("key=value" strings or pairs) and `paths`
+    are set on every point, after the file's [sweep.set]; `scale` makes a
+    small version of the base first (scenario.scale_scenario); `fmt`: the
+    table files, "arrow" or "parquet". Raises ScenarioError listing every
+    problem (file, key and, for a point, its key=value) before any simulation."""
+    path = find_sweep(path)
     source = str(path)
+    if fmt not in FORMATS:
+        raise ScenarioError([f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}"])
     text, data = _read(path)
     bad = _Problems(source)
     sw = _check_head(data, bad)
     settings = sw.get("set", {}) if isinstance(sw.get("set", {}), dict) else {}
     where = {k: "sweep.set" for k in settings}
     axes = _axes(sw, bad, where)
+    cli = _command_line(overrides, paths, where, bad)
     bad.raise_any()
+    settings = {**settings, **cli}
+    where.update({k: "--set" for k in cli})
     strategies = sw.get("strategies")
     if "base" in sw:
         raw, base_label = _read_base(sw["base"], Path(path), source)
     else:
         raw, base_label = sw["scenario"], f"{source} [sweep.scenario]"
+    if scale is not None:
+        raw = scale_scenario(raw, scale, base_label)
     _check_keys(raw, base_label, settings, strategies, where, bad)
     bad.raise_any()
-    points = _points(raw, base_label, settings, strategies, axes, bad)
+    points = _points(raw, base_label, settings, strategies, axes, bad, where)
     key_types = {k: key_type([r[j] for r in rows])
                  for ks, rows in axes for j, k in enumerate(ks)}
     return Sweep(name=sw["name"], source=source, text=text, base=base_label,
                  axes=tuple(ks for ks, _ in axes), keys=tuple(key_types), key_types=key_types,
                  settings=dict(settings),
                  strategies=tuple(s.name for s in points[0].scenario.strategies),
-                 points=tuple(points), description=sw.get("description", ""))
+                 points=tuple(points), description=sw.get("description", ""), fmt=fmt,
+                 command_line=_command_line_words(overrides, paths, scale))

@@ -8,6 +8,8 @@ Layout of `OUT/<name>/` (SPEC section 10, docs/sweeps.md):
     monthly/.../part.arrow                   format="arrow", partitioning="hive")
     summary/.../part.arrow                   reads every point in one call
     sweep_summary.arrow                      a row per point x strategy x metric
+                                             (part.parquet and sweep_summary.parquet
+                                             with `--format parquet`)
     manifest.json                            "kind": "sweep", the sweep file, the points
     plots/, report.md                        written by `simengine report`
     .done/<sha256>.json                      a point's marker (and its run manifest)
@@ -40,9 +42,18 @@ import pyarrow as pa
 from .. import __version__, store
 from ..scenario import ScenarioError
 from ..schema import SUMMARY
-from .spec import ARROW_TYPES, PART, TABLES, Sweep, column_value, hive_partitioning
+from .spec import ARROW_TYPES, TABLES, Sweep, column_value, hive_partitioning, part_file
 
 SUMMARY_FILE = "sweep_summary.arrow"
+
+
+def summary_file(fmt="arrow") -> str:
+    return f"sweep_summary.{fmt}"
+
+
+def folder_format(manifest: dict) -> str:
+    """The table format a sweep folder was written in (older folders: arrow)."""
+    return manifest.get("format", "arrow") if isinstance(manifest, dict) else "arrow"
 MANIFEST_FILE = "manifest.json"
 DONE = ".done"
 STALE = ".stale"
@@ -88,6 +99,11 @@ def check_owner(root: Path, sweep: Sweep):
         raise SweepError(f"{root}: holds a {m.get('kind') if isinstance(m, dict) else None!r} "
                          f"directory, not a sweep; pass --out DIR to write the sweep "
                          f"{sweep.name!r} elsewhere")
+    if folder_format(m) != sweep.fmt:
+        raise SweepError(
+            f"{root}: holds this sweep's points as {folder_format(m)} files, not "
+            f"{sweep.fmt}; rerun with --format {folder_format(m)} to resume it, or pass "
+            f"--out DIR to write a {sweep.fmt} copy elsewhere")
     if "sweep_sha256" not in m:
         return                  # written before folders recorded their sweep
     if m.get("sweep_path") == sweep.path or m["sweep_sha256"] == sweep.sha256:
@@ -132,14 +148,14 @@ def _remove(path: Path, root: Path):
         d = d.parent
 
 
-def write_point(root: Path, point, result, run_manifest: dict):
+def write_point(root: Path, point, result, run_manifest: dict, fmt="arrow"):
     """Write one point's four tables, each atomically, then its marker
     (last). On any failure the files already placed are taken back; after a
     hard kill, the next run deletes files that have no marker."""
-    files = point.files()
+    files = point.files(fmt)
     try:
         for t in TABLES:
-            store.write_table(root / files[t], getattr(result, t), "arrow")
+            store.write_table(root / files[t], getattr(result, t), fmt)
         store.write_json(root / DONE / f"{point.sha256}.json", {
             "scenario_sha256": point.sha256, "engine_version": __version__,
             "values": point.values, "partition": point.partition, "files": files,
@@ -202,7 +218,7 @@ def reconcile(root: Path, sweep: Sweep) -> set:
         if not intact(m):
             drop(sha, m)
             continue
-        stale = {t: f"{STALE}/{sha}/{t}.arrow" for t in TABLES}
+        stale = {t: f"{STALE}/{sha}/{t}.{sweep.fmt}" for t in TABLES}
         if m["files"] != stale:
             m["partition"] = None
             _move(root, sha, m, stale)
@@ -215,15 +231,15 @@ def reconcile(root: Path, sweep: Sweep) -> set:
         if not intact(m) or m.get("engine_version") != __version__:
             drop(sha, m)
             continue
-        if m["files"] != p.files():
+        if m["files"] != p.files(sweep.fmt):
             m["partition"], m["values"] = p.partition, p.values
-            _move(root, sha, m, p.files())
+            _move(root, sha, m, p.files(sweep.fmt))
         done.add(p.index)
-        expected.update(p.files().values())
+        expected.update(p.files(sweep.fmt).values())
     # anything else in the table trees is a leftover of an unfinished point
     for t in TABLES:
         if (root / t).is_dir():
-            for f in sorted((root / t).rglob(PART)):
+            for f in sorted((root / t).rglob(part_file(sweep.fmt))):
                 if f.relative_to(root).as_posix() not in expected:
                     _remove(f, root)
     shutil.rmtree(root / ".tmp", ignore_errors=True)      # the work area of older versions
@@ -239,7 +255,7 @@ def sweep_summary(root: Path, sweep: Sweep, done: set) -> pa.Table:
     for p in sweep.points:
         if p.index not in done:
             continue
-        s = store.read_table(root / p.files()["summary"]).replace_schema_metadata(None)
+        s = store.read_table(root / p.files(sweep.fmt)["summary"]).replace_schema_metadata(None)
         n = s.num_rows
         cols = [pa.array([column_value(p.values[k], sweep.key_types[k])] * n,
                          type=ARROW_TYPES[sweep.key_types[k]]) for k in sweep.keys]
@@ -259,7 +275,7 @@ def sweep_summary(root: Path, sweep: Sweep, done: set) -> pa.Table:
 
 
 def write_summary(root: Path, sweep: Sweep, done: set):
-    store.write_table(root / SUMMARY_FILE, sweep_summary(root, sweep, done), "arrow")
+    store.write_table(root / summary_file(sweep.fmt), sweep_summary(root, sweep, done), sweep.fmt)
 
 
 def sweep_manifest(sweep: Sweep, status: dict, executor: dict, started, wall, walls) -> dict:
@@ -270,10 +286,11 @@ def sweep_manifest(sweep: Sweep, status: dict, executor: dict, started, wall, wa
         sweep_file=sweep.source, sweep_path=sweep.path, sweep_sha256=sweep.sha256,
         sweep_toml=sweep.text, base=sweep.base, set=sweep.settings,
         axes=[list(a) for a in sweep.axes], keys=list(sweep.keys), key_types=sweep.key_types,
-        strategies=list(sweep.strategies),
-        layout={"tables": {t: f"{t}/<key>=<value>/.../{PART}" for t in TABLES},
-                "summary": SUMMARY_FILE,
-                "read": 'pyarrow.dataset.dataset(DIR/"paths", format="arrow", '
+        strategies=list(sweep.strategies), command_line=list(sweep.command_line),
+        format=sweep.fmt,
+        layout={"tables": {t: f"{t}/<key>=<value>/.../{part_file(sweep.fmt)}" for t in TABLES},
+                "summary": summary_file(sweep.fmt),
+                "read": f'pyarrow.dataset.dataset(DIR/"paths", format="{_ds_format(sweep.fmt)}", '
                         'partitioning="hive")'},
         executor=executor, started=started, wall_seconds=wall,
         complete=all(s == "done" for s in status.values()),
@@ -299,13 +316,20 @@ def open_dataset(directory, table="paths"):
     if table not in TABLES:
         raise ValueError(f"table: expected one of {', '.join(TABLES)}, got {table!r}")
     m = read_manifest(directory)
-    return ds.dataset(Path(directory) / table, format="arrow",
+    return ds.dataset(Path(directory) / table, format=_ds_format(folder_format(m)),
                       partitioning=hive_partitioning(m["keys"], m["key_types"]))
 
 
+def _ds_format(fmt) -> str:
+    return "parquet" if fmt == "parquet" else "arrow"
+
+
 def read_sweep_summary(directory) -> pa.Table:
-    """sweep_summary.arrow: a row per finished point x strategy x metric."""
+    """sweep_summary.arrow (or .parquet): a row per finished point x
+    strategy x metric."""
     path = Path(directory) / SUMMARY_FILE
+    if not path.exists() and (Path(directory) / summary_file("parquet")).exists():
+        path = Path(directory) / summary_file("parquet")
     try:
         return store.read_table(path)
     except (OSError, pa.ArrowInvalid) as e:
