@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,7 @@ SPEC_COLUMNS = {
         ("lost_value", F), ("economic_cost", F), ("peak_contacts", I), ("final_contacts", I),
         ("first_adds", I), ("readds", I), ("churns", I), ("blocked", I), ("lost", I),
         ("overflowed", I), ("upgrades", I), ("growth_multiplier", F),
-        ("churn_multiplier", F)],
+        ("churn_multiplier", F), ("regret", F)],
     "periods.arrow": [
         ("strategy", S), ("path", I), ("period", I), ("tier_size", I), ("capacity_end", I),
         ("tier_cost", F), ("upgrade_cost", F), ("certification_cost", F),
@@ -544,10 +545,42 @@ def test_run_events(workdir):
     assert p.returncode == 0, p.stderr
     t = store.read_table(workdir / "evrun" / "events.arrow")
     assert {"time", "external_user_id", "event", "path", "segment"} <= set(t.column_names)
-    assert t.num_rows > 0
-    p = sim("run", "tiny.toml", "--paths", 2, "--events-strategy", "nope", cwd=workdir)
+    assert t.num_rows > 0 and t.schema.metadata[b"strategy"] == b"fit"
+    p = sim("run", "tiny.toml", "--paths", 2, "--events", "--events-strategy", "nope",
+            cwd=workdir)
     assert_clean_error(p)
     assert "nope" in p.stderr
+
+
+def test_events_strategy_needs_events(workdir):
+    p = sim("run", "tiny.toml", "--paths", 2, "--out", "no-log", "--events-strategy", "fit",
+            cwd=workdir)
+    assert_clean_error(p)
+    assert "--events-strategy: only with --events" in p.stderr
+    assert not (workdir / "no-log").exists()
+
+
+def test_events_logs_the_oracle_by_default(workdir):
+    """The oracle blocks nobody: its log is the customers' own behaviour."""
+    assert cli.default_log_strategy(simengine.load_scenario(workdir / "tiny.toml")) == "oracle"
+    p = sim("run", "tiny.toml", "--paths", 2, "--out", "evdefault", "--events", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    t = store.read_table(workdir / "evdefault" / "events.arrow")
+    assert t.schema.metadata[b"strategy"] == b"oracle"
+    assert "contact log of 'oracle' written" in p.stderr
+
+
+def test_events_too_large_is_refused_before_the_run_with_advice_that_works(tmp_path):
+    """The bundled default logs about 600,000 rows a path: refused before any
+    simulation, with a command that fits; the advised command runs."""
+    p = sim("run", "--paths", 5, "--out", "big", "--events", cwd=tmp_path)
+    assert_clean_error(p)
+    assert "more than the limit of 1,000,000 rows" in p.stderr
+    assert not (tmp_path / "big").exists() and "paths x" not in p.stderr   # no run
+    advice = re.search(r"(--scale \S+ --paths \d+|--paths \d+)", p.stderr).group(1)
+    p = sim("run", *advice.split(), "--out", "small", "--events", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert 0 < store.read_table(tmp_path / "small" / "events.arrow").num_rows <= 1_000_000
 
 
 # --------------------------------------------------------------------------

@@ -22,8 +22,12 @@ def readme_block(spec) -> str:
     """The README's column table of one table, made from the schema."""
     lines = [f"`{spec.name}.arrow`, one row per {spec.row}:", "",
              "| column | type | meaning |", "| --- | --- | --- |"]
-    lines += [f"| `{c.name}` | {c.type} | {c.meaning} |" for c in spec.columns]
+    lines += [f"| `{c.name}` | {c.type} | {_meaning(c)} |" for c in spec.columns]
     return "\n".join(lines) + "\n"
+
+
+def _meaning(c) -> str:
+    return c.meaning + (f" (only when {c.when})" if c.when else "")
 
 
 def readme_blocks(text) -> dict:
@@ -46,7 +50,7 @@ def test_readme_column_tables_agree_with_the_schema():
         "README.md needs one <!-- columns: NAME --> block per table; "
         "python tests/test_schema.py writes them")
     for spec in schema.TABLES:
-        assert _rows(blocks[spec.name]) == [(c.name, c.type, c.meaning) for c in spec.columns], \
+        assert _rows(blocks[spec.name]) == [(c.name, c.type, _meaning(c)) for c in spec.columns], \
             f"README.md columns of {spec.name} differ from schema.py: python tests/test_schema.py"
         assert blocks[spec.name] == readme_block(spec)
 
@@ -66,9 +70,11 @@ def test_report_reads_only_schema_columns():
 def test_schemas_types_and_kernel_records():
     arrow = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
     for spec in schema.TABLES:
-        s = spec.arrow_schema({"table": spec.name})
+        s = spec.arrow_schema({"table": spec.name}, present=spec.names)
         assert s.names == list(spec.names) and len(set(s.names)) == len(s.names)
         assert [f.type for f in s] == [arrow[c.type] for c in spec.columns]
+        always = spec.arrow_schema()              # columns only some runs have are left out
+        assert always.names == [c.name for c in spec.columns if not c.when]
         assert s.metadata == {b"table": spec.name.encode()}
         rec = spec.kernel_dtype()
         assert rec.names == tuple(c.name for c in spec.kernel_columns)

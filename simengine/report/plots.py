@@ -159,6 +159,12 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
     return _save(fig, path or run.directory / "cost_distribution.png")
 
 
+CAPACITY_NOTE = ("New adds are blocked while usage is at or above capacity. Contacts held "
+                 "before are kept when capacity is lower (no tier bought, or a smaller one), "
+                 "so blue above red is not an error:\nit means every new add is blocked until "
+                 "churn brings usage below capacity.")
+
+
 def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
     """One panel per strategy: WeCom contacts over time (P5-P95 band, median)
     against the capacity bought (median, P5-P95 range)."""
@@ -177,7 +183,9 @@ def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
         cap = _matrix(run.monthly, "capacity", s, "month")
         months = np.arange(1, contacts.shape[1] + 1) / 12.0      # end of month, in years
         c5, c50, c95 = np.nanpercentile(contacts, [5, 50, 95], axis=0)
-        k5, k50, k95 = np.nanpercentile(cap, [5, 50, 95], axis=0)
+        # capacities are tiers: the median is a tier some path holds, never a
+        # value between two tiers
+        k5, k50, k95 = np.nanpercentile(cap, [5, 50, 95], axis=0, method="lower")
         ax.fill_between(months, c5, c95, color="tab:blue", alpha=0.3, lw=0)
         ax.plot(months, c50, color="tab:blue", lw=2)
         if not np.array_equal(usage, contacts, equal_nan=True):
@@ -214,8 +222,9 @@ def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
         fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
         bottom = 0.05 if ncol == len(handles) else 0.12
     fig.suptitle(f"{run.scenario_name}: WeCom contacts against the capacity bought, month "
-                 "by month (where blue meets red, adds are blocked)")
-    fig.tight_layout(rect=(0, bottom, 1, 0.97))
+                 "by month")
+    fig.text(0.5, 0.945, CAPACITY_NOTE, ha="center", va="top", fontsize=9, color="0.3")
+    fig.tight_layout(rect=(0, bottom, 1, 0.915))
     return _save(fig, path or run.directory / "contacts_vs_capacity.png")
 
 

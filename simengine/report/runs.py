@@ -77,11 +77,33 @@ class Run:
             return max(1, int(months.max() + 1) // 12) if len(months) else 1
 
     @property
+    def changes(self) -> list:
+        """What the command line changed in the scenario (run_changes)."""
+        return run_changes(self.manifest)
+
+    @property
     def scenario_name(self) -> str:
         try:
             return str(self.manifest["scenario"]["scenario"]["name"])
         except (KeyError, TypeError):
             return self.directory.parent.name
+
+
+def run_changes(manifest) -> list:
+    """What the command line changed in the scenario file, as options:
+    ["--scale 0.1", "--set billing.rule=cumulative"] (empty when nothing;
+    `--paths` and `--seed` are in every table's title and the manifest)."""
+    out = []
+    scale = manifest.get("scale")
+    if scale not in (None, 1, 1.0):
+        out.append(f"--scale {scale:g}" if isinstance(scale, (int, float)) else f"--scale {scale}")
+    out += [f"--set {s}" for s in manifest.get("overrides") or []]
+    return out
+
+
+def changes_text(changes) -> str:
+    """" (--set a=1, --set b=2)" for a title; "" when nothing changed."""
+    return f" ({', '.join(changes)})" if changes else ""
 
 
 def read_manifest(directory) -> dict:
@@ -197,13 +219,14 @@ def _digits(rows) -> int:
     return 0 if not vals or max(vals) >= 100 else 2
 
 
-def table_title(summary: pa.Table, metric="total_cost", horizon_years=None) -> str:
+def table_title(summary: pa.Table, metric="total_cost", horizon_years=None,
+                changes=()) -> str:
     rows = _summary_rows(summary, metric)
     n = rows[0].get("n")
     label = METRIC_LABELS.get(metric, metric)
     horizon = (f" over {horizon_years} year{'s' if horizon_years != 1 else ''}"
                if horizon_years else "")
-    return f"{metric} per path{horizon}, {n:,} path{'s' * (n != 1)}: {label}"
+    return f"{metric} per path{horizon}, {n:,} path{'s' * (n != 1)}{changes_text(changes)}: {label}"
 
 
 def _ordered(rows, strategies):
@@ -213,21 +236,85 @@ def _ordered(rows, strategies):
     return sorted(rows, key=lambda r: pos.get(r["strategy"], len(pos)))
 
 
+def share_interval(share, n, z=1.959964) -> tuple:
+    """Wilson's 95% interval of a share of n paths (sound near 0 and 1,
+    where mean +- 1.96 se is not)."""
+    if _missing(share) or not n:
+        return math.nan, math.nan
+    d = 1 + z * z / n
+    mid = (share + z * z / (2 * n)) / d
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / d
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def _percent(v) -> str:
+    return "n/a" if _missing(v) else f"{100 * v:.1f}%"
+
+
+def _won(share, n) -> str:
+    won = share * n
+    return f"{won:,.0f}" if abs(won - round(won)) < 1e-9 else f"{won:,.1f}"
+
+
+def _share_parts(rows):
+    """The `cheapest` metric is a 0/1 indicator per path (ties split): its
+    table is the share of paths each strategy wins, with an interval, not
+    percentiles of zeros and ones."""
+    columns = [Column("strategy", "left"), Column("paths won"), Column("share"),
+               Column("share 95% CI", "right", 1, compact_interval)]
+    body = []
+    for r in rows:
+        lo, hi = share_interval(r["mean"], r["n"])
+        body.append([r["strategy"], _won(r["mean"], r["n"]), _percent(r["mean"]),
+                     "n/a" if _missing(lo) else interval(_percent(lo), _percent(hi))])
+    return columns, body
+
+
 def percentile_parts(summary: pa.Table, metric="total_cost", horizon_years=None,
-                     strategies=None):
-    """(title, columns, rows) of the percentile table of one summary metric."""
+                     strategies=None, changes=()):
+    """(title, columns, rows) of the table of one summary metric: its
+    percentiles, or for `cheapest` the share of paths won. `changes`: the
+    run's command-line changes to the scenario (run_changes), in the title."""
     rows = _ordered(_summary_rows(summary, metric), strategies)
+    title = table_title(summary, metric, horizon_years, changes)
+    if metric == "cheapest":
+        return (title,) + _share_parts(rows)
     digits = _digits(rows)
     columns = [Column("strategy", "left")] + [
         Column(head, "right", priority,
                compact_interval if col == "p95_ci" else None)
         for col, head, priority in PERCENTILE_COLUMNS]
     body = [[r["strategy"]] + _cells(r, digits) for r in rows]
-    return table_title(summary, metric, horizon_years), columns, body
+    return title, columns, body
 
 
 def percentile_table(summary: pa.Table, metric="total_cost", horizon_years=None,
-                     strategies=None, width=None) -> str:
+                     strategies=None, width=None, changes=()) -> str:
     """The percentile table as text, fitted to `width` (None: every column).
     Raises ValueError for a metric the summary does not have."""
-    return format_table(*percentile_parts(summary, metric, horizon_years, strategies), width)
+    return format_table(*percentile_parts(summary, metric, horizon_years, strategies, changes),
+                        width)
+
+
+RECORD_STATS = ("n", "mean", "std", "se", "p5", "p50", "p90", "p95", "p95_lo", "p95_hi", "p99",
+                "cvar95")
+
+
+def table_records(summary: pa.Table, metric="total_cost", strategies=None) -> list:
+    """The table's numbers as plain records (for CSV and JSON): unrounded,
+    None where a statistic cannot be computed. For `cheapest`: the share of
+    paths won and its interval."""
+    rows = _ordered(_summary_rows(summary, metric), strategies)
+    out = []
+    for r in rows:
+        def value(v):
+            return None if _missing(v) else v
+        if metric == "cheapest":
+            lo, hi = share_interval(r["mean"], r["n"])
+            out.append({"strategy": r["strategy"], "metric": metric, "n": r["n"],
+                        "paths_won": value(r["mean"] * r["n"]), "share": value(r["mean"]),
+                        "share_lo": value(lo), "share_hi": value(hi)})
+        else:
+            out.append({"strategy": r["strategy"], "metric": metric}
+                       | {k: value(r.get(k)) for k in RECORD_STATS if k in r})
+    return out
