@@ -18,7 +18,7 @@ BASE = """\
 [scenario]
 name = "t"
 horizon_years = 2
-paths = 10
+paths = 16
 seed = 5
 
 [population]
@@ -79,7 +79,9 @@ def test_defaults_filled():
         "scenario": {"name": "d"}, "population": {"size": 7},
         "segment": [{"name": "a", "adoption_rate": 0.1, "churn_rate": 0.2}],
         "strategy": [{"name": "s"}]})
-    assert (s.horizon_years, s.paths, s.seed) == (1, 1000, 0)
+    assert (s.horizon_years, s.paths, s.seed) == (1, 1024, 0)
+    assert (s.sampling, s.replicates, s.uncertainty) == ("sobol", 8, ())
+    assert "uncertainty" not in s.resolved
     seg = s.segments[0]
     assert (seg.share, seg.size, seg.initial_contacts) == (1.0, 7, 0)
     assert seg.churn_shape == math.inf
@@ -139,7 +141,7 @@ def test_missing_file(tmp_path):
 
 
 def test_toml_syntax_error(tmp_path):
-    p, probs = problems_of(tmp_path, edit("paths = 10", "paths = = 10"))
+    p, probs = problems_of(tmp_path, edit("paths = 16", "paths = = 16"))
     assert len(probs) == 1 and probs[0].startswith(p) and "line 4" in probs[0]
 
 
@@ -171,9 +173,9 @@ BAD = [
     ("horizon_years = 2", "horizon_years = 0", "scenario.horizon_years"),
     ("horizon_years = 2", "horizon_years = 101", "scenario.horizon_years"),
     ("horizon_years = 2", "horizon_years = 2.0", "scenario.horizon_years"),
-    ("paths = 10", "paths = 0", "scenario.paths"),
-    ("paths = 10", "paths = true", "scenario.paths"),
-    ("paths = 10", 'paths = "10"', "scenario.paths"),
+    ("paths = 16", "paths = 0", "scenario.paths"),
+    ("paths = 16", "paths = true", "scenario.paths"),
+    ("paths = 16", 'paths = "10"', "scenario.paths"),
     ("seed = 5", "seed = -1", "scenario.seed"),
     ("seed = 5", "seed = 18446744073709551616", "scenario.seed"),
     ("seed = 5", "sed = 5", "scenario.sed"),
@@ -274,7 +276,7 @@ def test_message_shape(tmp_path):
     _, probs = problems_of(tmp_path, edit("certified = true", 'rule = "x"'))
     assert '"concurrent", "cumulative"' in probs[0] and 'got "x"' in probs[0]
     _, probs = problems_of(tmp_path, edit("seed = 5", "sed = 5"))
-    assert "allowed keys: name, horizon_years, paths, seed" in probs[0]
+    assert "allowed keys: name, horizon_years, paths, seed, sampling, replicates" in probs[0]
 
 
 def test_uncertified_ok_with_none(tmp_path):
@@ -286,7 +288,7 @@ def test_uncertified_ok_with_none(tmp_path):
 
 
 def test_many_problems_at_once(tmp_path):
-    text = edit("paths = 10", "paths = 0")
+    text = edit("paths = 16", "paths = 0")
     text = edit("readd_prob = 0.5", "readd_prob = 2", text)
     text = edit('admit = ["vip"]', 'admit = ["gold"]\nwhat = 1', text)
     text = edit("certified = true", 'rule = "x"', text)
@@ -317,12 +319,12 @@ def test_segment_and_strategy_counts():
 
 def test_overrides_valid(tmp_path):
     p = write(tmp_path, BASE)
-    s = load_scenario(p, ["scenario.paths=3", "population.size=2000", "growth.sigma=0.1",
+    s = load_scenario(p, ["scenario.paths=32", "population.size=2000", "growth.sigma=0.1",
                           "billing.rule=cumulative", "overflow.account_cost=1",
                           "staff.members=3", "segment.vip.churn_rate=0.005",
                           "strategy.fit.headroom=0.25", 'strategy.fit.admit=["rest"]',
                           "segment.rest.churn_shape=inf"])
-    assert s.paths == 3 and s.population == 2000 and s.growth.sigma == 0.1
+    assert s.paths == 32 and s.population == 2000 and s.growth.sigma == 0.1
     assert s.billing.rule == "cumulative" and s.overflow.account_cost == 1.0
     assert s.staff.member_cap == 150_000 and s.segments[0].churn_rate == 0.005
     assert s.strategies[1].headroom == 0.25 and s.strategies[1].admit == ("rest",)
@@ -372,11 +374,11 @@ def test_sha256_stable_and_sensitive(tmp_path):
 
 def test_replace_run(tmp_path):
     a = load_scenario(write(tmp_path, BASE))
-    b = a.replace_run(paths=7, seed=9)
-    assert (b.paths, b.seed) == (7, 9) and b.resolved["scenario"]["paths"] == 7
-    assert b.sha256 != a.sha256 and a.paths == 10
+    b = a.replace_run(paths=24, seed=9)
+    assert (b.paths, b.seed) == (24, 9) and b.resolved["scenario"]["paths"] == 24
+    assert b.sha256 != a.sha256 and a.paths == 16
     assert a.replace_run() is a
-    assert a.replace_run(paths=10, seed=5).sha256 == a.sha256
+    assert a.replace_run(paths=16, seed=5).sha256 == a.sha256
     with pytest.raises(ScenarioError, match="scenario.paths"):
         a.replace_run(paths=0)
 

@@ -9,7 +9,7 @@ import re
 from fractions import Fraction
 
 from .model import (Billing, Growth, Overflow, Scenario, ScenarioError, Segment, Staff,
-                    Strategy)
+                    Strategy, Uncertainty)
 
 
 # Value checks. Each takes the raw TOML value and returns the resolved value,
@@ -141,8 +141,10 @@ _SCHEMA = {
     "scenario": {
         "name": (_text, _REQUIRED),
         "horizon_years": (_int(1, 100), 1),
-        "paths": (_int(1), 1000),
+        "paths": (_int(1), 1024),
         "seed": (_int(0, 2**64 - 1), 0),
+        "sampling": (_enum("sobol", "mc"), "sobol"),
+        "replicates": (_int(1, 4096), 8),
     },
     "population": {"size": (_int(1), _REQUIRED)},
     "segment": {
@@ -193,6 +195,24 @@ _SCHEMA = {
     },
 }
 _ARRAYS = ("segment", "strategy")     # [[segment]], [[strategy]]
+
+# [uncertainty] (SPEC section 12): `"dotted.key" = { dist = ..., params }`.
+UNCERTAINTY = "uncertainty"
+DISTRIBUTIONS = {"lognormal": ("sigma",), "logitnormal": ("sigma",), "uniform": ("low", "high")}
+UNCERTAINTY_PARAMS = ("dist", "sigma", "low", "high")
+# The keys that may vary by path: every real-valued scalar the kernel reads
+# per path. Counts and sizes (population, shares, initial contacts, period
+# days, tier sizes, reserves, member caps, retries) fix the run's shape or
+# its customers and stay as the file says.
+UNCERTAIN_KEYS = {
+    "growth": ("sigma", "churn_sigma"),
+    "billing": ("certification_fee",),
+    "overflow": ("account_cost",),
+    "segment": ("adoption_rate", "churn_rate", "churn_shape", "readd_prob", "readd_delay_days",
+                "lost_value"),
+    "strategy": ("headroom", "retry_days"),
+}
+PROBABILITY_KEYS = {("segment", "readd_prob")}
 
 
 def _fmt(v):
@@ -331,8 +351,8 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: expected a TOML table at top level"], source)
     for key in data:
-        if key not in _SCHEMA:
-            c.bad(key, "unknown table; allowed tables: " + ", ".join(_SCHEMA))
+        if key not in _SCHEMA and key != UNCERTAINTY:
+            c.bad(key, "unknown table; allowed tables: " + ", ".join([*_SCHEMA, UNCERTAINTY]))
 
     tables = {k: c.table(data.get(k, {}), k, k) for k in _SCHEMA if k not in _ARRAYS}
     segs = c.array(data, "segment")
@@ -401,6 +421,10 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
                     c.bad(f"{prefix}.{key}", f'expected "none" because billing.certified = '
                           f'false (an uncertified enterprise cannot buy tiers), got "{v[key]}"')
 
+    uncertainty = _check_uncertainty(c, data.get(UNCERTAINTY, {}), tables, segs, strats)
+    note = None
+    if sc["paths"] is not None and sc["sampling"] is not None and sc["replicates"] is not None:
+        sc["paths"], note = rounded_paths(sc["paths"], sc["sampling"], sc["replicates"])
     if c.problems:
         raise ScenarioError(c.problems, source)
 
@@ -411,13 +435,146 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
         seed=sc["seed"], population=pop["size"], segments=segments,
         growth=Growth(**tables["growth"]), billing=Billing(**bill),
         overflow=Overflow(**tables["overflow"]), staff=Staff(**tables["staff"]),
-        strategies=strategies, source=str(source))
+        strategies=strategies, source=str(source), sampling=sc["sampling"],
+        replicates=sc["replicates"], uncertainty=uncertainty, notes=(note,) if note else ())
     return scn
 
 
-def scenario_warnings(scn: Scenario) -> list[str]:
-    """Settings that are valid but have no effect (`validate` prints them)."""
+def rounded_paths(paths, sampling, replicates):
+    """(paths, note): under "sobol", paths rounded up to a multiple of the
+    replicates (SPEC section 12), with a note saying so (else None)."""
+    if sampling != "sobol" or paths % replicates == 0:
+        return paths, None
+    up = -(-paths // replicates) * replicates
+    return up, (f"scenario.paths: {paths:,} is not a multiple of scenario.replicates = "
+                f"{replicates}: rounded up to {up:,} paths ({up // replicates:,} per replicate)")
+
+
+def sampling_warnings(scn: Scenario) -> list[str]:
+    """What the sampling settings cost in precision (`validate`, the run)."""
+    out = [f"{scn.source}: {n}" for n in scn.notes]
+    if scn.sampling != "sobol":
+        return out
+    m = scn.paths // scn.replicates
+    if scn.replicates < 2:
+        out.append(f"{scn.source}: scenario.replicates = 1: no confidence intervals under "
+                   'sampling = "sobol" (sectioning needs at least 2 replicates)')
+    if m & (m - 1):
+        power = 1 << max(0, round(math.log2(m)))
+        out.append(f"{scn.source}: scenario.paths: {m:,} points per replicate ({scn.paths:,} "
+                   f"paths / {scn.replicates} replicates) is not a power of two; Sobol' points "
+                   f"are balanced at powers of two (e.g. paths = {power * scn.replicates:,}): the "
+                   "intervals stay valid, the estimates are a little less precise")
+    return out
+
+
+def _uncertain_target(key, tables, segs, strats):
+    """(table, leaf, resolved value) of a dotted key, or raise _Bad(why)."""
+    table, _, rest = key.partition(".")
+    if table == "scenario" or key == "population.size" or key.endswith(".initial_contacts"):
+        raise _Bad("a key that can vary by path (scenario.*, population.size and "
+                   "initial_contacts cannot)")
+    if table in _ARRAYS:
+        name, _, leaf = rest.rpartition(".")
+        entries = {v["name"]: v for _, _, v in (segs if table == "segment" else strats)}
+        if leaf not in _SCHEMA[table] or name not in entries:
+            raise _Bad(f"{table}.<name>.<key> naming one of the {table}s "
+                       f"({', '.join(n for n in entries if n is not None)}) and a key")
+        values = entries[name]
+    elif table in _SCHEMA and table not in _ARRAYS and rest in _SCHEMA[table]:
+        leaf, values = rest, tables[table]
+    else:
+        raise _Bad("the dotted path of a scenario key, as for --set "
+                   "(e.g. segment.vip.churn_rate)")
+    if leaf not in UNCERTAIN_KEYS.get(table, ()):
+        allowed = ", ".join(f"{t}.{'<name>.' if t in _ARRAYS else ''}{k}"
+                            for t, keys in UNCERTAIN_KEYS.items() for k in keys)
+        raise _Bad(f"a real-valued key that can vary by path ({allowed}); counts, sizes, "
+                   "shares and words stay fixed for the run")
+    return table, leaf, values[leaf]
+
+
+def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
+    """The [uncertainty] entries (SPEC section 12), in file order."""
+    if not isinstance(raw, dict):
+        c.bad(UNCERTAINTY, 'expected a table of "dotted.key" = { dist = ..., ... }, '
+                           f"got {_fmt(raw)}")
+        return ()
     out = []
+    for key, spec in raw.items():
+        where = f"{UNCERTAINTY}.{key}"
+        try:
+            table, leaf, value = _uncertain_target(key, tables, segs, strats)
+        except _Bad as e:
+            c.bad(where, f"expected {e}, got {_fmt(key)}")
+            continue
+        if not isinstance(spec, dict) or spec.get("dist") not in DISTRIBUTIONS:
+            got = spec.get("dist", _MISSING) if isinstance(spec, dict) else spec
+            c.bad(where if not isinstance(spec, dict) else f"{where}.dist",
+                  "expected a table { dist = ..., ... } with dist one of "
+                  + ", ".join(f'"{d}"' for d in DISTRIBUTIONS) + f", got {_fmt(got)}")
+            continue
+        dist = spec["dist"]
+        params = DISTRIBUTIONS[dist]
+        entry = {"key": key, "dist": dist}
+        for p in spec:
+            if p != "dist" and p not in params:
+                c.bad(f"{where}.{p}", f'unknown parameter for dist = "{dist}"; expected '
+                      + ", ".join(params))
+        check = _SCHEMA[table][leaf][0]
+        for p in params:
+            v = spec.get(p, _MISSING)
+            try:
+                if p == "sigma":
+                    entry[p] = _num(what="a non-negative number")(v)
+                else:       # low, high: values the key itself may take
+                    entry[p] = check(v)
+                    if math.isinf(entry[p]):
+                        raise _Bad("a finite number")
+            except _Bad as e:
+                c.bad(f"{where}.{p}", f"expected {e}, got {_fmt(v)}")
+                entry[p] = None
+        if value is None or None in (entry.get(p, 0) for p in params):
+            continue
+        _check_median(c, where, (table, leaf), value, entry)
+        out.append(Uncertainty(**entry))
+    return tuple(out)
+
+
+def _check_median(c, where, key, value, entry):
+    """The scenario's value must be a median the distribution can have."""
+    dist = entry["dist"]
+    if dist == "lognormal":
+        if key in PROBABILITY_KEYS:
+            c.bad(f"{where}.dist", 'expected "logitnormal" or "uniform" for a probability '
+                  '(a lognormal value can exceed 1), got "lognormal"')
+        elif not value > 0:
+            c.bad(where, f"expected a key whose value (the median) is > 0 for a lognormal, "
+                  f"got {_fmt(value)}")
+    elif dist == "logitnormal":
+        if not 0 < value < 1:
+            c.bad(where, f"expected a key whose value (the median) is in (0, 1) for a "
+                  f"logitnormal, got {_fmt(value)}")
+    elif entry["low"] > entry["high"]:
+        c.bad(f"{where}.low", f"expected low <= high, got low = {_fmt(entry['low'])} > "
+              f"high = {_fmt(entry['high'])}")
+    elif not entry["low"] <= value <= entry["high"]:
+        c.bad(where, f"expected the key's value between low and high (uniform), got "
+              f"{_fmt(value)} outside [{_fmt(entry['low'])}, {_fmt(entry['high'])}]")
+
+
+def scenario_warnings(scn: Scenario) -> list[str]:
+    """Settings that are valid but have no effect or cost precision, and
+    what validation changed (`validate` prints them)."""
+    out = sampling_warnings(scn)
+    oracles = {st.name for st in scn.strategies if st.renewal == "oracle"}
+    for u in scn.uncertainty:
+        name = u.key[len("strategy."):-len(".headroom")]
+        if (u.key == "billing.certification_fee" and not scn.billing.certified) or (
+                u.key.startswith("strategy.") and u.key.endswith(".headroom") and name in oracles):
+            out.append(f"{scn.source}: {UNCERTAINTY}.{u.key}: has no effect (the "
+                       f"{'enterprise is not certified' if u.key.startswith('billing') else 'hindsight plan ignores headroom'}); "
+                       "its drawn values are still written to paths.arrow")
     for st in scn.strategies:
         if st.renewal != "oracle":
             continue

@@ -8,7 +8,7 @@ import functools
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class ScenarioError(ValueError):
@@ -96,6 +96,24 @@ class Staff:
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """One `[uncertainty]` entry (SPEC section 12): the key's value varies by
+    path; the scenario's own value is its median (`uniform`: it lies between
+    `low` and `high`)."""
+    key: str                    # a dotted --set path, e.g. "segment.vip.churn_rate"
+    dist: str                   # lognormal | logitnormal | uniform
+    sigma: float | None = None  # lognormal, logitnormal
+    low: float | None = None    # uniform
+    high: float | None = None
+
+    @property
+    def params(self) -> dict:
+        """The entry as written in TOML (`dist` and its parameters)."""
+        return {"dist": self.dist} | {k: getattr(self, k) for k in ("sigma", "low", "high")
+                                      if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     horizon_years: int
@@ -109,6 +127,12 @@ class Scenario:
     staff: Staff
     strategies: tuple
     source: str = "<dict>"
+    sampling: str = "sobol"     # "sobol" | "mc" (SPEC section 12)
+    replicates: int = 8         # independent scramblings under "sobol"
+    uncertainty: tuple = ()     # Uncertainty entries, in file order
+    # what validation changed on purpose (paths rounded up to a multiple of
+    # the replicates): said by `scenario_warnings`, the run and its manifest
+    notes: tuple = field(default=(), compare=False)
 
     @property
     def days(self) -> int:
@@ -134,14 +158,20 @@ class Scenario:
         text = json.dumps(self.resolved, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    @property
+    def dimensions(self) -> int:
+        """Path-level normals per path: growth, churn, one per uncertainty key."""
+        return 2 + len(self.uncertainty)
+
     def replace_run(self, paths=None, seed=None) -> "Scenario":
         """The same scenario with `scenario.paths` / `scenario.seed` changed
         (the `run(paths=, seed=)` keywords). Only the changed keys are checked;
-        the rest was validated when the scenario was loaded."""
+        the rest was validated when the scenario was loaded. Under "sobol",
+        paths are rounded up to a multiple of the replicates (a note says so)."""
         changes = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
         if not changes:
             return self
-        from .checks import _SCHEMA, _Bad, _Checker, _fmt
+        from .checks import _SCHEMA, _Bad, _Checker, _fmt, rounded_paths
         c = _Checker(self.source, ())
         for key, value in changes.items():
             check = _SCHEMA["scenario"][key][0]
@@ -151,6 +181,10 @@ class Scenario:
                 c.bad(f"scenario.{key}", f"expected {e}, got {_fmt(value)}")
         if c.problems:
             raise ScenarioError(c.problems, self.source)
+        if "paths" in changes:
+            changes["paths"], note = rounded_paths(changes["paths"], self.sampling,
+                                                   self.replicates)
+            changes["notes"] = (note,) if note else ()
         return dataclasses.replace(self, **changes)
 
 
@@ -172,9 +206,10 @@ def _resolve(scn: Scenario) -> dict:
                 v = [list(x) if isinstance(x, tuple) else x for x in v]
             d[f.name] = v
         return d
-    return {
+    out = {
         "scenario": {"name": scn.name, "horizon_years": scn.horizon_years,
-                     "paths": scn.paths, "seed": scn.seed},
+                     "paths": scn.paths, "seed": scn.seed, "sampling": scn.sampling,
+                     "replicates": scn.replicates},
         "population": {"size": scn.population},
         "segment": [plain(s, drop=("size",)) for s in scn.segments],
         "growth": plain(scn.growth),
@@ -183,3 +218,6 @@ def _resolve(scn: Scenario) -> dict:
         "staff": plain(scn.staff),
         "strategy": [plain(s) for s in scn.strategies],
     }
+    if scn.uncertainty:     # absent when empty, like SPEC's default
+        out["uncertainty"] = {u.key: u.params for u in scn.uncertainty}
+    return out

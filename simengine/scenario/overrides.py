@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import tomllib
 
-from .checks import _ARRAYS, _MISSING, _SCHEMA, _fmt
+from .checks import _ARRAYS, _MISSING, _SCHEMA, UNCERTAINTY, UNCERTAINTY_PARAMS, _fmt
 from .model import ScenarioError
 
 
@@ -47,6 +47,11 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
             problems.append(f"{where}: expected KEY=VALUE, got {_fmt(key)}")
             continue
         table, _, rest = key.partition(".")
+        if table == UNCERTAINTY:
+            problem = _set_uncertainty(data, rest, value)
+            if problem:
+                problems.append(f"{where}: {problem}")
+            continue
         if table == "strategy" and ".reserve." in f".{rest}":
             # strategy.<name>.reserve.<segment>: one entry of the reserve table
             name, _, segment = rest.rpartition(".reserve.")
@@ -85,8 +90,29 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
                     problems.append(f"{where}: [{table}] is not a table in the file")
         else:
             problems.append(f"{where}: unknown key; expected one of "
-                            + ", ".join(f"{t}.<name>.<key>" if t in _ARRAYS else f"{t}.<key>"
-                                        for t in _SCHEMA))
+                            + ", ".join([f"{t}.<name>.<key>" if t in _ARRAYS else f"{t}.<key>"
+                                         for t in _SCHEMA] + [f"{UNCERTAINTY}.<key>.<param>"]))
     if problems:
         raise ScenarioError(problems, source)
     return data
+
+
+def _set_uncertainty(data, rest, value):
+    """`uncertainty.<dotted key>.<param>` sets one parameter of an
+    [uncertainty] entry (made if absent); `uncertainty.<dotted key>` with a
+    table value sets the whole entry. Returns a problem, or None; the entry
+    is checked later with the rest of the scenario."""
+    key, _, param = rest.rpartition(".")
+    table = data.setdefault(UNCERTAINTY, {})
+    if not isinstance(table, dict):
+        return f"[{UNCERTAINTY}] is not a table in the file"
+    if param in UNCERTAINTY_PARAMS and key:
+        entry = table.get(key)
+        table[key] = {**(entry if isinstance(entry, dict) else {}), param: value}
+    elif isinstance(value, dict) and rest:
+        table[rest] = value
+    else:
+        return (f"unknown key; expected {UNCERTAINTY}.<key>.<param> with <param> one of "
+                f"{', '.join(UNCERTAINTY_PARAMS)} (e.g. {UNCERTAINTY}.segment.vip.churn_rate."
+                f"sigma=0.2), or {UNCERTAINTY}.<key>={{ dist = ..., ... }}")
+    return None
