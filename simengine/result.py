@@ -174,25 +174,33 @@ class Result:
     def _strategies(self):
         return [s.name for s in getattr(self.scenario, "strategies", [])] or None
 
+    def describe(self) -> str:
+        """One line: the scenario, strategies, paths, horizon and seed."""
+        scn = self.scenario
+        S = len(getattr(scn, "strategies", ())) or len(self._strategies() or ())
+        n = self.manifest.get("paths", getattr(scn, "paths", 0))
+        years = getattr(scn, "horizon_years", 0)
+        seed = self.manifest.get("seed", getattr(scn, "seed", None))
+        return (f"{getattr(scn, 'name', '?')!r}: {S} strateg{'y' if S == 1 else 'ies'} x "
+                f"{n:,} path{'s' * (n != 1)} over {years} year{'s' * (years != 1)}, seed {seed}")
+
+    def _table_parts(self):
+        from .report import percentile_parts
+        return percentile_parts(self.summary, "total_cost",
+                                getattr(self.scenario, "horizon_years", None), self._strategies())
+
     def __repr__(self) -> str:
-        from .report import percentile_table
-        years = getattr(self.scenario, "horizon_years", None)
-        return (f"<simengine.Result of {getattr(self.scenario, 'name', '?')!r}: "
-                f"{self.paths.num_rows:,} path rows>\n"
-                + percentile_table(self.summary, "total_cost", years, self._strategies()))
+        """Short: what was run and the percentile table of total_cost (not
+        every table; they are `.paths`, `.periods`, `.monthly`, `.summary`)."""
+        from .report import format_table
+        return f"<simengine.Result {self.describe()}>\n" + format_table(*self._table_parts())
 
     def _repr_html_(self) -> str:
-        """In a notebook: the percentile table of total_cost, not every table."""
+        """In a notebook: the same, as an HTML table."""
         import html
 
-        from .report import percentile_parts
-        years = getattr(self.scenario, "horizon_years", None)
-        title, columns, rows = percentile_parts(self.summary, "total_cost", years,
-                                                self._strategies())
-        align = ["left" if c.align == "left" else "right" for c in columns]
-        head = "".join(f'<th style="text-align:{a}">{html.escape(c.header)}</th>'
-                       for c, a in zip(columns, align))
-        body = "".join("<tr>" + "".join(f'<td style="text-align:{a}">{html.escape(v)}</td>'
-                                        for v, a in zip(r, align)) + "</tr>" for r in rows)
-        return (f"<table><caption>{html.escape(title)}</caption><thead><tr>{head}</tr>"
-                f"</thead><tbody>{body}</tbody></table>")
+        from .report.html import html_table
+        return (f'<div class="simengine-result"><p><b>simengine.Result</b> '
+                f"{html.escape(self.describe())}; tables <code>.paths</code>, "
+                f"<code>.periods</code>, <code>.monthly</code>, <code>.summary</code> "
+                f"(pyarrow)</p>{html_table(*self._table_parts())}</div>")

@@ -26,7 +26,7 @@ STRATEGIES = ["no-purchase", "fit", "vip-first", "oracle"]
 @pytest.fixture(scope="module")
 def tiny_result():
     scn = simengine.scenario.scenario_from_dict(tomllib.loads(TINY), "tiny")
-    return simengine.run(scn, paths=5, threads=1)
+    return simengine.run(scn, paths=8, threads=1)
 
 
 @pytest.fixture()
@@ -61,18 +61,23 @@ def test_parquet_and_arrow_hold_the_same_tables(tmp_path, tiny_result):
         assert ta.schema.metadata[b"table"] == spec.name.encode()
     assert json.loads((p / "manifest.json").read_text())["format"] == "parquet"
     run = report.load_run(p)                     # report reads either
-    assert run.strategies == STRATEGIES and run.paths.num_rows == 5 * 4
+    assert run.strategies == STRATEGIES and run.paths.num_rows == 8 * 4
     with pytest.raises(ValueError):
         tiny_result.write(tmp_path / "x", fmt="csv")
     assert not (tmp_path / "x").exists()
 
 
 def test_result_shows_its_percentile_table(tiny_result):
+    """Short: what was run and one table, not the scenario or every table."""
     text = repr(tiny_result)
-    assert "total_cost per path over 2 years, 5 paths" in text
+    assert text.splitlines()[0] == "<simengine.Result 'tiny': 4 strategies x 8 paths over 2 years, seed 7>"
+    assert "total_cost per path over 2 years, 8 paths" in text
     assert all(s in text for s in STRATEGIES)
+    assert len(text.splitlines()) == 4 + len(STRATEGIES) and "segment" not in text
     html = tiny_result._repr_html_()
-    assert html.startswith("<table>") and "<th" in html and "vip-first" in html
+    assert html.startswith('<div class="simengine-result">') and html.count("<table>") == 1
+    assert html.count("<tr>") == 1 + len(STRATEGIES) and "vip-first" in html
+    assert "text-align:right" in html and "initial_contacts" not in html
 
 
 # --------------------------------------------------------------------------

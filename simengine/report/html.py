@@ -61,9 +61,10 @@ def _e(text) -> str:
 def html_table(title, columns, rows, note=None) -> str:
     """A (title, columns, rows) table of `report.tables` as an HTML table,
     numbers right-aligned."""
-    cls = ["name" if c.align == "left" else "num" for c in columns]
-    head = "".join(f'<th class="{k}">{_e(c.header)}</th>' for c, k in zip(columns, cls))
-    body = "".join("<tr>" + "".join(f'<td class="{k}">{_e(v)}</td>' for v, k in zip(r, cls))
+    cls = ['class="name" style="text-align:left"' if c.align == "left"
+           else 'class="num" style="text-align:right"' for c in columns]
+    head = "".join(f"<th {k}>{_e(c.header)}</th>" for c, k in zip(columns, cls))
+    body = "".join("<tr>" + "".join(f"<td {k}>{_e(v)}</td>" for v, k in zip(r, cls))
                    + "</tr>" for r in rows if r is not None)
     out = (f'<p class="title">{_e(title)}</p><table><thead><tr>{head}</tr></thead>'
            f"<tbody>{body}</tbody></table>")
