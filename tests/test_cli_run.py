@@ -1,0 +1,125 @@
+"""`simengine run` as a newcomer meets it: a small version of the bundled
+scenario on purpose (--scale), --set changes visible afterwards, the table
+at 80 columns, the compile phase said and timed apart."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+
+import pytest
+
+import simengine
+from simengine import cli, report
+from simengine.report import progress
+
+from test_cli import sim
+
+
+def test_scale_makes_a_small_version_of_the_bundled_scenario(tmp_path):
+    p = sim("run", "--scale", "0.02", "--paths", 8, "--no-progress", "--out", "small",
+            cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    m = json.loads((tmp_path / "small" / "manifest.json").read_text())
+    assert m["scenario"]["population"]["size"] == 20_000
+    assert [s["initial_contacts"] for s in m["scenario"]["segment"]] == [240, 900, 660, 200]
+    assert m["scale"] == 0.02 and m["overrides"] == []
+    assert "(--scale 0.02)" in p.stdout.splitlines()[0]
+
+
+def test_a_population_too_small_for_the_file_says_how_to_scale(tmp_path):
+    p = sim("validate", "default", "--set", "population.size=20000", cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "population.size (from --set)" in p.stderr and "--scale 0.02" in p.stderr
+    p = sim("validate", "default", "--scale", "0.02", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "20,000 customers" in p.stdout
+    for bad in ("0", "-1", "x", "nan"):
+        p = sim("validate", "default", "--scale", bad, cwd=tmp_path)
+        assert p.returncode == 2 and "--scale" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_set_changes_show_in_the_title_manifest_and_directory(tmp_path):
+    p = sim("run", "--scale", "0.01", "--paths", 8, "--no-progress",
+            "--set", "billing.rule=cumulative", "--set", "strategy.fit.headroom=0.1",
+            cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = re.search(r"^wrote (\S+)$", p.stdout, re.M).group(1)
+    assert out.endswith("_scale=0.01_billing.rule=cumulative_strategy.fit.headroom=0.1")
+    changes = "(--scale 0.01, --set billing.rule=cumulative, --set strategy.fit.headroom=0.1)"
+    assert changes in p.stdout.replace("\n  ", " ")
+    m = json.loads((tmp_path / out / "manifest.json").read_text())
+    assert m["overrides"] == ["billing.rule=cumulative", "strategy.fit.headroom=0.1"]
+    assert report.load_run(tmp_path / out).changes == [
+        "--scale 0.01", "--set billing.rule=cumulative", "--set strategy.fit.headroom=0.1"]
+    p = sim("report", out, cwd=tmp_path, COLUMNS="300")
+    assert changes in p.stdout.splitlines()[0]
+
+
+def test_changes_suffix_is_safe_and_short():
+    class Args:
+        scale = None
+        set = ["segment.vip.churn_rate = 0.001", "scenario.name=../../x y", "a=" + "z" * 200]
+    suffix = cli.changes_suffix(Args())
+    assert re.fullmatch(r"_[A-Za-z0-9_.=,-]+", suffix) and len(suffix) <= 61
+    assert suffix.startswith("_segment.vip.churn_rate=0.001_scenario.name=.._.._xy_a=zzz")
+    Args.set = []
+    assert cli.changes_suffix(Args()) == ""
+
+
+def test_the_table_fits_80_columns_with_every_name_and_whole_numbers(tmp_path):
+    """SPEC 9 and the issue's check: `simengine run --paths 64` at 80 columns."""
+    p = sim("run", "--paths", 64, "--no-progress", "--out", "r64", cwd=tmp_path, COLUMNS="80")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    header = next(i for i, x in enumerate(lines) if x.startswith("strategy "))
+    names = [s.name for s in simengine.load_scenario("default").strategies]
+    rows = lines[header + 2:header + 2 + len(names)]
+    assert [r.split()[0] for r in rows] == names
+    for line in lines:
+        assert len(line) <= 80, line
+    columns = lines[header].split()
+    assert "P50" in columns and "P95" in columns
+    for r in rows:
+        cells = re.split(r"\s{2,}", r.strip())[1:]
+        assert len(cells) == len(re.split(r"\s{2,}", lines[header].strip())) - 1
+        for c in cells:
+            assert re.fullmatch(r"-?\d{1,3}(,\d{3})*|n/a|-?[\d,]+--?[\d,]+", c), (c, r)
+
+
+def test_timing_line_shows_compile_apart():
+    m = {"wall_seconds": 3.21, "compile_seconds": 17.9, "customer_events": 1_000_000,
+         "events_per_second": 311_526}
+    assert cli.timing_words(m, 21.3) == ("in 3.2 s (+ 17.9 s compiling the kernels; "
+                                        "1,000,000 customer events, 0.3 M/s)")
+    m["compile_seconds"] = 0.2
+    assert "+ 0.2 s loading the compiled kernels" in cli.timing_words(m, 3.5)
+    del m["compile_seconds"]            # an older engine: the elapsed time, as measured
+    assert cli.timing_words(m, 3.5).startswith("in 3.5 s (1,000,000")
+
+
+def test_compile_phase_is_said_when_it_lasts(monkeypatch, capsys):
+    monkeypatch.setattr(progress, "PHASE_QUIET", 0.05)
+    with progress.Progress("tiny", 4, enabled=False) as bar:
+        bar.phase("compiling")
+        time.sleep(0.3)
+        bar.phase("simulating")
+        bar(4, 4)
+    err = capsys.readouterr().err
+    assert "tiny: compiling (first run only) ..." in err
+    with progress.Progress("quick", 4, enabled=False) as bar:
+        bar.phase("compiling")              # a load from numba's cache: over at once
+        bar.phase("simulating")
+    time.sleep(0.2)
+    assert "compiling" not in capsys.readouterr().err
+
+
+def test_compile_phase_on_the_bar(monkeypatch):
+    """On a terminal the bar's label says it while it lasts."""
+    pytest.importorskip("rich")
+    with progress.Progress("tiny", 4, enabled=True) as bar:
+        bar.phase("compiling")
+        assert bar.bar.tasks[0].description == "tiny: compiling (first run only)"
+        bar(1, 4)
+        assert bar.bar.tasks[0].description == "tiny"
