@@ -67,6 +67,21 @@ def test_parquet_and_arrow_hold_the_same_tables(tmp_path, tiny_result):
     assert not (tmp_path / "x").exists()
 
 
+def test_parquet_files_open_in_pandas_and_duckdb_with_the_arrow_rows(tmp_path, tiny_result):
+    import duckdb
+    import pandas as pd
+    a = tiny_result.write(tmp_path / "a")
+    p = tiny_result.write(tmp_path / "p", fmt="parquet")
+    for spec in schema.TABLES:
+        want = pd.read_feather(a / f"{spec.name}.arrow")
+        got = pd.read_parquet(p / f"{spec.name}.parquet")
+        pd.testing.assert_frame_equal(want, got)
+        arrow_rows = store.read_table(a / f"{spec.name}.arrow")      # noqa: F841 (duckdb scans it)
+        q = "SELECT * FROM {} ORDER BY ALL"
+        assert (duckdb.sql(q.format(f"read_parquet('{p / spec.name}.parquet')")).fetchall()
+                == duckdb.sql(q.format("arrow_rows")).fetchall()), spec.name
+
+
 def test_result_shows_its_percentile_table(tiny_result):
     """Short: what was run and one table, not the scenario or every table."""
     text = repr(tiny_result)
