@@ -3,11 +3,16 @@
 chunks (numba threads within a chunk), gathers the outputs.
 
 Results depend only on (scenario, seed, path number): not on threads, chunk
-size or executor. Memory is bounded by the paths in flight (one chunk),
-apart from the output tables themselves.
+size or executor. The path-level numbers (the normals behind the growth and
+churn multipliers and the `[uncertainty]` draws, `sampling.py`) are drawn
+once per run and handed to the kernel with the paths, each path with its own
+copy of the records its `[uncertainty]` values change (`path_inputs`).
+Memory is bounded by the paths in flight (one chunk), apart from the output
+tables themselves.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -19,7 +24,8 @@ from . import store
 from .billing import COVERS, PRICING, RULE, tier_capacities
 from .kernel.driver import simulate_paths
 from .kernel.layout import (CONFIG, LOG, MAX_CUSTOMERS, SEGMENT, STRATEGY, TIER, UNBOUNDED,
-                            KernelScenario)
+                            KernelScenario, PathInputs)
+from .sampling import Sampling, draw_values
 from .schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
 from .strategies import B_LOST, ON_BLOCKED, OTHERS, R_NONE, RENEWAL, U_NONE, UPGRADE
 
@@ -28,6 +34,23 @@ def month_bounds(horizon_years):
     """First day of each month (SPEC section 2), plus D at the end."""
     starts = [365 * y + (365 * m) // 12 for y in range(horizon_years) for m in range(12)]
     return np.array(starts + [365 * horizon_years], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class UncertainField:
+    """Where an [uncertainty] key's value goes: `record` ("config",
+    "segments" or "strategies" of layout.PathInputs), its row and field."""
+    record: str
+    row: int
+    field: str
+
+
+@dataclass(frozen=True)
+class PathDraws:
+    """The path-level normals of paths 0..n-1 for one seed, drawn once per
+    run (`with_path_draws`)."""
+    seed: int
+    normals: np.ndarray
 
 
 @dataclass
@@ -40,6 +63,11 @@ class PackedScenario:
     M: int                     # months
     n_phantoms: int
     strategy_names: list
+    sampling: Sampling = None
+    uncertainty: tuple = ()    # scenario.Uncertainty entries
+    medians: tuple = ()        # the scenario's value of each
+    fields: tuple = ()         # an UncertainField per entry, or None (no effect)
+    draws: PathDraws = None    # the run's normals (else drawn per chunk: same numbers)
 
 
 def records(dtype, rows):
@@ -125,6 +153,37 @@ def _pack_strategies(scn):
     return records(STRATEGY, rows), admit, reserve, len(phantom_keys)
 
 
+# [uncertainty] keys -> record fields (scenario/checks.py UNCERTAIN_KEYS)
+_CONFIG_FIELDS = {"growth.sigma": "growth_sigma", "growth.churn_sigma": "churn_sigma",
+                  "billing.certification_fee": "certification_fee",
+                  "overflow.account_cost": "account_cost"}
+_SEGMENT_FIELDS = {"adoption_rate": "adoption", "churn_rate": "churn_rate",
+                   "churn_shape": "churn_shape", "readd_prob": "readd_prob",
+                   "readd_delay_days": "readd_delay", "lost_value": "lost_value"}
+_STRATEGY_FIELDS = {"headroom": "headroom", "retry_days": "retry_days"}
+
+
+def _uncertain_field(scn, key, n_phantoms):
+    """(the scenario's value of `key`, its UncertainField or None where the
+    value has no effect: the fee of an uncertified enterprise, an oracle's
+    headroom)."""
+    table, _, rest = key.partition(".")
+    if key in _CONFIG_FIELDS:
+        value = getattr(getattr(scn, table), rest)
+        live = key != "billing.certification_fee" or scn.billing.certified
+        return value, UncertainField("config", 0, _CONFIG_FIELDS[key]) if live else None
+    name, _, leaf = rest.rpartition(".")
+    if table == "segment":
+        i = [s.name for s in scn.segments].index(name)
+        return (getattr(scn.segments[i], leaf),
+                UncertainField("segments", i, _SEGMENT_FIELDS[leaf]))
+    i = [s.name for s in scn.strategies].index(name)
+    st = scn.strategies[i]
+    live = not (st.renewal == "oracle" and leaf == "headroom")
+    return getattr(st, leaf), (UncertainField("strategies", n_phantoms + i,
+                                              _STRATEGY_FIELDS[leaf]) if live else None)
+
+
 def pack_scenario(scn) -> PackedScenario:
     config, tiers = _pack_billing(scn)
     strategies, admit, reserve, n_phantoms = _pack_strategies(scn)
@@ -133,9 +192,44 @@ def pack_scenario(scn) -> PackedScenario:
     month_of_day = np.repeat(np.arange(scn.months) % 12, np.diff(bounds))
     kernel = KernelScenario(config, tiers, _pack_segments(scn), strategies, admit, reserve,
                             season[month_of_day], bounds[1:] - 1)
+    targets = [_uncertain_field(scn, u.key, n_phantoms) for u in scn.uncertainty]
     return PackedScenario(kernel=kernel, S=len(strategies), K=scn.periods, M=scn.months,
                           n_phantoms=n_phantoms,
-                          strategy_names=[s.name for s in scn.strategies])
+                          strategy_names=[s.name for s in scn.strategies],
+                          sampling=Sampling.of(scn), uncertainty=tuple(scn.uncertainty),
+                          medians=tuple(float(v) for v, _ in targets),
+                          fields=tuple(f for _, f in targets))
+
+
+def with_path_draws(packed: PackedScenario, seed: int, paths: int) -> PackedScenario:
+    """`packed` carrying the normals of paths 0..paths-1 for `seed`, drawn
+    once (they travel with it to Dask workers)."""
+    normals = packed.sampling.normals(seed, np.arange(paths))
+    return dataclasses.replace(packed, draws=PathDraws(int(seed), normals))
+
+
+def path_inputs(packed: PackedScenario, seed: int, paths):
+    """(layout.PathInputs, replicate, [uncertainty] values) of the given path
+    numbers: their normals (the run's, else drawn now: the same numbers) and
+    per-path copies of the config, segment and strategy records holding the
+    path's [uncertainty] values."""
+    paths = np.asarray(paths, dtype=np.int64)
+    d = packed.draws
+    if d is not None and d.seed == int(seed) and (paths < d.normals.shape[0]).all():
+        normals = d.normals[paths]
+    else:
+        normals = packed.sampling.normals(seed, paths)
+    values = draw_values(packed.uncertainty, packed.medians, normals)
+    k, n = packed.kernel, paths.shape[0]
+    records = {"config": np.repeat(k.config[None], n, axis=0),
+               "segments": np.repeat(k.segments[None], n, axis=0),
+               "strategies": np.repeat(k.strategies[None], n, axis=0)}
+    for j, f in enumerate(packed.fields):
+        if f is not None:
+            records[f.record][f.field][:, f.row] = values[:, j]
+    inputs = PathInputs(np.ascontiguousarray(normals), records["config"],
+                        records["segments"], records["strategies"])
+    return inputs, packed.sampling.replicate(paths), values
 
 
 @dataclass
@@ -147,8 +241,13 @@ class RawOutputs:
     month: np.ndarray          # (n, S, M) schema.MONTH_RECORD
     mult: np.ndarray           # (n, 2): growth, churn multiplier
     events: np.ndarray         # (n, 2) customer events of all strategies; events simulated
+    replicate: np.ndarray      # (n,) the path's replicate (sobol; 0 under mc)
+    uncertain: np.ndarray      # (n, keys) the path's [uncertainty] values
     log: np.ndarray = None     # (n, L) kernel.layout.LOG rows (day, customer, kind, segment)
     log_n: np.ndarray = None   # (n,) rows each path wanted to log
+
+
+RAW_FIELDS = ("paths", "path", "period", "month", "mult", "events", "replicate", "uncertain")
 
 
 def allocate_outputs(packed: PackedScenario, paths, log_rows=0) -> RawOutputs:
@@ -158,7 +257,8 @@ def allocate_outputs(packed: PackedScenario, paths, log_rows=0) -> RawOutputs:
         paths, np.zeros((n, packed.S), PATH_RECORD),
         np.zeros((n, packed.S, packed.K), PERIOD_RECORD),
         np.zeros((n, packed.S, packed.M), MONTH_RECORD), np.zeros((n, 2)),
-        np.zeros((n, 2), dtype=np.int64), np.zeros((n, log_rows), LOG),
+        np.zeros((n, 2), dtype=np.int64), np.zeros(n, dtype=np.int64),
+        np.zeros((n, len(packed.uncertainty))), np.zeros((n, log_rows), LOG),
         np.zeros(n, dtype=np.int64))
 
 
@@ -167,7 +267,10 @@ def simulate_into(packed: PackedScenario, seed: int, out: RawOutputs, lo: int, h
     """Simulate the paths of rows lo..hi-1 of `out` (all strategy rows,
     phantoms included), writing the kernel's outputs in place."""
     log_row = packed.n_phantoms + log_strategy if log_strategy >= 0 else -1
-    simulate_paths(out.paths[lo:hi], np.uint64(seed), packed.kernel, out.path[lo:hi],
+    inputs, replicate, values = path_inputs(packed, seed, out.paths[lo:hi])
+    out.replicate[lo:hi] = replicate
+    out.uncertain[lo:hi] = values
+    simulate_paths(out.paths[lo:hi], np.uint64(seed), packed.kernel, inputs, out.path[lo:hi],
                    out.period[lo:hi], out.month[lo:hi], out.mult[lo:hi], out.events[lo:hi],
                    np.int64(log_row), out.log[lo:hi], out.log_n[lo:hi])
 
@@ -175,7 +278,7 @@ def simulate_into(packed: PackedScenario, seed: int, out: RawOutputs, lo: int, h
 def without_phantoms(packed: PackedScenario, out: RawOutputs) -> RawOutputs:
     ph = packed.n_phantoms
     return RawOutputs(out.paths, out.path[:, ph:], out.period[:, ph:], out.month[:, ph:],
-                      out.mult, out.events, out.log, out.log_n)
+                      out.mult, out.events, out.replicate, out.uncertain, out.log, out.log_n)
 
 
 def simulate_chunk(packed: PackedScenario, seed: int, paths, log_strategy=-1,
@@ -189,8 +292,7 @@ def simulate_chunk(packed: PackedScenario, seed: int, paths, log_strategy=-1,
 
 
 def concat(parts) -> RawOutputs:
-    return RawOutputs(*(np.concatenate([getattr(p, f) for p in parts])
-                        for f in ("paths", "path", "period", "month", "mult", "events")))
+    return RawOutputs(*(np.concatenate([getattr(p, f) for p in parts]) for f in RAW_FIELDS))
 
 
 def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
@@ -312,7 +414,7 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     executor = executor or LocalExecutor(_checked_threads(threads))
     n_threads, chunk = run_shape(threads, chunk_size, executor)
     check_resources(scn, n_threads, chunk)
-    packed = pack_scenario(scn)
+    packed = with_path_draws(pack_scenario(scn), scn.seed, scn.paths)
     if on_phase is not None:
         on_phase("compiling")
     prepare = getattr(executor, "prepare", None)
@@ -330,6 +432,9 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
         scenario_sha256=scn.sha256,
         seed=scn.seed,
         paths=scn.paths,
+        sampling=scn.sampling,
+        replicates=scn.replicates if scn.sampling == "sobol" else None,
+        notes=list(scn.notes),
         threads=n_threads,
         chunk_size=chunk,
         wall_seconds=wall,

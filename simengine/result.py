@@ -13,34 +13,79 @@ import pyarrow as pa
 from scipy import stats
 
 from . import __version__, schema, store
+from .sampling import sectioning_interval
 from .schema import MONTHLY, PATHS, PERIODS, SUMMARY, SUMMARY_METRICS, SUMMARY_STATS
 
 SUMMARY_SCHEMA = SUMMARY.arrow_schema()
 
 
-def distribution_stats(x) -> dict:
-    """Statistics of one sample (SPEC section 7). Percentiles: numpy's linear
-    rule. `p95_lo`/`p95_hi`: distribution-free 95% interval of the 95th
-    percentile, from the order statistics whose ranks bound a
-    Binomial(n, 0.95) count with 95% probability (NaN when n is too small).
-    `cvar95`: mean of the worst 5% (at least one value)."""
-    x = np.sort(np.asarray(x, dtype=np.float64))
+def distribution_stats(x, replicate=None) -> dict:
+    """Statistics of one sample (SPEC sections 7, 12). Percentiles: numpy's
+    linear rule; `cvar95`: mean of the worst 5% (at least one value). NaN
+    where a statistic cannot be computed (the summary writes null).
+
+    Intervals (95%) and `se` follow the sampling. Independent paths
+    (`replicate` None, sampling = "mc"): `p95_lo`/`p95_hi` are the order
+    statistics whose ranks bound a Binomial(n, 0.95) count with 95%
+    probability (distribution-free); `cvar95_lo`/`cvar95_hi` the asymptotic
+    normal interval; `se` = std / sqrt(n). Sobol' replicates (`replicate`
+    gives each value's): sectioning, `q +- t(R-1) * sqrt(sum (q_r - q)^2 /
+    (R (R - 1)))` with q_r the statistic of replicate r alone, for P95 and
+    CVaR95; `se` = std of the replicates' means / sqrt(R)."""
+    x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
     out = dict(n=n)
     if n == 0:
         return out | {s: math.nan for s in SUMMARY_STATS}
-    out["mean"] = float(x.mean())
-    out["std"] = float(x.std(ddof=1)) if n > 1 else math.nan
-    out["se"] = out["std"] / math.sqrt(n) if n > 1 else math.nan
+    order = np.sort(x)
+    out["mean"] = float(order.mean())         # of the sorted sample, as pinned by golden files
+    out["std"] = float(order.std(ddof=1)) if n > 1 else math.nan
     for q in (5, 50, 90, 95, 99):
-        out[f"p{q}"] = float(np.percentile(x, q))
+        out[f"p{q}"] = float(np.percentile(order, q))
+    out["cvar95"] = _cvar95(order)
+    if replicate is None:
+        out["se"] = out["std"] / math.sqrt(n) if n > 1 else math.nan
+        out["p95_lo"], out["p95_hi"] = _p95_order_interval(order)
+        out["cvar95_lo"], out["cvar95_hi"] = _cvar95_normal_interval(order, out["cvar95"])
+        return out
+    replicate = np.asarray(replicate)
+    groups = [np.sort(x[replicate == r]) for r in np.unique(replicate)]
+    means = [g.mean() for g in groups]
+    out["se"] = float(np.std(means, ddof=1) / math.sqrt(len(groups))) if len(groups) > 1 \
+        else math.nan
+    out["p95_lo"], out["p95_hi"] = sectioning_interval(
+        out["p95"], [np.percentile(g, 95) for g in groups])
+    out["cvar95_lo"], out["cvar95_hi"] = sectioning_interval(
+        out["cvar95"], [_cvar95(g) for g in groups])
+    return out
+
+
+def _cvar95(order) -> float:
+    """Mean of the worst 5% of a sorted sample (at least one value)."""
+    n = order.shape[0]
+    return float(order[n - max(1, int(math.ceil(0.05 * n))):].mean())
+
+
+def _p95_order_interval(order):
+    """Distribution-free 95% interval of P95 from order statistics."""
+    n = order.shape[0]
     lo = int(stats.binom.ppf(0.025, n, 0.95))       # ranks, 1-based order statistics
     hi = int(stats.binom.ppf(0.975, n, 0.95)) + 1
-    out["p95_lo"] = float(x[lo - 1]) if lo >= 1 else math.nan
-    out["p95_hi"] = float(x[hi - 1]) if hi <= n else math.nan
-    tail = max(1, int(math.ceil(0.05 * n)))
-    out["cvar95"] = float(x[n - tail:].mean())
-    return out
+    return (float(order[lo - 1]) if lo >= 1 else math.nan,
+            float(order[hi - 1]) if hi <= n else math.nan)
+
+
+def _cvar95_normal_interval(order, cvar):
+    """Asymptotic normal 95% interval of CVaR95 from independent paths: its
+    variance is (var of the tail + 0.95 (cvar - VaR)^2) / (0.05 n), the tail
+    being the worst 5% and VaR its smallest value (needs 2 tail values)."""
+    n = order.shape[0]
+    tail = order[n - max(1, int(math.ceil(0.05 * n))):]
+    if tail.shape[0] < 2:
+        return math.nan, math.nan
+    var = (tail.var(ddof=1) + 0.95 * (cvar - tail[0]) ** 2) / (0.05 * n)
+    half = stats.norm.ppf(0.975) * math.sqrt(var)
+    return cvar - half, cvar + half
 
 
 def _metadata(scn, kind):
@@ -69,13 +114,17 @@ def build_tables(scn, names, raw):
             "total_cost": lambda: total.ravel(),
             "economic_cost": lambda: (total + p["lost_value"]).ravel(),
             "growth_multiplier": lambda: np.repeat(raw.mult[:, 0], S),
-            "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S)}
+            "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S),
+            "replicate": lambda: np.repeat(raw.replicate, S)}
+    keys = [u.key for u in scn.uncertainty]
+    for j, key in enumerate(keys):      # SPEC 7: the path's drawn value, per key
+        cols[key] = lambda j=j: np.repeat(raw.uncertain[:, j], S)
     oracle = oracle_index(scn)
     if oracle is not None:      # SPEC 7: regret against the first oracle, path by path
         cols["regret"] = lambda: (total + p["lost_value"]
                                   - (total + p["lost_value"])[:, [oracle]]).ravel()
     paths_t = _table(cols | kernel_columns(PATHS, raw.path),
-                     PATHS.arrow_schema(present=cols), _metadata(scn, "paths"))
+                     PATHS.arrow_schema(present=cols, keys=keys), _metadata(scn, "paths"))
 
     cols = {"strategy": lambda: strategy_column(K), "path": lambda: np.repeat(raw.paths, S * K),
             "period": lambda: np.tile(np.arange(K), n * S)}
@@ -109,7 +158,9 @@ def _table(cols, arrow_schema, metadata):
 
 
 def summarize(scn, names, paths_table) -> pa.Table:
-    """A row per (strategy, metric), computed from the per-path samples."""
+    """A row per (strategy, metric), computed from the per-path samples, with
+    the intervals of the run's sampling (`distribution_stats`); a statistic
+    that cannot be computed is null."""
     S = len(names)
     strat = paths_table.column("strategy").to_numpy(zero_copy_only=False)
     n = len(strat) // S if S else 0
@@ -117,24 +168,26 @@ def summarize(scn, names, paths_table) -> pa.Table:
     def matrix(col):  # (paths, strategies), rows ordered as built
         return paths_table.column(col).to_numpy().astype(np.float64).reshape(n, S)
 
+    replicate = None
+    if getattr(scn, "sampling", "mc") == "sobol":
+        replicate = paths_table.column("replicate").to_numpy().reshape(n, S)[:, 0]
     rows = []
-    for metric in SUMMARY_METRICS:
-        x = matrix(metric)
+
+    def add(metric, x):
         for si, name in enumerate(names):
-            rows.append({"strategy": name, "metric": metric} | distribution_stats(x[:, si]))
+            rows.append({"strategy": name, "metric": metric}
+                        | distribution_stats(x[:, si], replicate))
+
+    for metric in SUMMARY_METRICS:
+        add(metric, matrix(metric))
     econ = matrix("economic_cost")
     if n:
         best = econ.min(axis=1, keepdims=True)
-        cheapest = (econ == best) / (econ == best).sum(axis=1, keepdims=True)
-        for si, name in enumerate(names):
-            rows.append({"strategy": name, "metric": "cheapest"}
-                        | distribution_stats(cheapest[:, si]))
+        add("cheapest", (econ == best) / (econ == best).sum(axis=1, keepdims=True))
         if "regret" in paths_table.column_names:
-            regret = matrix("regret")
-            for si, name in enumerate(names):
-                rows.append({"strategy": name, "metric": "regret"}
-                            | distribution_stats(regret[:, si]))
-    cols = {c: [r[c] for r in rows] for c in SUMMARY.names}
+            add("regret", matrix("regret"))
+    cols = {c: [None if isinstance(r[c], float) and math.isnan(r[c]) else r[c] for r in rows]
+            for c in SUMMARY.names}
     return pa.Table.from_pydict(cols, schema=SUMMARY.arrow_schema(_metadata(scn, "summary")))
 
 

@@ -28,6 +28,7 @@ RETRY_DELAY = 6     # occurrence = episode * 256 + retry number
 ORDER = 7           # within-day priority of an attempt, occurrence as RETRY_DELAY
 PATH_GROWTH = 8     # path multiplier normals (customer = 0)
 PATH_CHURN = 9
+PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -141,3 +142,16 @@ def gamma(pkey, customer, purpose, shape):
         if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
             return d * v * boost
     return d * boost  # unreachable in practice: acceptance is above 95% per try
+
+
+@njit(cache=True)
+def path_normals(seed, paths, out):
+    """Counter-based path-level normals (sampling = "mc"): out[i, 0] the
+    growth normal, out[i, 1] the churn normal, out[i, 2 + k] the k-th
+    [uncertainty] key's, of path paths[i]."""
+    for i in range(paths.shape[0]):
+        pk = path_key(seed, paths[i])
+        out[i, 0] = normal(pk, 0, PATH_GROWTH, 0)
+        out[i, 1] = normal(pk, 0, PATH_CHURN, 0)
+        for k in range(2, out.shape[1]):
+            out[i, k] = normal(pk, 0, PATH_UNCERTAINTY, k - 2)

@@ -7,7 +7,8 @@ report's column checks and the README's column tables are all derived from
 these lists; `tests/test_schema.py` checks the README against them.
 
 Types: "string", "int64" (counts, sizes, indices), "float64" (money in yuan,
-multipliers, statistics).
+multipliers, statistics). A statistic that cannot be computed (too few paths
+or replicates) is null.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class TableSpec:
     row: str                    # what one row is
     columns: tuple
 
+    per_key: Column | None = None   # after the columns: one per [uncertainty] key, so named
+
     @property
     def names(self) -> tuple:
         return tuple(c.name for c in self.columns)
@@ -50,11 +53,16 @@ class TableSpec:
         """The numpy record the kernel fills, field by field, for one row."""
         return np.dtype([(c.name, _NUMPY[c.type]) for c in self.kernel_columns])
 
-    def arrow_schema(self, metadata=None, present=()) -> pa.Schema:
+    def arrow_schema(self, metadata=None, present=(), keys=()) -> pa.Schema:
         """The Arrow schema; a column that exists only in some runs (its
-        `when` says which) is included when named in `present`."""
-        schema = pa.schema([(c.name, _ARROW[c.type]) for c in self.columns
-                            if not c.when or c.name in present])
+        `when` says which) is included when named in `present`; then the
+        `per_key` column once per name in `keys` (the [uncertainty] keys, in
+        file order)."""
+        fields = [(c.name, _ARROW[c.type]) for c in self.columns
+                  if not c.when or c.name in present]
+        if keys:
+            fields += [(k, _ARROW[self.per_key.type]) for k in keys]
+        schema = pa.schema(fields)
         return schema.with_metadata(metadata) if metadata else schema
 
 
@@ -89,9 +97,13 @@ PATHS = TableSpec("paths", "strategy x path", _cols(
     ("upgrades", "int64", "upgrades bought", K),
     ("growth_multiplier", "float64", "the path's growth multiplier G"),
     ("churn_multiplier", "float64", "the path's churn multiplier"),
+    ("replicate", "int64", "the path's replicate: its Sobol' scrambling under sampling = "
+     "\"sobol\" (0 under \"mc\")"),
     ("regret", "float64", "economic cost minus the hindsight plan's (the first oracle "
      "strategy's) on the same path", False, "the scenario has an oracle strategy"),
-))
+), per_key=Column("<uncertainty key>", "float64", "the path's drawn value of that "
+                  "[uncertainty] key (e.g. a column segment.vip.churn_rate)",
+                  when="the scenario has [uncertainty]"))
 
 PERIODS = TableSpec("periods", "strategy x path x billing period", _cols(
     ("strategy", "string", "the strategy's name"),
@@ -122,14 +134,19 @@ MONTHLY = TableSpec("monthly", "strategy x path x month", _cols(
 ))
 
 SUMMARY_STATS = ("mean", "std", "se", "p5", "p50", "p90", "p95", "p99", "p95_lo",
-                 "p95_hi", "cvar95")
+                 "p95_hi", "cvar95", "cvar95_lo", "cvar95_hi")
 _STAT_MEANING = {
     "mean": "mean over paths", "std": "standard deviation over paths",
-    "se": "standard error of the mean", "p5": "5th percentile", "p50": "median",
+    "se": "standard error of the mean (sobol: std of the replicates' means / sqrt(replicates))",
+    "p5": "5th percentile", "p50": "median",
     "p90": "90th percentile", "p95": "95th percentile", "p99": "99th percentile",
-    "p95_lo": "lower end of a 95% confidence interval of P95",
+    "p95_lo": "lower end of a 95% confidence interval of P95 (mc: order statistics; "
+              "sobol: sectioning over the replicates)",
     "p95_hi": "upper end of a 95% confidence interval of P95",
     "cvar95": "mean of the worst 5% of paths",
+    "cvar95_lo": "lower end of a 95% confidence interval of CVaR95 (mc: asymptotic normal; "
+                 "sobol: sectioning over the replicates)",
+    "cvar95_hi": "upper end of a 95% confidence interval of CVaR95",
 }
 
 SUMMARY = TableSpec("summary", "strategy x metric", _cols(

@@ -9,6 +9,7 @@ calendar `day -> [events]`.  Each block below names the rule it implements.
     simulate_path(scn, path, seed, draws=None, trace=False) -> dict
 
     {"growth_multiplier": G, "churn_multiplier": Mc,
+     "uncertain": {key: value},               # the path's [uncertainty] values
      "strategies": {name: {"paths":   {column: value},      # paths.arrow columns
                            "periods": [{column: value}, ...],  # one per period
                            "monthly": [{column: value}, ...],  # one per month
@@ -24,16 +25,25 @@ draws, for distributional comparisons with an unrelated random source.
 Whatever the source, `simulate_path` asks it for each key once per path and
 re-uses the answer, so every strategy (and the oracle's never-blocked run) sees
 the same customer draws (common random numbers).
+
+Path-level numbers (SPEC section 12): under `sampling = "mc"` the growth,
+churn and [uncertainty] normals come from `draws` like every other draw;
+under "sobol" from `simengine.sampling` (the Sobol' points are scipy's, not
+something to twin here). The [uncertainty] values are the engine's
+(`sampling.draw_values`, checked against its laws in tests/test_uncertainty.py)
+and are written into a copy of the scenario for the whole path.
 """
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 
 import numpy as np
 
 import naive
 from simengine import rng as R
+from simengine import sampling
 
 # ----------------------------------------------------------------- draws
 
@@ -568,17 +578,55 @@ def _upgrade_price(pricing, new_price, old_price, k, t, P):
 # ----------------------------------------------------------------- one path
 
 
+def path_normals(scn, path, seed, draws):
+    """The path's normals: growth, churn, then one per [uncertainty] key."""
+    if scn.sampling == "sobol":
+        return [float(z) for z in sampling.Sampling.of(scn).normals(seed, [path])[0]]
+    return ([draws.normal(0, R.PATH_GROWTH, 0), draws.normal(0, R.PATH_CHURN, 0)]
+            + [draws.normal(0, R.PATH_UNCERTAINTY, k) for k in range(len(scn.uncertainty))])
+
+
+def with_path_values(scn, normals):
+    """({key: value}, the scenario with this path's [uncertainty] values)."""
+    if not scn.uncertainty:
+        return {}, scn
+    parts = [u.key.split(".") for u in scn.uncertainty]
+
+    def entry(table, name):
+        items = scn.segments if table == "segment" else scn.strategies
+        return next(x for x in items if x.name == name)
+
+    medians = [getattr(getattr(scn, p[0]), p[1]) if len(p) == 2
+               else getattr(entry(p[0], ".".join(p[1:-1])), p[-1]) for p in parts]
+    values = sampling.draw_values(scn.uncertainty, medians, np.array([normals]))[0]
+    for p, value in zip(parts, values):
+        value = float(value)
+        if len(p) == 2:
+            scn = dataclasses.replace(scn, **{p[0]: dataclasses.replace(getattr(scn, p[0]),
+                                                                        **{p[1]: value})})
+            continue
+        table, name, leaf = p[0], ".".join(p[1:-1]), p[-1]
+        field = "segments" if table == "segment" else "strategies"
+        items = tuple(dataclasses.replace(x, **{leaf: value}) if x.name == name else x
+                      for x in getattr(scn, field))
+        scn = dataclasses.replace(scn, **{field: items})
+    return {u.key: float(v) for u, v in zip(scn.uncertainty, values)}, scn
+
+
 def simulate_path(scn, path: int, seed: int, draws=None, trace: bool = False) -> dict:
     """Simulate every strategy of `scn` on one path; see the module docstring."""
     if draws is None:
         draws = KeyedDraws(seed, path)
     draws = _SameDrawsEverywhere(draws)
 
-    G = math.exp(scn.growth.sigma * draws.normal(0, R.PATH_GROWTH, 0))
-    Mc = math.exp(scn.growth.churn_sigma * draws.normal(0, R.PATH_CHURN, 0))
+    z = path_normals(scn, path, seed, draws)
+    uncertain, scn = with_path_values(scn, z)
+    G = math.exp(scn.growth.sigma * z[0])
+    Mc = math.exp(scn.growth.churn_sigma * z[1])
     cust = _Customers(scn, draws, G, Mc)
 
-    result = {"growth_multiplier": G, "churn_multiplier": Mc, "strategies": {}}
+    result = {"growth_multiplier": G, "churn_multiplier": Mc, "uncertain": uncertain,
+              "strategies": {}}
     for strat in scn.strategies:
         oracle_plan = None
         if strat.renewal == "oracle":

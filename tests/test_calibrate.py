@@ -257,7 +257,8 @@ TRUE = dict(adoption_rate=0.0012, churn_rate=0.004, churn_shape=1.5, readd_prob=
 
 def truth_scenario(seed=0, paths=2, population=30_000, years=3):
     return scenario_from_dict({
-        "scenario": {"name": "truth", "horizon_years": years, "paths": paths, "seed": seed},
+        "scenario": {"name": "truth", "horizon_years": years, "paths": paths, "seed": seed,
+                     "sampling": "mc"},     # as many paths as asked (no multipliers here)
         "population": {"size": population},
         "segment": [dict(name="all", initial_contacts=3000, **TRUE)],
         "growth": {"season": SEASON},       # sigma = churn_sigma = 0: multipliers are 1
@@ -346,7 +347,7 @@ def test_round_trip_recovers_known_parameters(simulated):
 
 def test_per_segment_fit_and_scenario_file(tmp_path):
     scn = scenario_from_dict({
-        "scenario": {"name": "two", "horizon_years": 2, "paths": 1, "seed": 3},
+        "scenario": {"name": "two", "horizon_years": 2, "paths": 1, "seed": 3, "sampling": "mc"},
         "population": {"size": 40_000},
         "segment": [dict(name="vip", share=0.25, initial_contacts=2000, adoption_rate=0.002,
                          churn_rate=0.002, churn_shape=2.0, readd_prob=0.6, readd_delay_days=20.0),

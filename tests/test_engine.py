@@ -14,7 +14,9 @@ def scenario(sizes, segments, strategies, **tables):
     n = sum(sizes)
     for s, size in zip(segments, sizes):
         s["share"] = size / n
-    data = {"scenario": {"name": "t", "horizon_years": 1, "paths": 8, "seed": 3},
+    # independent paths, as many as asked (sampling has its own tests)
+    data = {"scenario": {"name": "t", "horizon_years": 1, "paths": 8, "seed": 3,
+                         "sampling": "mc"},
             "population": {"size": n}, "segment": segments, "strategy": strategies}
     for k, v in tables.items():
         data.setdefault(k, {}).update(v)

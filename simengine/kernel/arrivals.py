@@ -1,5 +1,6 @@
 """What every strategy of a path shares (common random numbers), drawn once
-per path: the path multipliers, each customer's churn propensity, the day
+per path: the path multipliers (from the path's normals, which
+`sampling.py` draws per run), each customer's churn propensity, the day
 of each pool customer's first attempt and each initial contact's first
 churn day, both as events sorted by day.
 
@@ -15,8 +16,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from ..rng import FIRST_ADD, LAMBDA, LIFETIME, PATH_CHURN, PATH_GROWTH, exponential, gamma, \
-    normal, uniform
+from ..rng import FIRST_ADD, LAMBDA, LIFETIME, exponential, gamma, uniform
 from .layout import EVENT, event_word
 
 # first[first_off[t]:first_off[t + 1]]: first attempts due on day t;
@@ -25,10 +25,11 @@ Arrivals = namedtuple("Arrivals", "first_off first churn_off churn n_initial")
 
 
 @njit(cache=True)
-def path_multipliers(pk, growth_sigma, churn_sigma):
-    """The path's growth multiplier G and churn multiplier (lognormal, median 1)."""
-    G = math.exp(growth_sigma * normal(pk, 0, PATH_GROWTH, 0))
-    Mc = math.exp(churn_sigma * normal(pk, 0, PATH_CHURN, 0))
+def path_multipliers(z_growth, z_churn, growth_sigma, churn_sigma):
+    """The path's growth multiplier G and churn multiplier (lognormal, median
+    1) from its growth and churn normals (drawn per run by `sampling.py`)."""
+    G = math.exp(growth_sigma * z_growth)
+    Mc = math.exp(churn_sigma * z_churn)
     return G, Mc
 
 
@@ -175,11 +176,11 @@ def initial_churns(pk, segments, days, Mc):
 
 
 @njit(cache=True)
-def draw_arrivals(pk, scn):
-    """Everything shared by the strategies of the path with key `pk`; returns
-    (Arrivals, G, churn multiplier)."""
+def draw_arrivals(pk, scn, z_growth, z_churn):
+    """Everything shared by the strategies of the path with key `pk` and
+    growth and churn normals `z_*`; returns (Arrivals, G, churn multiplier)."""
     c = scn.config[0]
-    G, Mc = path_multipliers(pk, c.growth_sigma, c.churn_sigma)
+    G, Mc = path_multipliers(z_growth, z_churn, c.growth_sigma, c.churn_sigma)
     first_off, first = first_attempts(pk, scn.segments, scn.season_day, G, Mc)
     churn_off, churn, n_initial = initial_churns(pk, scn.segments, c.days, Mc)
     return Arrivals(first_off, first, churn_off, churn, n_initial), G, Mc

@@ -51,6 +51,13 @@ STRATEGY = np.dtype([
 KernelScenario = namedtuple("KernelScenario", "config tiers segments strategies admit "
                                               "reserve season_day month_end")
 
+# What differs by path, row i for paths[i] (engine.path_inputs): the path's
+# normals (growth, churn, then the [uncertainty] keys', `sampling.py`) and its
+# own CONFIG record (n, 1), SEGMENT rows (n, segments) and STRATEGY rows (n,
+# S), which carry the path's [uncertainty] values (copies of the scenario's
+# records otherwise).
+PathInputs = namedtuple("PathInputs", "normals config segments strategies")
+
 # A strategy's running state on one path.
 STATE = np.dtype([
     ("day", I8), ("period", I8), ("month", I8),

@@ -365,9 +365,10 @@ def log_initial_contacts(segs, log, state):
 
 
 @njit(cache=True)
-def simulate_path(path, seed, scn, out_path, out_period, out_month, out_mult, log_strategy,
-                  log):
-    """Every strategy row on one path: fills out_path[S] (PATH_RECORD),
+def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out_mult,
+                  log_strategy, log):
+    """Every strategy row on one path, whose growth and churn normals are
+    normals[0], normals[1] (`sampling.py`): fills out_path[S] (PATH_RECORD),
     out_period[S, K], out_month[S, M], out_mult = (G, churn multiplier).
     Logs the adds and churns of row `log_strategy` (-1: none) into `log`
     while room lasts. Returns (customer events of every strategy, replayed
@@ -377,7 +378,7 @@ def simulate_path(path, seed, scn, out_path, out_period, out_month, out_mult, lo
     S = scn.strategies.shape[0]
     K = (D + c.period_days - 1) // c.period_days
     pk = path_key(seed, path)
-    arrivals, G, Mc = draw_arrivals(pk, scn)
+    arrivals, G, Mc = draw_arrivals(pk, scn, normals[0], normals[1])
     out_mult[0] = G
     out_mult[1] = Mc
     work = new_work(D)
