@@ -420,8 +420,10 @@ def cmd_compare(args) -> int:
         print()
         report.print_table(*comp.paired)
     print()
+    import textwrap
+    width = min(report.terminal_width() or 100, 100)
     for note in comp.notes:
-        print(note)
+        print(textwrap.fill(note, width))
     return EXIT_OK
 
 

@@ -200,13 +200,17 @@ def _paired_table(a: Run, b: Run, metric: str, strategies, n_paths):
                Column("P95 B-A"), Column("95% CI", "right", 1, compact_interval)]
     rows = []
     replicates = _replicates(a)
+    se = [{r["strategy"]: r["se"] for r in _summary_rows(run.summary, metric)}
+          if metric in set(run.summary.column("metric").to_pylist()) else {} for run in (a, b)]
     for s in strategies:
-        pa_, va, rep = per_path(a, metric, s)
-        pb_, vb, _ = per_path(b, metric, s)
+        _, va, rep = per_path(a, metric, s)
+        _, vb, _ = per_path(b, metric, s)
         d = vb - va
         st = paired_stats(d, rep if replicates else None)
-        sea = va.std(ddof=1) / math.sqrt(len(va)) if len(va) > 1 else math.nan
-        seb = vb.std(ddof=1) / math.sqrt(len(vb)) if len(vb) > 1 else math.nan
+        # each run's own standard error of its mean (sectioned under sobol)
+        sea, seb = (x.get(s, v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else math.nan)
+                    for x, v in zip(se, (va, vb)))
+        sea, seb = (math.nan if v is None else v for v in (sea, seb))
         half = 1.959964 * math.sqrt(sea ** 2 + seb ** 2)
         rows.append([s, number(st["mean"]), _ci(st["mean_lo"], st["mean_hi"]),
                      _ci(st["mean"] - half, st["mean"] + half),

@@ -29,7 +29,9 @@ table { border-collapse: collapse; margin: 0.4em 0 0.6em; font-size: 0.92em; }
 p.title { font-weight: 600; margin: 0.8em 0 0.2em; }
 th, td { padding: 0.28em 0.7em; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; vertical-align: bottom; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+table { max-width: 100%; }
 td.name { white-space: nowrap; }
 .note { color: #57606a; font-size: 0.9em; margin-top: 0; }
 figure { margin: 1em 0 1.6em; }

@@ -253,7 +253,7 @@ def _percent(v) -> str:
 
 def _won(share, n) -> str:
     won = share * n
-    return f"{won:,.0f}" if abs(won - round(won)) < 1e-9 else f"{won:,.1f}"
+    return f"{won:,.0f}" if abs(won - round(won)) < 1e-6 else f"{won:,.1f}"
 
 
 def _share_parts(rows):
