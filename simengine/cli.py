@@ -345,6 +345,11 @@ def cmd_run(args) -> int:
 # --------------------------------------------------------------------------
 # validate, report, warmup
 
+def _changes_words(args) -> str:
+    from .report import changes_text, run_changes
+    return changes_text(run_changes({"scale": args.scale, "overrides": args.set}))
+
+
 def cmd_validate(args) -> int:
     from . import engine
     from .executor import default_chunk, thread_count
@@ -355,7 +360,8 @@ def cmd_validate(args) -> int:
           f"in {_plural(len(scn.segments), 'segment')}, "
           f"{_plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "
           f"{_plural(scn.horizon_years, 'year')}, {_plural(scn.paths, 'path')}, "
-          f"seed {scn.seed}, rule {scn.billing.rule} (sha256 {scn.sha256[:12]})")
+          f"seed {scn.seed}, rule {scn.billing.rule} (sha256 {scn.sha256[:12]})"
+          + _changes_words(args))
     return EXIT_OK
 
 

@@ -34,7 +34,7 @@ def test_a_population_too_small_for_the_file_says_how_to_scale(tmp_path):
     assert "population.size (from --set)" in p.stderr and "--scale 0.02" in p.stderr
     p = sim("validate", "default", "--scale", "0.02", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "20,000 customers" in p.stdout
+    assert "20,000 customers" in p.stdout and p.stdout.rstrip().endswith("(--scale 0.02)")
     for bad in ("0", "-1", "x", "nan"):
         p = sim("validate", "default", "--scale", bad, cwd=tmp_path)
         assert p.returncode == 2 and "--scale" in p.stderr and "Traceback" not in p.stderr

@@ -265,7 +265,8 @@ def cheapest_table(m, points, data) -> SweepTable:
     rows = [[text_value(p["values"][k]) for k in keys]
             + [_cheapest_of(data[p["index"]], strategies, metric, stat) for metric, stat in stats]
             for p in points]
-    return SweepTable(f"Cheapest strategy per point ({m['name']})", columns, rows)
+    changes = "".join(f", {c}" for c in m.get("command_line") or ())
+    return SweepTable(f"Cheapest strategy per point ({m['name']}{changes})", columns, rows)
 
 
 def costs_table(m, points, data) -> SweepTable:
@@ -381,7 +382,9 @@ def report_sweep(directory) -> SweepReport:
     md = [f"# Sweep `{m['name']}`", ""] + ([m["description"], ""] if m.get("description") else [])
     md += [f"{len(points)} of {n_all} points finished; swept keys: "
            + ", ".join(f"`{k}`" for k in m["keys"]) + f"; base `{m['base']}`; "
-           f"engine {m['engine_version']}.",
+           f"engine {m['engine_version']}."
+           + (f" Command-line changes to every point: {', '.join(m['command_line'])}."
+              if m.get("command_line") else ""),
            "Costs in yuan per horizon; P50/P95 across paths. Economic cost = total cost + "
            "lost value.", "",
            "## Cheapest strategy per point", "", markdown_table(cheap.columns, cheap.rows),
