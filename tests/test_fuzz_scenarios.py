@@ -19,7 +19,13 @@ from simengine.sweeps import Sweep, load_sweep
 
 from test_cli import TINY
 
-BASE = tomllib.loads(TINY)
+BASE = tomllib.loads(TINY + """
+[uncertainty]
+"segment.vip.churn_rate" = { dist = "lognormal", sigma = 0.2 }
+"segment.rest.readd_prob" = { dist = "logitnormal", sigma = 0.3 }
+"segment.vip.adoption_rate" = { dist = "uniform", low = 0.003, high = 0.005 }
+""")
+BASE["scenario"].update(sampling="sobol", replicates=4)
 SWEEP = {"sweep": {"name": "fuzz", "base": "tiny.toml", "description": "fuzzed",
                    "strategies": ["fit", "oracle"],
                    "set": {"scenario.paths": 4},
@@ -236,5 +242,18 @@ def test_broken_sweep_text_is_a_clear_error(folder, data):
 
 def test_the_unmutated_files_load(folder):
     assert isinstance(load_scenario(folder / "tiny.toml"), Scenario)
+    (folder / "base.toml").write_text(_dump(BASE))
+    assert isinstance(load_scenario(folder / "base.toml"), Scenario)
     (folder / "sweep.toml").write_text(_dump(SWEEP))
     assert len(load_sweep(folder / "sweep.toml").points) == 8
+
+
+@pytest.mark.parametrize("dist", ["[]", "{ a = 1 }", "3"])
+def test_an_uncertainty_dist_of_another_type_is_named(folder, dist):
+    """Found by the fuzzing above: `dist = []` raised TypeError (unhashable)."""
+    path = folder / "u.toml"
+    path.write_text(TINY + f'\n[uncertainty]\n"segment.vip.churn_rate" = {{ dist = {dist}, '
+                    'sigma = 0.2 }\n')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(path)
+    check_problems(e.value, str(path), ["uncertainty"])
