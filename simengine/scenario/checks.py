@@ -373,7 +373,10 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
     sizes = [None] * len(segs)
     if segs and None not in shares:
         if abs(math.fsum(shares) - 1.0) > 1e-9:
-            c.bad("segment.*.share", f"expected shares summing to 1, got "
+            # blame a share set with --set when there is one, else them all
+            set_here = [f"{p}.share" for p, _, _ in segs if f"{p}.share" in c.overridden]
+            c.bad(set_here[0] if set_here else "segment.*.share",
+                  f"expected shares summing to 1, got "
                   f"{' + '.join(_fmt(s) for s in shares)} = {math.fsum(shares):.12g}")
         elif pop["size"] is not None:
             sizes = _largest_remainder(shares, pop["size"])
@@ -508,7 +511,8 @@ def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
         except _Bad as e:
             c.bad(where, f"expected {e}, got {_fmt(key)}")
             continue
-        if not isinstance(spec, dict) or spec.get("dist") not in DISTRIBUTIONS:
+        dist = spec.get("dist") if isinstance(spec, dict) else None
+        if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
             got = spec.get("dist", _MISSING) if isinstance(spec, dict) else spec
             c.bad(where if not isinstance(spec, dict) else f"{where}.dist",
                   "expected a table { dist = ..., ... } with dist one of "
