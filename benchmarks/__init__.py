@@ -26,7 +26,7 @@ NEVER_BINDING = {"name": "fixed-2m", "renewal": "fixed", "tier": 2_000_000, "upg
 
 
 def scenario(population=DEFAULT_POPULATION, horizon_years=None, strategies=None, paths=None,
-             dormant=0, adoption_scale=None):
+             dormant=0, adoption_scale=None, sampling=None):
     """The bundled default scenario at another size.
 
     - `population`: customers; each segment's `initial_contacts` is scaled by
@@ -36,7 +36,8 @@ def scenario(population=DEFAULT_POPULATION, horizon_years=None, strategies=None,
     - `strategies`: a list of [[strategy]] dicts replacing the default's;
     - `dormant`: extra customers in a segment with adoption 0 (they never
       show up), added on top of `population`;
-    - `adoption_scale`: multiplies every adoption rate.
+    - `adoption_scale`: multiplies every adoption rate;
+    - `sampling`: "sobol" or "mc" (default: the scenario's).
     """
     import simengine
     from simengine.scenario import scenario_from_dict
@@ -63,6 +64,8 @@ def scenario(population=DEFAULT_POPULATION, horizon_years=None, strategies=None,
         data["scenario"]["paths"] = int(paths)
     if strategies is not None:
         data["strategy"] = copy.deepcopy(list(strategies))
+    if sampling is not None:
+        data["scenario"]["sampling"] = sampling
     label = f"<bench default, population={total}, horizon={data['scenario']['horizon_years']}>"
     return scenario_from_dict(data, label)
 

@@ -14,6 +14,7 @@ from simengine.calibration import (ADD_FRIEND, DEL_FRIEND_CUSTOMER, MAX_EVENT_RO
                                  CalibrationError, calibrate, churn_loglik,
                                  fit_readd, month_of_year, read_events, reconstruct_spells,
                                  write_event_log)
+import simengine
 from simengine.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 HEADER = "time,external_user_id,user_id,chat_id,event\n"
@@ -414,6 +415,40 @@ def test_written_scenario_loads_back_to_the_fitted_values(simulated, tmp_path):
     fit = json.loads((tmp_path / "fitted-fit.json").read_text())
     assert fit["kind"] == "calibration" and "engine_version" in fit
     assert fit["segments"][0]["estimates"]["churn_rate"]["value"] == est["churn_rate"].value
+
+
+def test_written_scenario_carries_its_standard_errors_as_uncertainty(simulated, tmp_path):
+    """SPEC 12: a rate or delay theta with standard error se varies as a
+    lognormal of sigma = se / theta, a probability p as a logitnormal of
+    sigma = se / (p (1 - p)); a parameter to leave the table out."""
+    from simengine.calibration import write_calibration
+    scn, path = simulated
+    cal = calibrate(path, population=30_000, check_paths=0)
+    out = tmp_path / "fitted.toml"
+    write_calibration(cal, out)
+    loaded = load_scenario(out)
+    seg = loaded.segments[0]
+    est = cal.segments[0].estimates
+    got = {u.key: u for u in loaded.uncertainty}
+    assert "[uncertainty]" in out.read_text()
+    for k in ("adoption_rate", "churn_rate", "readd_delay_days"):
+        u = got[f"segment.all.{k}"]
+        assert u.dist == "lognormal"
+        assert u.sigma == pytest.approx(est[k].se / getattr(seg, k), rel=1e-3), k
+    u = got["segment.all.readd_prob"]
+    p = seg.readd_prob
+    assert u.dist == "logitnormal"
+    assert u.sigma == pytest.approx(est["readd_prob"].se / (p * (1 - p)), rel=1e-3)
+    assert all(0 < u.sigma < 0.5 for u in loaded.uncertainty)   # 30,000 customers pin them
+    # the run draws them: the values vary by path around the fitted ones
+    res = simengine.run(loaded, paths=16)
+    v = res.paths["segment.all.churn_rate"].to_numpy()
+    assert np.unique(v).size == 16 and np.median(v) == pytest.approx(seg.churn_rate, rel=0.2)
+    # left out on request
+    bare = tmp_path / "bare.toml"
+    write_calibration(cal, bare, uncertainty=False)
+    assert load_scenario(bare).uncertainty == () and "[uncertainty]" not in bare.read_text()
+    assert load_scenario(bare).segments == loaded.segments
 
 
 def test_output_is_never_overwritten_without_force(simulated, tmp_path, capsys):

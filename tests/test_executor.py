@@ -55,6 +55,25 @@ def test_dask_tables_equal_the_local_run_bit_for_bit(scenario, local, dask):
     assert_same_tables(local, simengine.run(scenario, executor=dask, chunk_size=3))
 
 
+@pytest.mark.parametrize("sampling", ["sobol", "mc"])
+def test_path_level_numbers_travel_to_the_workers(dask, sampling):
+    """Sobol' replicates and [uncertainty] draws are drawn once per run and
+    shipped with the packed scenario: the workers' tables are the local
+    run's, bit for bit (and chunks drawn on their own agree with them)."""
+    scn = simengine.load_scenario("default", [
+        "population.size=20000", "scenario.paths=24", f"scenario.sampling={sampling}",
+        "segment.vip.initial_contacts=300", "segment.repeat.initial_contacts=900",
+        "segment.new.initial_contacts=700", "segment.prospect.initial_contacts=100",
+        'uncertainty.segment.new.churn_rate={dist="lognormal", sigma=0.3}',
+        'uncertainty.segment.vip.readd_prob={dist="logitnormal", sigma=0.5}'])
+    local = simengine.run(scn, threads=2)
+    assert_same_tables(local, simengine.run(scn, executor=dask, chunk_size=5))
+    raw = engine.simulate_chunk(engine.pack_scenario(scn), scn.seed, np.arange(7, 12))
+    S = len(scn.strategies)
+    np.testing.assert_array_equal(
+        raw.uncertain[:, 0], local.paths["segment.new.churn_rate"].to_numpy()[7 * S:12 * S:S])
+
+
 def test_a_worker_killed_mid_run_is_retried_and_tables_stay_identical(scenario, local, dask):
     pids = dask.client.run(os.getpid)           # worker address -> process id
     killed = []

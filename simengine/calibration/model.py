@@ -51,13 +51,15 @@ class Calibration:
     def horizon_years(self) -> int:
         return max(1, -(-(self.log.last_day + 1) // 365))
 
-    def scenario_dict(self, name="calibrated") -> dict:
-        """The fitted scenario as a raw dict (scenario_from_dict input)."""
-        return _writer.scenario_dict(self, name)
+    def scenario_dict(self, name="calibrated", uncertainty=True) -> dict:
+        """The fitted scenario as a raw dict (scenario_from_dict input), with
+        an [uncertainty] table from the standard errors unless told not to."""
+        return _writer.scenario_dict(self, name, uncertainty)
 
-    def scenario_toml(self, name="calibrated") -> str:
-        """TOML text of the fitted scenario, standard errors as comments."""
-        return _writer.scenario_toml(self, name)
+    def scenario_toml(self, name="calibrated", uncertainty=True) -> str:
+        """TOML text of the fitted scenario, standard errors as comments (and
+        as an [uncertainty] table unless told not to)."""
+        return _writer.scenario_toml(self, name, uncertainty)
 
     def report(self) -> str:
         """The fit report: every parameter with its SE and 95% interval."""

@@ -26,8 +26,42 @@ def _round(x):
     return float(f"{x:.6g}") if math.isfinite(x) else x
 
 
-def scenario_dict(cal, name="calibrated") -> dict:
-    """The fitted scenario as a raw dict (scenario_from_dict input)."""
+# standard error -> [uncertainty] (SPEC section 12): a positive quantity theta
+# (rate, delay, gamma shape) varies as a lognormal of sigma = se / theta, a
+# probability p as a logitnormal of sigma = se / (p (1 - p)) (delta method)
+LOGIT_SCALE = ("readd_prob",)
+
+
+def uncertainty_table(cal, values=None) -> dict:
+    """{"segment.<name>.<param>": {dist, sigma}} from the fit's standard
+    errors, for every fitted value with a finite, positive SE that the
+    distribution can have as its median (a probability strictly between 0
+    and 1, a positive rate). `values` (segment dicts as written) gives the
+    medians; default: the estimates."""
+    out = {}
+    for i, sf in enumerate(cal.segments):
+        for k in PARAMS:
+            est = sf.estimates[k]
+            value = values[i][k] if values is not None else est.value
+            if not isinstance(value, float) or not math.isfinite(value) \
+                    or not (math.isfinite(est.se) and est.se > 0):
+                continue
+            if k in LOGIT_SCALE:
+                if not 0 < value < 1:
+                    continue
+                sigma, dist = est.se / (value * (1 - value)), "logitnormal"
+            else:
+                if value <= 0:
+                    continue
+                sigma, dist = est.se / value, "lognormal"
+            out[f"segment.{sf.name}.{k}"] = {"dist": dist, "sigma": float(f"{sigma:.4g}")}
+    return out
+
+
+def scenario_dict(cal, name="calibrated", uncertainty=True) -> dict:
+    """The fitted scenario as a raw dict (scenario_from_dict input), with an
+    [uncertainty] table from the standard errors unless `uncertainty` is
+    false."""
     N = cal.population
     segs = []
     for sf in cal.segments:
@@ -42,8 +76,8 @@ def scenario_dict(cal, name="calibrated") -> dict:
             "readd_prob": min(1.0, _round(e["readd_prob"].value)),
             "readd_delay_days": _round(e["readd_delay_days"].value),
             "lost_value": 0.0})
-    return {
-        "scenario": {"name": name, "horizon_years": cal.horizon_years, "paths": 1000, "seed": 0},
+    out = {
+        "scenario": {"name": name, "horizon_years": cal.horizon_years, "paths": 1024, "seed": 0},
         "population": {"size": N},
         "segment": segs,
         "growth": {"season": [round(s.value, 4) for s in cal.season], "sigma": 0.0,
@@ -51,6 +85,10 @@ def scenario_dict(cal, name="calibrated") -> dict:
         "strategy": [{"name": "fit-next", "renewal": "fit", "upgrade": "next"},
                      {"name": "oracle", "renewal": "oracle"}],
     }
+    table = uncertainty_table(cal, segs) if uncertainty else {}
+    if table:
+        out["uncertainty"] = table
+    return out
 
 
 def _commented(value, comment):
@@ -99,10 +137,11 @@ def _segment_table(seg: dict, sf):
     return _table(seg, comments)
 
 
-def scenario_toml(cal, name="calibrated") -> str:
-    """TOML text of the fitted scenario, standard errors as comments; checked
-    to be a valid scenario."""
-    d = scenario_dict(cal, name)
+def scenario_toml(cal, name="calibrated", uncertainty=True) -> str:
+    """TOML text of the fitted scenario, standard errors as comments and (unless
+    `uncertainty` is false) as an [uncertainty] table; checked to be a valid
+    scenario."""
+    d = scenario_dict(cal, name, uncertainty)
     doc = tomlkit.document()
     for line in _header(cal):
         doc.add(tomlkit.comment(line))
@@ -135,6 +174,20 @@ def scenario_toml(cal, name="calibrated") -> str:
     for st in d["strategy"]:
         strategies.append(_table(st))
     doc.add("strategy", strategies)
+    if "uncertainty" in d:
+        doc.add(tomlkit.nl())
+        doc.add(tomlkit.comment("What the log could not pin down (SPEC section 12): each fitted "
+                                "value varies by path around"))
+        doc.add(tomlkit.comment("its estimate, sigma from its standard error (lognormal: se / "
+                                "value; logitnormal: se / (p (1 - p)))."))
+        doc.add(tomlkit.comment("Leave it out (calibrate's flag, or delete the table) to price "
+                                "the estimates as if exact."))
+        table = tomlkit.table()
+        for key, spec in d["uncertainty"].items():
+            inline = tomlkit.inline_table()
+            inline.update(spec)
+            table.add(key, inline)
+        doc.add("uncertainty", table)
     text = tomlkit.dumps(doc)
     scenario_from_dict(tomllib.loads(text), "<calibrated>")   # must be valid
     return text
@@ -183,12 +236,14 @@ def scenario_name(output) -> str:
     return name if NAME_RE.match(name) else "calibrated"
 
 
-def write_calibration(cal, output, force=False) -> list:
+def write_calibration(cal, output, force=False, uncertainty=True) -> list:
     """Write the calibrated scenario to `output`, and beside it the check plot
     (if the check ran) and the fit record; returns the paths written. Refuses
-    to overwrite an existing file unless `force`."""
+    to overwrite an existing file unless `force`. The scenario carries an
+    [uncertainty] table from the standard errors unless `uncertainty` is
+    false."""
     check_output(output, force, check=cal.check is not None)
-    text = scenario_toml(cal, scenario_name(output))
+    text = scenario_toml(cal, scenario_name(output), uncertainty)
     written = [store.write_text(output, text)]
     if cal.check is not None:
         written.append(cal.plot(companion(output, CHECK_SUFFIX)))

@@ -573,12 +573,14 @@ def scenario_warnings(scn: Scenario) -> list[str]:
     out = sampling_warnings(scn)
     oracles = {st.name for st in scn.strategies if st.renewal == "oracle"}
     for u in scn.uncertainty:
-        name = u.key[len("strategy."):-len(".headroom")]
-        if (u.key == "billing.certification_fee" and not scn.billing.certified) or (
-                u.key.startswith("strategy.") and u.key.endswith(".headroom") and name in oracles):
-            out.append(f"{scn.source}: {UNCERTAINTY}.{u.key}: has no effect (the "
-                       f"{'enterprise is not certified' if u.key.startswith('billing') else 'hindsight plan ignores headroom'}); "
-                       "its drawn values are still written to paths.arrow")
+        if u.key == "billing.certification_fee" and not scn.billing.certified:
+            why = "the enterprise is not certified"
+        elif u.key in {f"strategy.{name}.headroom" for name in oracles}:
+            why = "the hindsight plan ignores headroom"
+        else:
+            continue
+        out.append(f"{scn.source}: {UNCERTAINTY}.{u.key}: has no effect ({why}); its drawn "
+                   "values are still written to paths.arrow")
     for st in scn.strategies:
         if st.renewal != "oracle":
             continue

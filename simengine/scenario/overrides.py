@@ -106,11 +106,11 @@ def _set_uncertainty(data, rest, value):
     table = data.setdefault(UNCERTAINTY, {})
     if not isinstance(table, dict):
         return f"[{UNCERTAINTY}] is not a table in the file"
-    if param in UNCERTAINTY_PARAMS and key:
+    if isinstance(value, dict) and rest:          # a whole entry (growth.sigma is a key)
+        table[rest] = value
+    elif param in UNCERTAINTY_PARAMS and key:
         entry = table.get(key)
         table[key] = {**(entry if isinstance(entry, dict) else {}), param: value}
-    elif isinstance(value, dict) and rest:
-        table[rest] = value
     else:
         return (f"unknown key; expected {UNCERTAINTY}.<key>.<param> with <param> one of "
                 f"{', '.join(UNCERTAINTY_PARAMS)} (e.g. {UNCERTAINTY}.segment.vip.churn_rate."

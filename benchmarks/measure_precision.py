@@ -1,0 +1,83 @@
+"""Measure how precise the bundled default's answers are per path and per
+second, under `sampling = "sobol"` and `"mc"` (docs/precision.md's table).
+
+    python benchmarks/measure_precision.py                    # about 4 minutes on 2 cores
+    python benchmarks/measure_precision.py --sobol 256 512 --mc 1024 --metric economic_cost
+
+For each (sampling, paths): one `simengine.run` of the bundled default at its
+seed, on all threads, compiled beforehand (the manifest's wall time excludes
+compilation). The figure per strategy is the half-width of the 95%
+confidence interval of P95 of the metric, relative to P95: (p95_hi - p95_lo)
+/ 2 / p95 (order statistics under mc, sectioning over the replicates under
+sobol; SPEC section 12). Prints a markdown table and, with --json, writes
+every number.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the strategies a team compares (no-purchase's lost value and the oracle's
+# hindsight bound are not choices to price precisely)
+MAIN = ("fixed-200k", "fit", "fit-headroom-20", "forecast", "vip-first", "fixed-200k-reserve")
+
+
+def p95_half_widths(summary, metric="economic_cost") -> dict:
+    """{strategy: (p95, relative half-width of its 95% interval)} of one run."""
+    rows = summary.to_pylist()
+    out = {}
+    for r in rows:
+        if r["metric"] != metric:
+            continue
+        lo, hi, p95 = r["p95_lo"], r["p95_hi"], r["p95"]
+        half = (hi - lo) / 2 / p95 if None not in (lo, hi) and p95 else math.nan
+        out[r["strategy"]] = (p95, half)
+    return out
+
+
+def measure(sampling, paths, metric="economic_cost", threads=None, scenario="default"):
+    """One run: {'sampling', 'paths', 'wall', 'p95': {strategy: (p95, rel half)}}."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    import simengine
+    scn = simengine.load_scenario(scenario, [f"scenario.sampling={sampling}"])
+    res = simengine.run(scn, paths=paths, threads=threads)
+    return {"sampling": sampling, "paths": res.manifest["paths"],
+            "wall": res.manifest["wall_seconds"], "threads": res.manifest["threads"],
+            "p95": p95_half_widths(res.summary, metric)}
+
+
+def table(results, strategies=MAIN) -> str:
+    head = ["sampling", "paths", "wall s"] + list(strategies) + ["worst"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in results:
+        halves = [r["p95"][s][1] for s in strategies]
+        cells = [r["sampling"], f"{r['paths']:,}", f"{r['wall']:.1f}"]
+        cells += [f"±{h:.2%}" for h in halves] + [f"±{max(halves):.2%}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sobol", type=int, nargs="*", default=[128, 256, 512, 1024])
+    ap.add_argument("--mc", type=int, nargs="*", default=[1024])
+    ap.add_argument("--metric", default="economic_cost")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", help="write every number here")
+    args = ap.parse_args(argv)
+    results = [measure("mc", n, args.metric, args.threads) for n in args.mc]
+    results += [measure("sobol", n, args.metric, args.threads) for n in args.sobol]
+    print(f"P95 of {args.metric}: half-width of its 95% interval, relative to P95")
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
