@@ -9,8 +9,8 @@ seed, on all threads, compiled beforehand (the manifest's wall time excludes
 compilation). The figure per strategy is the half-width of the 95%
 confidence interval of P95 of the metric, relative to P95: (p95_hi - p95_lo)
 / 2 / p95 (order statistics under mc, sectioning over the replicates under
-sobol; SPEC section 12). Prints a markdown table and, with --json, writes
-every number.
+sobol; SPEC section 12); and of the mean, 1.96 se / mean. Prints markdown
+tables and, with --json, writes every number.
 """
 from __future__ import annotations
 
@@ -28,15 +28,21 @@ MAIN = ("fixed-200k", "fit", "fit-headroom-20", "forecast", "vip-first", "fixed-
 
 def p95_half_widths(summary, metric="economic_cost") -> dict:
     """{strategy: (p95, relative half-width of its 95% interval)} of one run."""
-    rows = summary.to_pylist()
     out = {}
-    for r in rows:
+    for r in summary.to_pylist():
         if r["metric"] != metric:
             continue
         lo, hi, p95 = r["p95_lo"], r["p95_hi"], r["p95"]
         half = (hi - lo) / 2 / p95 if None not in (lo, hi) and p95 else math.nan
         out[r["strategy"]] = (p95, half)
     return out
+
+
+def mean_half_widths(summary, metric="economic_cost") -> dict:
+    """{strategy: (mean, 1.96 se / mean)} of one run."""
+    return {r["strategy"]: (r["mean"], 1.959964 * r["se"] / r["mean"]
+                            if r["se"] is not None and r["mean"] else math.nan)
+            for r in summary.to_pylist() if r["metric"] == metric}
 
 
 def measure(sampling, paths, metric="economic_cost", threads=None, scenario="default"):
@@ -48,14 +54,15 @@ def measure(sampling, paths, metric="economic_cost", threads=None, scenario="def
     res = simengine.run(scn, paths=paths, threads=threads)
     return {"sampling": sampling, "paths": res.manifest["paths"],
             "wall": res.manifest["wall_seconds"], "threads": res.manifest["threads"],
-            "p95": p95_half_widths(res.summary, metric)}
+            "p95": p95_half_widths(res.summary, metric),
+            "mean": mean_half_widths(res.summary, metric)}
 
 
-def table(results, strategies=MAIN) -> str:
+def table(results, stat="p95", strategies=MAIN) -> str:
     head = ["sampling", "paths", "wall s"] + list(strategies) + ["worst"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in results:
-        halves = [r["p95"][s][1] for s in strategies]
+        halves = [r[stat][s][1] for s in strategies]
         cells = [r["sampling"], f"{r['paths']:,}", f"{r['wall']:.1f}"]
         cells += [f"±{h:.2%}" for h in halves] + [f"±{max(halves):.2%}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -73,7 +80,9 @@ def main(argv=None):
     results = [measure("mc", n, args.metric, args.threads) for n in args.mc]
     results += [measure("sobol", n, args.metric, args.threads) for n in args.sobol]
     print(f"P95 of {args.metric}: half-width of its 95% interval, relative to P95")
-    print(table(results))
+    print(table(results, "p95"))
+    print(f"\nMean of {args.metric}: half-width of its 95% interval (1.96 se), relative")
+    print(table(results, "mean"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

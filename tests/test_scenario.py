@@ -107,7 +107,8 @@ def test_churn_shape_inf_forms(tmp_path):
 
 def test_default_scenario():
     s = load_scenario(ROOT / "scenarios" / "default.toml")
-    assert s.name == "default" and s.horizon_years == 3 and s.paths == 1000
+    assert s.name == "default" and s.horizon_years == 3 and s.paths == 1024
+    assert (s.sampling, s.replicates) == ("sobol", 8)
     assert s.seed == 20230914 and s.population == 1_000_000
     assert len(s.strategies) == 8
     reserved = next(x for x in s.strategies if x.name == "fixed-200k-reserve")
