@@ -3,6 +3,7 @@ second, under `sampling = "sobol"` and `"mc"` (docs/precision.md's table).
 
     python benchmarks/measure_precision.py                    # about 4 minutes on 2 cores
     python benchmarks/measure_precision.py --sobol 256 512 --mc 1024 --metric economic_cost
+    python benchmarks/measure_precision.py --spread 6 --paths 256   # the real error, over seeds
 
 For each (sampling, paths): one `simengine.run` of the bundled default at its
 seed, on all threads, compiled beforehand (the manifest's wall time excludes
@@ -11,6 +12,10 @@ confidence interval of P95 of the metric, relative to P95: (p95_hi - p95_lo)
 / 2 / p95 (order statistics under mc, sectioning over the replicates under
 sobol; SPEC section 12); and of the mean, 1.96 se / mean. Prints markdown
 tables and, with --json, writes every number.
+
+`--spread K`: instead, the real error: K runs per sampling at seeds 1000 ..
+1000 + K - 1 and `--paths` paths, and the relative standard deviation over
+them of each strategy's P95 and mean.
 """
 from __future__ import annotations
 
@@ -58,6 +63,36 @@ def measure(sampling, paths, metric="economic_cost", threads=None, scenario="def
             "mean": mean_half_widths(res.summary, metric)}
 
 
+def spread(seeds, paths, metric="economic_cost", threads=None, strategies=MAIN) -> str:
+    """Markdown table: relative sd over `seeds` seeds of P95 and the mean,
+    under mc and sobol, and their ratio."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    import numpy as np
+    import simengine
+    sd = {}
+    for method in ("mc", "sobol"):
+        scn = simengine.load_scenario("default", [f"scenario.sampling={method}"])
+        est = {s: {"p95": [], "mean": []} for s in strategies}
+        for seed in range(1000, 1000 + seeds):
+            res = simengine.run(scn, paths=paths, seed=seed, threads=threads)
+            for r in res.summary.to_pylist():
+                if r["metric"] == metric and r["strategy"] in est:
+                    est[r["strategy"]]["p95"].append(r["p95"])
+                    est[r["strategy"]]["mean"].append(r["mean"])
+        sd[method] = {s: {k: np.std(v, ddof=1) / np.mean(v) for k, v in e.items()}
+                      for s, e in est.items()}
+    lines = ["| strategy | P95: mc | P95: sobol | ratio | mean: mc | mean: sobol | ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for s in strategies:
+        cells = [s]
+        for k in ("p95", "mean"):
+            a, b = sd["mc"][s][k], sd["sobol"][s][k]
+            cells += [f"{a:.2%}", f"{b:.2%}", f"{a / b:.1f}" if b > 0 else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(results, stat="p95", strategies=MAIN) -> str:
     head = ["sampling", "paths", "wall s"] + list(strategies) + ["worst"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -76,7 +111,15 @@ def main(argv=None):
     ap.add_argument("--metric", default="economic_cost")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", help="write every number here")
+    ap.add_argument("--spread", type=int, default=0, metavar="K",
+                    help="the real error over K seeds instead (at --paths paths)")
+    ap.add_argument("--paths", type=int, default=256, help="paths per run with --spread")
     args = ap.parse_args(argv)
+    if args.spread:
+        print(f"Relative sd over {args.spread} seeds of P95 and mean of {args.metric}, "
+              f"{args.paths} paths")
+        print(spread(args.spread, args.paths, args.metric, args.threads))
+        return
     results = [measure("mc", n, args.metric, args.threads) for n in args.mc]
     results += [measure("sobol", n, args.metric, args.threads) for n in args.sobol]
     print(f"P95 of {args.metric}: half-width of its 95% interval, relative to P95")

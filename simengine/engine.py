@@ -407,6 +407,7 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     from .executor import LocalExecutor
     from .result import Result
     from .scenario import Scenario, load_scenario
+    from .scenario.checks import sampling_warnings
     if not isinstance(scn, Scenario):
         scn = load_scenario(os.fspath(scn))
     if paths is not None or seed is not None:
@@ -434,7 +435,7 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
         paths=scn.paths,
         sampling=scn.sampling,
         replicates=scn.replicates if scn.sampling == "sobol" else None,
-        notes=list(scn.notes),
+        notes=sampling_warnings(scn),      # paths rounded up, m not a power of two
         threads=n_threads,
         chunk_size=chunk,
         wall_seconds=wall,

@@ -122,6 +122,9 @@ def test_paths_round_up_to_a_multiple_of_the_replicates_and_say_so():
     res = simengine.run(small(paths=128), paths=9)
     assert res.manifest["paths"] == 16 and res.paths.num_rows == 16
     assert "rounded up to 16" in res.manifest["notes"][0]
+    assert len(res.manifest["notes"]) == 1          # 2 points per replicate: a power of two
+    notes = simengine.run(small(paths=24)).manifest["notes"]
+    assert len(notes) == 1 and "3 points per replicate" in notes[0]
 
 
 # ---------------------------------------------------------------- statistics

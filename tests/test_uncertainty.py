@@ -198,3 +198,21 @@ def test_a_lognormal_of_sigma_zero_changes_nothing(method):
     assert zero.paths.drop_columns([key]).equals(plain.paths)
     for name in ("periods", "monthly", "summary"):
         assert getattr(zero, name).equals(getattr(plain, name)), name
+
+
+def test_sweeps_take_uncertainty_keys_like_any_key(tmp_path):
+    from simengine import sweeps
+    (tmp_path / "s.toml").write_text('''
+[sweep]
+name = "by-sigma"
+base = "default.toml"
+
+[sweep.set]
+"uncertainty.segment.vip.churn_rate.dist" = "lognormal"
+
+[sweep.grid]
+"uncertainty.segment.vip.churn_rate.sigma" = [0.0, 0.3]
+''')
+    points = sweeps.load_sweep(str(tmp_path / "s.toml")).points
+    assert [p.scenario.uncertainty for p in points] == [
+        (Uncertainty("segment.vip.churn_rate", "lognormal", sigma=s),) for s in (0.0, 0.3)]
