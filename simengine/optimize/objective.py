@@ -1,0 +1,158 @@
+"""The objective of a search: a statistic over paths of one cost metric of
+`paths.arrow`, with a 95% confidence interval (SPEC section 13).
+
+    obj = Objective.parse("p95:economic_cost")
+    est = obj.estimate(costs, replicate)   # Estimate(value, lo, hi, n)
+
+P95 and CVaR95, values and intervals, are those of a run's `summary.arrow`
+(`result.distribution_stats`), so a candidate's objective reads the same as
+a run's summary, under either sampling. The other statistics follow the
+same rules:
+
+- independent paths (no usable `replicate` labels): percentiles get the
+  distribution-free interval of the order statistics whose ranks bound a
+  Binomial(n, q) count with 95% probability (undefined, NaN, with too few
+  paths: below 72 for P95); the mean gets mean +- t(n-1, 0.975) sd/sqrt(n);
+  CVaR95 the summary's asymptotic normal interval of the tail mean (at
+  least 2 paths in the worst 5%);
+- Sobol' replicates (`replicate`: each path's, at least two replicates of
+  equal size): sectioning, `q +- t(R-1, 0.975) sqrt(sum (q_r - q)^2 /
+  (R (R - 1)))` with q_r the statistic of replicate r alone (SPEC 12).
+
+A window of search paths that is not whole replicates (or holds one) is
+treated as independent paths.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ..result import distribution_stats
+from ..sampling import sectioning_interval
+from ..scenario import ScenarioError
+
+STATS = ("mean", "p50", "p90", "p95", "p99", "cvar95")
+# money columns of paths.arrow (regret: against the hindsight plan, SPEC 5)
+METRICS = ("economic_cost", "total_cost", "regret", "tier_cost", "upgrade_cost",
+           "certification_cost", "overflow_cost", "lost_value")
+DEFAULT = "p95:economic_cost"
+CONFIDENCE = 0.95
+TAIL = 0.05           # CVaR95: the worst 5% of paths
+MIN_TAIL = 2          # paths in the tail before CVaR95 gets an interval (the summary's rule)
+SUMMARY_STATS = ("p95", "cvar95")     # computed by result.distribution_stats
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic over `n` paths and its 95% interval (NaN: undefined)."""
+    value: float
+    lo: float
+    hi: float
+    n: int
+
+    def overlaps_below(self, hi: float) -> bool:
+        """Whether this interval reaches down to `hi` (an undefined bound
+        reaches everywhere): the test that keeps a candidate in the search."""
+        return math.isnan(self.lo) or math.isnan(hi) or self.lo <= hi
+
+
+@dataclass(frozen=True)
+class Objective:
+    stat: str
+    metric: str
+
+    @classmethod
+    def parse(cls, text, where="--objective") -> "Objective":
+        """`STAT:METRIC`, e.g. "p95:economic_cost"; ScenarioError naming
+        `where` (a file and key, or the option) when it is not one."""
+        expected = (f"expected STAT:METRIC with STAT one of {', '.join(STATS)} and METRIC "
+                    f"one of {', '.join(METRICS)} (e.g. \"{DEFAULT}\")")
+        if not isinstance(text, str) or text.count(":") != 1:
+            raise ScenarioError(f"{where}: {expected}, got {text!r}")
+        stat, metric = (p.strip() for p in text.split(":"))
+        if stat not in STATS or metric not in METRICS:
+            raise ScenarioError(f"{where}: {expected}, got {text!r}")
+        return cls(stat, metric)
+
+    def __str__(self) -> str:
+        return f"{self.stat}:{self.metric}"
+
+    @property
+    def label(self) -> str:
+        """The statistic as a table header reads it: "P95", "mean", "CVaR95"."""
+        return {"mean": "mean", "cvar95": "CVaR95"}.get(self.stat, self.stat.upper())
+
+    def min_paths(self) -> int:
+        """The fewest independent paths that give this statistic an
+        interval: pruning starts there."""
+        if self.stat == "mean":
+            return 2
+        if self.stat == "cvar95":
+            return int(round((MIN_TAIL - 1) / TAIL)) + 1
+        q = int(self.stat[1:]) / 100
+        alpha = (1 - CONFIDENCE) / 2
+        # the top order statistic bounds the quantile once q^n <= alpha
+        return math.ceil(math.log(alpha) / math.log(q))
+
+    def estimate(self, x, replicate=None) -> Estimate:
+        return estimate(self.stat, x, replicate)
+
+
+def point(stat: str, x) -> float:
+    """The statistic of a sample, as summary.arrow computes it."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    if n == 0:
+        return math.nan
+    if stat == "mean":
+        return float(x.mean())
+    if stat == "cvar95":
+        return float(np.sort(x)[n - max(1, int(math.ceil(TAIL * n))):].mean())
+    return float(np.percentile(x, int(stat[1:])))
+
+
+def usable_replicates(replicate):
+    """The labels when they make at least two replicates of equal size,
+    else None (then the paths count as independent)."""
+    if replicate is None:
+        return None
+    replicate = np.asarray(replicate)
+    _, counts = np.unique(replicate, return_counts=True)
+    if counts.shape[0] < 2 or counts.min() != counts.max():
+        return None
+    return replicate
+
+
+def estimate(stat: str, x, replicate=None) -> Estimate:
+    """`stat` of the sample `x` with its 95% interval (module docstring)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    replicate = usable_replicates(replicate)
+    if stat in SUMMARY_STATS:
+        d = distribution_stats(x, replicate)
+        return Estimate(float(d[stat]), float(d[f"{stat}_lo"]), float(d[f"{stat}_hi"]), n)
+    value = point(stat, x)
+    if replicate is not None:
+        groups = [x[replicate == r] for r in np.unique(replicate)]
+        lo, hi = sectioning_interval(value, [point(stat, g) for g in groups])
+        return Estimate(value, float(lo), float(hi), n)
+    if n < 2:
+        return Estimate(value, math.nan, math.nan, n)
+    if stat == "mean":
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
+        return Estimate(value, float(value - half), float(value + half), n)
+    return Estimate(value, *_quantile_interval(np.sort(x), int(stat[1:]) / 100), n)
+
+
+def _quantile_interval(xs, q):
+    """Order statistics bounding the q-quantile with 95% probability (the
+    ranks of the summary's p95_lo/p95_hi)."""
+    n = xs.shape[0]
+    alpha = (1 - CONFIDENCE) / 2
+    lo = int(stats.binom.ppf(alpha, n, q))            # 1-based ranks
+    hi = int(stats.binom.ppf(1 - alpha, n, q)) + 1
+    return (float(xs[lo - 1]) if lo >= 1 else math.nan,
+            float(xs[hi - 1]) if hi <= n else math.nan)

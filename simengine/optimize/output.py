@@ -1,0 +1,296 @@
+"""What `optimize` writes (SPEC section 13), in one directory renamed into
+place when complete:
+
+- `candidates.arrow`: a row per distinct candidate (CANDIDATE_COLUMNS, then
+  `reserve.<segment>` per segment);
+- `best.toml`: the validation scenario (top candidates, the scenario's own
+  strategies, an oracle), checked to load back to the same scenario;
+- `validation/`: its run directory (SPEC section 7);
+- `frontier.png`: every candidate's mean against its objective statistic,
+  the efficient frontier, the scenario's own strategies and the winner;
+- `manifest.json`.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .. import __version__, store
+from ..scenario import load_scenario, to_toml
+
+PLOT = "frontier.png"
+# (name, arrow type, meaning): the fixed columns of candidates.arrow
+CANDIDATE_COLUMNS = (
+    ("candidate", pa.string(), "the strategy's name (the scenario's own keep theirs)"),
+    ("source", pa.string(), '"scenario" (one of its own strategies) or "space"'),
+    ("renewal", pa.string(), "renewal rule"),
+    ("tier", pa.int64(), "tier size bought by fixed (null otherwise)"),
+    ("upgrade", pa.string(), "upgrade rule"),
+    ("headroom", pa.float64(), "headroom (0 where no rule reads it)"),
+    ("on_blocked", pa.string(), "blocked rule"),
+    ("retry_days", pa.float64(), "mean days to a retry (retry only)"),
+    ("max_retries", pa.int64(), "retries per chain (retry only)"),
+    ("admit", pa.string(), "segments admitted, comma-separated"),
+    ("others", pa.string(), "what becomes of the segments not admitted"),
+    ("objective", pa.float64(), "the objective on the search paths it saw"),
+    ("objective_lo", pa.float64(), "its 95% interval, low (null: too few paths)"),
+    ("objective_hi", pa.float64(), "its 95% interval, high"),
+    ("mean", pa.float64(), "mean of the objective's metric on those paths"),
+    ("paths", pa.int64(), "search paths it saw (fewer: dropped by pruning)"),
+    ("rank", pa.int64(), "1 = best of the search"),
+    ("validated", pa.bool_(), "whether it ran on the validation paths"),
+    ("validated_objective", pa.float64(), "the objective on the validation paths"),
+    ("validated_lo", pa.float64(), "its 95% interval, low"),
+    ("validated_hi", pa.float64(), "its 95% interval, high"),
+    ("validated_mean", pa.float64(), "mean of the metric on the validation paths"),
+)
+
+
+def _null(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def candidates_table(res) -> pa.Table:
+    """candidates.arrow of an OptimizeResult, rows in rank order."""
+    scn, found, out, val = res.scenario, res.candidates, res.search, res.validation
+    seg_names = [s.name for s in scn.segments]
+    names_in_validation = {}
+    for st, vname in zip(res.finalists, val.finalists):
+        names_in_validation[st.name] = vname
+    own = {st.name for st in found.strategies[:found.own]}
+    rows = []
+    for i in out.order():
+        st = found.strategies[i]
+        e = out.estimates[i]
+        vname = names_in_validation.get(st.name, st.name if st.name in own else None)
+        ve = val.estimates.get(vname) if vname else None
+        reserve = dict(st.reserve)
+        rows.append({
+            "candidate": st.name, "source": "scenario" if st.name in own else "space",
+            "renewal": st.renewal, "tier": st.tier, "upgrade": st.upgrade,
+            "headroom": st.headroom, "on_blocked": st.on_blocked,
+            "retry_days": st.retry_days, "max_retries": st.max_retries,
+            "admit": ",".join(st.admit), "others": st.others,
+            "objective": _null(e.value), "objective_lo": _null(e.lo),
+            "objective_hi": _null(e.hi), "mean": out.means[i],
+            "paths": int(out.paths_seen[i]), "rank": int(out.rank[i]),
+            "validated": ve is not None,
+            "validated_objective": _null(ve.value) if ve else None,
+            "validated_lo": _null(ve.lo) if ve else None,
+            "validated_hi": _null(ve.hi) if ve else None,
+            "validated_mean": val.means[vname] if ve else None,
+        } | {f"reserve.{s}": reserve.get(s, 0) for s in seg_names})
+    fields = [pa.field(n, t) for n, t, _ in CANDIDATE_COLUMNS] + [
+        pa.field(f"reserve.{s}", pa.int64()) for s in seg_names]
+    schema = pa.schema(fields).with_metadata({
+        b"scenario_sha256": scn.sha256.encode(), b"engine_version": __version__.encode(),
+        b"scenario_name": scn.name.encode(), b"table": b"candidates",
+        b"objective": str(res.objective).encode()})
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def best_toml(res) -> str:
+    """The validation scenario as TOML, with a header saying what it is."""
+    val, obj = res.validation, res.objective
+    ranked = sorted((n for n in val.estimates if n != val.oracle),
+                    key=lambda n: (val.estimates[n].value, val.means[n]))
+    lines = [f"# best.toml: written by `simengine optimize` (engine {__version__}) from "
+             f"{res.scenario.source}",
+             f"# objective {obj}: the lowest {obj.label} of {obj.metric} per path, on "
+             f"{val.scenario.paths:,} validation paths (the seed below; the search used "
+             f"seed {res.scenario.seed} and {res.search.rungs[-1].paths:,} paths).",
+             "# `simengine run` on this file gives the validation run again. Validated "
+             f"{obj.label}, best first:"]
+    for n in ranked:
+        e = val.estimates[n]
+        tag = "  <- winner" if n == val.winner else ""
+        lines.append(f"#   {n}: {e.value:,.0f}{tag}")
+    lines.append(f"#   {val.oracle} (hindsight bound): {val.estimates[val.oracle].value:,.0f}")
+    return "\n".join(lines) + "\n\n" + to_toml(val.scenario.resolved)
+
+
+def efficient_frontier(risk, mean) -> list:
+    """Indices of the candidates no other beats on both risk and mean,
+    by increasing risk (decreasing mean)."""
+    risk, mean = np.asarray(risk, float), np.asarray(mean, float)
+    ok = np.flatnonzero(np.isfinite(risk) & np.isfinite(mean))
+    order = ok[np.lexsort((mean[ok], risk[ok]))]
+    out, best = [], math.inf
+    for i in order:
+        if mean[i] < best:
+            out.append(int(i))
+            best = mean[i]
+    return out
+
+
+def write(res, directory) -> Path:
+    """The output directory, atomically: nothing is left behind on failure,
+    and an existing directory is refused."""
+    directory = Path(directory)
+    with store.atomic_directory(directory) as tmp:
+        tmp = Path(tmp)
+        store.write_table(tmp / "candidates.arrow", res.candidates_table())
+        text = best_toml(res)
+        store.write_text(tmp / "best.toml", text)
+        back = load_scenario(str(tmp / "best.toml"))
+        if back.sha256 != res.validation.scenario.sha256:
+            raise RuntimeError("best.toml does not load back to the validation scenario")
+        res.validation.result.write(tmp / "validation")
+        plot_frontier(res, tmp / PLOT)
+        store.write_json(tmp / "manifest.json", res.manifest)
+    return directory
+
+
+# --------------------------------------------------------------------------
+# the plot
+
+RENEWAL_COLORS = {"none": "tab:gray", "fixed": "tab:blue", "fit": "tab:green",
+                  "forecast": "tab:orange"}
+
+
+def _risk_label(obj):
+    if obj.stat == "mean":
+        return "P95"
+    return obj.label
+
+
+def plot_frontier(res, path) -> Path:
+    """Every candidate's mean against its objective statistic (P95 when
+    the objective is the mean) on the search paths: all of them on the
+    left (log axes when they span more than 30x), the neighbourhood of the
+    efficient frontier on the right (linear axes, the validated top
+    candidates named); the frontier drawn, the scenario's own strategies,
+    the winner and the hindsight bound marked."""
+    from ..report.plots import _plt, _save
+    plt = _plt()
+    out, found, obj = res.search, res.candidates, res.objective
+    risk, mean = np.asarray(res.risk, float), np.asarray(out.means, float)
+    front = efficient_frontier(risk, mean)
+    stat = _risk_label(obj)
+    fig, (wide, near) = plt.subplots(1, 2, figsize=(16, 7.5),
+                                     gridspec_kw={"width_ratios": [1, 1.15]})
+    _candidates_panel(wide, res, risk, mean, front, labels="own")
+    zoom = _near_frontier(res, risk, mean, front)
+    _candidates_panel(near, res, risk, mean, front, labels="finalists", limits=zoom)
+    wide.set_title("every candidate", fontsize=10)
+    near.set_title("near the frontier (the validated top candidates named)", fontsize=10)
+    years = res.scenario.horizon_years
+    for ax in (wide, near):
+        ax.set_xlabel(f"{stat} of {obj.metric} per path, yuan over {years} years"
+                      + (" (a bad year: 1 path in 20 costs more)" if stat == "P95" else ""))
+    wide.set_ylabel(f"mean {obj.metric} per path, yuan (the typical cost)")
+    handles, names = wide.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8.5, frameon=False)
+    P = out.rungs[-1].paths
+    if len(front) == 1:
+        story = (f"{found.strategies[front[0]].name} is best on both: no candidate has a lower "
+                 f"{stat} or a lower mean, so no safety is for sale")
+    else:
+        story = (f"along the frontier ({len(front)} candidates), each step to the left buys a "
+                 f"lower {stat} for a higher mean")
+    fig.suptitle(f"{res.scenario.name}: {len(found.strategies):,} candidate strategies on "
+                 f"{P:,} search paths (lower-left is better)\n{story}", fontsize=11.5)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    return _save(fig, Path(path))
+
+
+def _near_frontier(res, risk, mean, front):
+    """(x limits, y limits) around the frontier, the finalists and the
+    scenario's best own strategy: at least 10% of the lowest values wide."""
+    keep = set(front) | set(res.finalist_indices) | {res.winner_index}
+    keep.discard(None)
+    keep = sorted(keep)
+    xs = np.append(risk[keep], res.oracle_risk)
+    ys = np.append(mean[keep], res.search.oracle_mean)
+    xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+    x0, x1 = xs.min(), max(xs.max(), 1.1 * xs.min())
+    y0, y1 = ys.min(), max(ys.max(), 1.1 * ys.min())
+    pad_x, pad_y = 0.08 * (x1 - x0), 0.08 * (y1 - y0)
+    return (x0 - pad_x, x1 + pad_x), (y0 - pad_y, y1 + pad_y)
+
+
+def _candidates_panel(ax, res, risk, mean, front, labels, limits=None):
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from ..report.plots import _thousands
+    out, found = res.search, res.candidates
+    P = out.rungs[-1].paths
+    full = out.paths_seen == P
+    for renewal, color in RENEWAL_COLORS.items():
+        sel = np.array([st.renewal == renewal for st in found.strategies])
+        ax.scatter(risk[sel & full], mean[sel & full], s=24, color=color, alpha=0.8, lw=0,
+                   label=f"renewal = {renewal}", zorder=2)
+        ax.scatter(risk[sel & ~full], mean[sel & ~full], s=24, facecolor="none",
+                   edgecolor=color, alpha=0.6, lw=0.8, zorder=2)
+    ax.scatter([], [], s=24, facecolor="none", edgecolor="gray",
+               label=f"hollow: dropped by the search on fewer than {P:,} paths")
+    if front:
+        fx, fy = risk[front], mean[front]
+        ax.step(fx, fy, where="post", color="black", lw=1.4, zorder=3)
+        ax.scatter(fx, fy, s=60, facecolor="none", edgecolor="black", lw=1.2, zorder=3,
+                   label="efficient frontier: no candidate is lower on both")
+    texts = []
+    own = range(found.own)
+    ax.scatter(risk[list(own)], mean[list(own)], s=80, facecolor="none", edgecolor="purple",
+               marker="s", lw=1.3, zorder=4, label="the scenario's own strategies")
+    named = list(own) if labels == "own" else [i for i in res.finalist_indices] + list(own)
+    w = res.winner_index
+    for i in dict.fromkeys(named):
+        if i != w:
+            texts.append((risk[i], mean[i], found.strategies[i].name, "normal"))
+    if w is not None:
+        ax.scatter([risk[w]], [mean[w]], s=300, marker="*", color="gold", edgecolor="black",
+                   lw=1, zorder=5, label=f"winner (validated): {found.strategies[w].name}")
+        texts.append((risk[w], mean[w], f"winner: {found.strategies[w].name}", "bold"))
+    ox, oy = res.oracle_risk, out.oracle_mean
+    ax.scatter([ox], [oy], s=70, marker="D", color="black", zorder=6,
+               label="hindsight plan: the cheapest that blocks nobody (knows the future)")
+    if limits is not None:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        texts = [t for t in texts if limits[0][0] <= t[0] <= limits[0][1]
+                 and limits[1][0] <= t[1] <= limits[1][1]]
+    else:
+        xs = np.append(risk[np.isfinite(risk)], ox)
+        ys = np.append(mean[np.isfinite(mean)], oy)
+        for axis, v, setter in ((ax.xaxis, xs, ax.set_xscale), (ax.yaxis, ys, ax.set_yscale)):
+            if v.min() > 0 and v.max() / v.min() > 30:
+                setter("log")
+                axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+                axis.set_minor_formatter(NullFormatter())
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(_thousands))
+    ax.grid(alpha=0.3, which="major")
+    _place_labels(ax, texts)
+
+
+def _place_labels(ax, labels):
+    """Labels beside their points, nudged apart vertically (in display
+    space) so that none sits on another."""
+    if not labels:
+        return
+    fig = ax.figure
+    fig.canvas.draw()
+    trans = ax.transData
+    pts = [(trans.transform((x, y)), text, weight) for x, y, text, weight in labels]
+    pts.sort(key=lambda p: -p[0][1])
+    step = 11 * fig.dpi / 72          # a line of 8-point text, in pixels
+    placed = []
+    for (px, py), text, weight in pts:
+        y = py
+        moved = True
+        while moved:                  # below every label it would sit on
+            moved = False
+            for qx, qy in placed:
+                # (0.999: a label moved just below another must not meet it again)
+                if abs(qx - px) < 20 * step and abs(qy - y) < 0.999 * step:
+                    y, moved = qy - step, True
+        placed.append((px, y))
+        ax.annotate(text, xy=trans.inverted().transform((px, py)),
+                    xytext=(10, (y - py) * 72 / fig.dpi), textcoords="offset points",
+                    fontsize=8, fontweight=weight, va="center", zorder=7,
+                    arrowprops=dict(arrowstyle="-", color="gray", lw=0.5)
+                    if abs(y - py) > 3 else None)
