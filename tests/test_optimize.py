@@ -24,7 +24,7 @@ from simengine.optimize.space import (_strategy, check_space, default_space, rea
                                       rules)
 from simengine.report.tables import format_table
 from simengine.result import distribution_stats
-from simengine.scenario import ScenarioError, Strategy
+from simengine.scenario import ScenarioError
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,12 @@ import numpy as np
 from .. import store
 from ..report.tables import SECTION, Column, compact_interval, interval
 from ..scenario import MAX_STRATEGIES, Scenario, ScenarioError, scenario_from_dict
-from .evaluate import BATCH, anchors, oracle_of
+from .evaluate import BATCH, anchors
 from .objective import Objective
 from .search import SearchOutcome, search
 from .space import (Candidates, SearchSpace, Settings, check_space, default_space,
                     load_scenario_with_settings, read_settings, read_space_file)
-from .validate import Validation, validate, validation_seed
+from .validate import Validation, validate
 
 __all__ = ["optimize", "optimize_table", "optimize_notes", "OptimizeResult", "Objective",
            "SearchSpace", "default_space", "resolve_settings"]
@@ -310,25 +310,22 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
     finally:
         if owned:
             ex.close()
-    manifest = _manifest(scn, search_scn, settings, chosen, found, outcome, val,
-                         validation_seconds, described, threads, prune,
-                         time.perf_counter() - start)
-    res = OptimizeResult(search_scn, settings, obj, chosen, found, outcome, finalists, val,
-                         manifest)
+    res = OptimizeResult(search_scn, settings, obj, chosen, found, outcome, finalists, val, {})
+    res.manifest = _manifest(res, scn, prune, validation_seconds, described, threads,
+                             time.perf_counter() - start)
     if out is not None:
         res.write(out)
     return res
 
 
-def _manifest(scn, search_scn, settings, chosen, found, outcome, val, validation_seconds,
-              described, threads, prune, wall):
-    vres = val.result.manifest
+def _manifest(res, scn, prune, validation_seconds, described, threads, wall):
+    found, outcome, val = res.candidates, res.search, res.validation
     return store.manifest(
         "optimize",
         scenario=scn.resolved, scenario_sha256=scn.sha256,
-        objective=str(settings.objective), space=chosen.as_dict(),
-        space_source=chosen.source,
-        search=dict(seed=search_scn.seed, paths=search_scn.paths, prune=prune,
+        objective=str(res.objective), space=res.space.as_dict(),
+        space_source=res.space.source,
+        search=dict(seed=res.scenario.seed, paths=res.scenario.paths, prune=prune,
                     combinations=found.combinations, candidates=len(found.strategies),
                     own_strategies=found.own, duplicates_removed=found.duplicates,
                     dropped=outcome.dropped,
@@ -336,9 +333,10 @@ def _manifest(scn, search_scn, settings, chosen, found, outcome, val, validation
                     strategy_paths=outcome.candidate_paths, kernel_passes=outcome.passes,
                     simulate_seconds=outcome.seconds, wall_seconds=outcome.wall_seconds),
         validation=dict(seed=val.scenario.seed, paths=val.scenario.paths,
-                        top=settings.top, strategies=[s.name for s in val.scenario.strategies],
+                        top=res.settings.top,
+                        strategies=[s.name for s in val.scenario.strategies],
                         winner=val.winner, best_own=val.best_own, oracle=val.oracle,
                         best_scenario_sha256=val.scenario.sha256,
-                        simulate_seconds=vres.get("wall_seconds"),
+                        simulate_seconds=val.result.manifest.get("wall_seconds"),
                         wall_seconds=validation_seconds),
         winner=val.winner, executor=described, threads=threads, wall_seconds=wall)

@@ -176,7 +176,8 @@ def plot_frontier(res, path) -> Path:
     zoom = _near_frontier(res, risk, mean, front)
     _candidates_panel(near, res, risk, mean, front, labels="finalists", limits=zoom)
     wide.set_title("every candidate", fontsize=10)
-    near.set_title("near the frontier (the validated top candidates named)", fontsize=10)
+    near.set_title(f"near the top: the {NEAR} best of the search and the frontier "
+                   "(the validated candidates named)", fontsize=10)
     years = res.scenario.horizon_years
     for ax in (wide, near):
         ax.set_xlabel(f"{stat} of {obj.metric} per path, yuan over {years} years"
@@ -185,7 +186,12 @@ def plot_frontier(res, path) -> Path:
     handles, names = wide.get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8.5, frameon=False)
     P = out.rungs[-1].paths
-    if len(front) == 1:
+    w = res.winner_index
+    if len(front) == 1 and w is not None and risk[w] <= risk[front[0]] and \
+            mean[w] <= mean[front[0]] * 1.001:
+        story = (f"the winner, {found.strategies[w].name}, is best on both: no candidate has a "
+                 f"lower {stat} or a lower mean, so no safety is for sale")
+    elif len(front) == 1:
         story = (f"{found.strategies[front[0]].name} is best on both: no candidate has a lower "
                  f"{stat} or a lower mean, so no safety is for sale")
     else:
@@ -197,17 +203,22 @@ def plot_frontier(res, path) -> Path:
     return _save(fig, Path(path))
 
 
+NEAR = 20     # the best-ranked candidates the right panel shows, at least
+
+
 def _near_frontier(res, risk, mean, front):
-    """(x limits, y limits) around the frontier, the finalists and the
-    scenario's best own strategy: at least 10% of the lowest values wide."""
-    keep = set(front) | set(res.finalist_indices) | {res.winner_index}
+    """(x limits, y limits) around the frontier, the best-ranked candidates,
+    the validated ones and the hindsight plan: at least 2% of the lowest
+    values wide."""
+    best = list(res.search.order()[:NEAR])
+    keep = set(front) | set(best) | set(res.finalist_indices) | {res.winner_index}
     keep.discard(None)
     keep = sorted(keep)
     xs = np.append(risk[keep], res.oracle_risk)
     ys = np.append(mean[keep], res.search.oracle_mean)
     xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
-    x0, x1 = xs.min(), max(xs.max(), 1.1 * xs.min())
-    y0, y1 = ys.min(), max(ys.max(), 1.1 * ys.min())
+    x0, x1 = xs.min(), max(xs.max(), 1.02 * xs.min())
+    y0, y1 = ys.min(), max(ys.max(), 1.02 * ys.min())
     pad_x, pad_y = 0.08 * (x1 - x0), 0.08 * (y1 - y0)
     return (x0 - pad_x, x1 + pad_x), (y0 - pad_y, y1 + pad_y)
 
@@ -276,21 +287,26 @@ def _place_labels(ax, labels):
     fig.canvas.draw()
     trans = ax.transData
     pts = [(trans.transform((x, y)), text, weight) for x, y, text, weight in labels]
-    pts.sort(key=lambda p: -p[0][1])
+    # labels stack away from the nearer edge: down from points in the upper
+    # half of the axes, up from those in the lower half
+    (_, bottom), (_, top) = ax.transAxes.transform([(0, 0), (1, 1)])
     step = 11 * fig.dpi / 72          # a line of 8-point text, in pixels
     placed = []
-    for (px, py), text, weight in pts:
-        y = py
-        moved = True
-        while moved:                  # below every label it would sit on
-            moved = False
-            for qx, qy in placed:
-                # (0.999: a label moved just below another must not meet it again)
-                if abs(qx - px) < 20 * step and abs(qy - y) < 0.999 * step:
-                    y, moved = qy - step, True
-        placed.append((px, y))
-        ax.annotate(text, xy=trans.inverted().transform((px, py)),
-                    xytext=(10, (y - py) * 72 / fig.dpi), textcoords="offset points",
-                    fontsize=8, fontweight=weight, va="center", zorder=7,
-                    arrowprops=dict(arrowstyle="-", color="gray", lw=0.5)
-                    if abs(y - py) > 3 else None)
+    for direction in (-1, 1):
+        group = [p for p in pts if (p[0][1] > (bottom + top) / 2) == (direction < 0)]
+        group.sort(key=lambda p: -direction * p[0][1])
+        for (px, py), text, weight in group:
+            y = py
+            moved = True
+            while moved:              # past every label it would sit on
+                moved = False
+                for qx, qy in placed:
+                    # 0.999: a label moved just past another must not meet it again
+                    if abs(qx - px) < 20 * step and abs(qy - y) < 0.999 * step:
+                        y, moved = qy + direction * step, True
+            placed.append((px, y))
+            ax.annotate(text, xy=trans.inverted().transform((px, py)),
+                        xytext=(10, (y - py) * 72 / fig.dpi), textcoords="offset points",
+                        fontsize=8, fontweight=weight, va="center", zorder=7,
+                        arrowprops=dict(arrowstyle="-", color="gray", lw=0.5)
+                        if abs(y - py) > 3 else None)
