@@ -26,7 +26,7 @@ from .. import store
 from ..report.tables import SECTION, Column, compact_interval, interval
 from ..scenario import MAX_STRATEGIES, Scenario, ScenarioError, scenario_from_dict
 from .evaluate import BATCH, anchors
-from .objective import Objective
+from .objective import Objective, in_cents
 from .search import SearchOutcome, search
 from .space import (Candidates, SearchSpace, Settings, check_space, default_space,
                     load_scenario_with_settings, read_settings, read_space_file)
@@ -142,8 +142,8 @@ def optimize_table(res: OptimizeResult):
                 search]
 
     finalists = sorted(dict.fromkeys(val.finalists),
-                       key=lambda n: (val.estimates[n].value, val.means[n],
-                                      val.finalists.index(n)))
+                       key=lambda n: (in_cents(val.estimates[n].value),
+                                      in_cents(val.means[n]), val.finalists.index(n)))
     rows = [row("*" if n == val.winner else "", n) for n in finalists]
     if val.winner not in finalists:
         rows.insert(0, row("*", val.winner))

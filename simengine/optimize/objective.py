@@ -101,6 +101,14 @@ class Objective:
         return estimate(self.stat, x, replicate)
 
 
+def in_cents(x) -> float:
+    """A money value for ordering: rounded to the cent, so that two
+    candidates that cost the same but for float noise (sums taken in another
+    order) tie, and the tie-breaks decide; NaN sorts last."""
+    x = float(x)
+    return math.inf if math.isnan(x) else round(x, 2)
+
+
 def point(stat: str, x) -> float:
     """The statistic of a sample, as summary.arrow computes it."""
     x = np.asarray(x, dtype=np.float64)

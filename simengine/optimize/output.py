@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from .. import __version__, store
 from ..scenario import load_scenario, to_toml
+from .objective import in_cents
 
 PLOT = "frontier.png"
 # (name, arrow type, meaning): the fixed columns of candidates.arrow
@@ -96,7 +97,7 @@ def best_toml(res) -> str:
     """The validation scenario as TOML, with a header saying what it is."""
     val, obj = res.validation, res.objective
     ranked = sorted((n for n in val.estimates if n != val.oracle),
-                    key=lambda n: (val.estimates[n].value, val.means[n]))
+                    key=lambda n: (in_cents(val.estimates[n].value), in_cents(val.means[n])))
     lines = [f"# best.toml: written by `simengine optimize` (engine {__version__}) from "
              f"{res.scenario.source}",
              f"# objective {obj}: the lowest {obj.label} of {obj.metric} per path, on "

@@ -20,14 +20,13 @@ search path first, then those dropped later before those dropped earlier.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .evaluate import BATCH, evaluate
-from .objective import Estimate, Objective
+from .objective import Estimate, Objective, in_cents
 
 MAX_HALVINGS = 3
 MIN_FIRST = 16
@@ -145,8 +144,8 @@ def search(scn, strategies, objective: Objective, executor, prune=True, keep=1,
 def _survivors(alive, estimates, means, keep) -> np.ndarray:
     """The candidates whose interval overlaps the leader's, and at least the
     `keep` best."""
-    values = np.array([estimates[i].value for i in alive])
-    order = np.lexsort((means[alive], values))
+    values = np.array([in_cents(estimates[i].value) for i in alive])
+    order = np.lexsort((alive, [in_cents(means[i]) for i in alive], values))
     leader = estimates[alive[order[0]]]
     stays = np.array([estimates[i].overlaps_below(leader.hi) for i in alive])
     stays[order[:keep]] = True
@@ -158,8 +157,8 @@ def ranking(estimates, seen, means) -> np.ndarray:
     lower mean (a tie in P95 is common: the bad paths of many strategies buy
     the same tiers); then candidate order (the scenario's own first)."""
     C = len(estimates)
-    values = np.array([e.value if not math.isnan(e.value) else math.inf for e in estimates])
-    means = np.where(np.isnan(means), math.inf, means)
+    values = np.array([in_cents(e.value) for e in estimates])
+    means = np.array([in_cents(m) for m in means])
     order = np.lexsort((np.arange(C), means, values, -seen))
     rank = np.empty(C, dtype=np.int64)
     rank[order] = np.arange(1, C + 1)

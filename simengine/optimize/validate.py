@@ -26,7 +26,7 @@ import numpy as np
 from .. import engine
 from ..scenario import MAX_STRATEGIES
 from .evaluate import oracle_of
-from .objective import Estimate, Objective
+from .objective import Objective, in_cents
 from .space import rules
 
 
@@ -95,15 +95,11 @@ def validate(scn, finalists, objective: Objective, paths, executor, progress=Non
     candidates = own + [s.name for s in vscn.strategies
                         if s.renewal != "oracle" and s.name not in own]
     def order(n, names):
-        return _key(estimates[n]), means[n], names.index(n)
+        return in_cents(estimates[n].value), in_cents(means[n]), names.index(n)
     winner = min(candidates, key=lambda n: order(n, candidates))
     best_own = min(own, key=lambda n: order(n, own)) if own else None
     finalist_names = [_name_in(vscn, st, scn) for st in finalists]
     return Validation(vscn, res, estimates, means, winner, best_own, oracle, finalist_names)
-
-
-def _key(e: Estimate) -> float:
-    return e.value if e.value == e.value else float("inf")
 
 
 def _name_in(vscn, st, scn) -> str:
