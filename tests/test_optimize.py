@@ -404,3 +404,15 @@ def test_efficient_frontier():
     risk = [5, 4, 3, 6, 2, 2]
     mean = [1, 2, 2.5, 0.5, 4, 5]
     assert efficient_frontier(risk, mean) == [4, 2, 1, 0, 3]
+
+
+def test_ties_to_the_cent_go_to_the_lower_mean_then_the_scenarios_own():
+    """Costs equal but for float noise tie; the lower mean, then candidate
+    order (the scenario's own strategies come first) decide."""
+    from simengine.optimize.objective import Estimate
+    from simengine.optimize.search import ranking
+    same = [Estimate(100.0 + 1e-9, 99.0, 101.0, 10), Estimate(100.0, 99.0, 101.0, 10)]
+    seen = np.array([10, 10])
+    assert list(ranking(same, seen, np.array([50.0 + 1e-9, 50.0]))) == [1, 2]
+    assert list(ranking(same, seen, np.array([50.02, 50.0]))) == [2, 1]
+    assert list(ranking(same, np.array([5, 10]), np.array([50.0, 50.0]))) == [2, 1]
