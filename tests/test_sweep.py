@@ -24,6 +24,7 @@ name = "small"
 horizon_years = 1
 paths = 12
 seed = 7
+sampling = "mc"       # path counts as written (sobol rounds them to the replicates)
 
 [sweep.scenario.population]
 size = 4000
@@ -151,7 +152,8 @@ def test_base_is_relative_to_the_sweep_file_or_bundled(tmp_path):
     path.write_text('[sweep]\nname = "b"\nbase = "default.toml"\n'
                     '[sweep.set]\n"scenario.paths" = 3\n[sweep.grid]\n"billing.rule" = ["concurrent"]\n')
     s = sw.load_sweep(path)
-    assert s.base == "<bundled>/default.toml" and s.points[0].scenario.paths == 3
+    # the bundled default samples by sobol, 8 replicates: 3 paths round up to 8
+    assert s.base == "<bundled>/default.toml" and s.points[0].scenario.paths == 8
 
 
 def problems_of(path):
