@@ -209,10 +209,15 @@ NEAR = 20     # the best-ranked candidates the right panel shows, at least
 
 def _near_frontier(res, risk, mean, front):
     """(x limits, y limits) around the frontier, the best-ranked candidates,
-    the validated ones and the hindsight plan: at least 2% of the lowest
-    values wide."""
+    the validated ones, the scenario's own strategies near them and the
+    hindsight plan: at least 2% of the lowest values wide."""
     best = list(res.search.order()[:NEAR])
-    keep = set(front) | set(best) | set(res.finalist_indices) | {res.winner_index}
+    # and the scenario's own strategies within half as much again of the best
+    # risk and mean: how far what the team runs is from the top
+    lo_x, lo_y = np.nanmin(risk[best]), np.nanmin(mean[best])
+    own = [i for i in range(res.candidates.own)
+           if risk[i] <= 1.5 * lo_x and mean[i] <= 1.5 * lo_y]
+    keep = set(front) | set(best) | set(own) | set(res.finalist_indices) | {res.winner_index}
     keep.discard(None)
     keep = sorted(keep)
     xs = np.append(risk[keep], res.oracle_risk)
