@@ -1,0 +1,410 @@
+"""The commands: a few lines each, calling the module that does the work."""
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+import math
+from pathlib import Path
+
+from .common import (PROG, EXIT_OK, BadInput, _debug, _err, _load, _outputs, _plural,  # noqa: F401
+                     _scenario_checked, changes_suffix, check_creatable, check_output_dir,
+                     run_id, safe_name)
+
+
+# --------------------------------------------------------------------------
+# run
+
+def _run_scenario(args):
+    scn = _load(args.scenario, args.set, args.scale)
+    return _scenario_checked(lambda: scn.replace_run(paths=args.paths, seed=args.seed),
+                             suffix=" (from the command line)")
+
+
+def _run_directory(args, scn) -> Path:
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        name = safe_name(scn.name)
+        if name != scn.name:
+            _err(f"{PROG}: scenario name {scn.name!r} is not safe as a directory name; "
+                 f"writing under results/{name}/")
+        suffix = changes_suffix(args)
+        out = Path("results") / name / (run_id() + suffix)
+        while out.exists():                 # same second and same 24 random bits
+            out = out.with_name(run_id() + suffix)
+    check_output_dir(out)
+    return out
+
+
+def default_log_strategy(scn) -> str:
+    """The strategy whose contact log --events writes by default: the first
+    oracle (it blocks nobody, so its log is the customers' own behaviour,
+    what `calibrate` fits), else the first strategy."""
+    oracles = [s.name for s in scn.strategies if s.renewal == "oracle"]
+    return oracles[0] if oracles else scn.strategies[0].name
+
+
+def _events_plan(args, scn, out):
+    """(strategy, file) of the --events contact log, or (None, None); the
+    log's size is checked here, before the run."""
+    if args.events is None:
+        if args.events_strategy is not None:
+            raise BadInput("--events-strategy: only with --events, which writes the contact "
+                           "log (add --events, or --events=FILE)")
+        return None, None
+    names = [s.name for s in scn.strategies]
+    strategy = args.events_strategy or default_log_strategy(scn)
+    if strategy not in names:
+        raise BadInput(f"--events-strategy: no strategy named {strategy!r}; "
+                       f"strategies: {', '.join(names)}")
+    target = Path(args.events) if args.events else out / "events.arrow"
+    if args.events:
+        check_creatable(target, "--events ", "not overwriting it")
+    _check_event_log(args, scn, strategy)
+    return strategy, target
+
+
+def _round_down(x) -> float:
+    """The largest of 1, 2, 5 x 10^k at most x."""
+    k = math.floor(math.log10(x))
+    return max(m * 10.0 ** k for m in (1, 2, 5) if m * 10.0 ** k <= x)
+
+
+def _check_event_log(args, scn, strategy):
+    """Refuse, before the run, a contact log larger than the limit: its rows
+    on path 0 are counted by simulating that path, and the advice (fewer
+    paths, or a scaled-down scenario) leaves room for paths twice as busy."""
+    from .. import engine
+    limit = _event_log_api().MAX_EVENT_ROWS
+    _err(f"{PROG}: --events: measuring the contact log of {strategy!r} on path 0 (a first "
+         "run compiles the kernels first) ...")
+    inputs = engine.pack_scenario(scn)
+    index = [s.name for s in scn.strategies].index(strategy)
+    probe = engine.simulate_chunk(inputs, scn.seed, [0], log_strategy=index, log_rows=1)
+    per_path = max(1, int(probe.log_n[0]))
+    if per_path * scn.paths <= limit:
+        return
+    scale = args.scale or 1.0
+    paths = limit // (2 * per_path)
+    if paths >= 1:
+        advice = f"use --paths {paths:,} (or fewer)"
+    else:
+        paths = min(scn.paths, 10)
+        factor = _round_down(limit / (2 * per_path * paths))
+        advice = (f"make a small version of the scenario: --scale {scale * factor:g} "
+                  f"--paths {paths} (--scale multiplies the population and the initial "
+                  "contacts; which tiers bind changes)")
+    raise BadInput(f"--events: the contact log of {strategy!r} would have about "
+                   f"{per_path * scn.paths:,} rows ({per_path:,} on path 0 x "
+                   f"{_plural(scn.paths, 'path')}), more than the limit of {limit:,} rows; "
+                   f"{advice}")
+
+
+def _event_log_api():
+    """The module that writes contact event logs (check_event_log_size,
+    write_event_log)."""
+    from .. import calibration
+    return calibration
+
+
+def _executor(args):
+    from ..executor import make_executor
+    if args.executor == "local" and args.workers is not None:
+        raise BadInput("--workers: only with --executor dask (local runs use --threads)")
+    if args.executor == "dask" and args.threads is not None:
+        raise BadInput("--threads: only with --executor local (a dask worker uses its "
+                       "own threads; see --workers)")
+    return _scenario_checked(make_executor, args.executor, args.threads, args.scheduler,
+                             args.workers)
+
+
+def _executor_words(executor, facts) -> str:
+    if facts.get("executor") == "dask":
+        where = facts.get("scheduler") or "LocalCluster"
+        return f"dask at {where}, {_plural(facts.get('workers') or 0, 'worker')}"
+    return _plural(getattr(executor, "threads", 1), "thread")
+
+
+def _simulate(scn, executor, facts, args):
+    """engine.run with a progress display; the result and the seconds taken."""
+    from .. import engine
+    from ..executor import default_chunk
+    from ..report import Progress
+    threads = getattr(executor, "threads", 1)
+    chunk = args.chunk_size or default_chunk(threads)
+    _scenario_checked(engine.check_resources, scn, threads, chunk)   # memory, before any work
+    S = len(scn.strategies)
+    label = f"{scn.name} ({_plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor, facts)})"
+    with Progress(label, scn.paths, enabled=False if args.no_progress else None) as prog:
+        res = engine.run(scn, chunk_size=args.chunk_size, progress=prog, executor=executor,
+                         on_phase=prog.phase)
+    _err(f"{PROG}: {_plural(scn.paths, 'path')} x {_plural(S, 'strateg', 'y', 'ies')} "
+         + timing_words(res.manifest, prog.elapsed))
+    return res
+
+
+def timing_words(manifest, elapsed) -> str:
+    """"in 3.2 s (+ 18.0 s compiling; 222,992,780 customer events, 76.5 M/s)":
+    the simulation's own time, and the kernels' compilation (first run
+    only) apart when the manifest reports it."""
+    compile_s = manifest.get("compile_seconds")
+    wall = manifest.get("wall_seconds")
+    seconds = wall if compile_s is not None and wall is not None else elapsed
+    rate = manifest.get("events_per_second") or 0
+    facts = f"{manifest.get('customer_events', 0):,} customer events, {rate / 1e6:,.1f} M/s"
+    if compile_s is not None:       # numba's cache loads in well under a second
+        doing = "compiling the kernels" if compile_s >= 2 else "loading the compiled kernels"
+        facts = f"+ {compile_s:.1f} s {doing}; " + facts
+    return f"in {seconds:.1f} s ({facts})"
+
+
+def _write_run(res, out, args, executor_facts):
+    res.manifest.update(
+        kind="run", run_id=out.name, output_dir=str(out),
+        created=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        command=[PROG] + list(args.argv),
+        overrides=list(args.set), scale=args.scale,
+        executor=executor_facts)
+    try:
+        res.write(out, fmt=args.format)
+    except FileExistsError as e:
+        raise BadInput(str(e)) from None
+    except OSError as e:
+        raise BadInput(f"{out}: cannot write the run directory: {e.strerror or e}") from None
+
+
+def cmd_run(args) -> int:
+    scn = _run_scenario(args)
+    out = _run_directory(args, scn)
+    events_strategy, events_file = _events_plan(args, scn, out)
+    _outputs.expect(out)
+    if events_file is not None:
+        _outputs.expect(events_file, f"the contact log {events_file}")
+    executor = _executor(args)
+    try:
+        facts = executor.describe() if hasattr(executor, "describe") else {}
+        res = _simulate(scn, executor, facts, args)
+    finally:
+        getattr(executor, "close", lambda: None)()
+    _write_run(res, out, args, facts)
+    if events_strategy is not None:
+        written = _scenario_checked(
+            lambda: _event_log_api().write_event_log(scn, out, events_strategy, path=events_file),
+            suffix=f" ({out} was written, but not the contact log)")
+        _err(f"{PROG}: contact log of {events_strategy!r} written to {written or events_file}")
+    _outputs.complete()
+    from ..report import percentile_parts, print_table, run_changes
+    names = [s.name for s in scn.strategies]
+    print_table(*percentile_parts(res.summary, "total_cost", scn.horizon_years, names,
+                                  run_changes(res.manifest)))
+    print(f"\nwrote {out}")
+    print(f"plots: {PROG} report {out}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# validate, report, warmup
+
+def _changes_words(args) -> str:
+    from ..report import changes_text, run_changes
+    return changes_text(run_changes({"scale": args.scale, "overrides": args.set}))
+
+
+def cmd_validate(args) -> int:
+    from .. import engine
+    from ..executor import default_chunk, thread_count
+    scn = _load(args.scenario, args.set, args.scale)
+    threads = thread_count(None)
+    _scenario_checked(engine.check_resources, scn, threads, default_chunk(threads))
+    print(f"ok: {scn.source}: scenario {scn.name!r}: {_plural(scn.population, 'customer')} "
+          f"in {_plural(len(scn.segments), 'segment')}, "
+          f"{_plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "
+          f"{_plural(scn.horizon_years, 'year')}, {_plural(scn.paths, 'path')}, "
+          f"seed {scn.seed}, rule {scn.billing.rule} (sha256 {scn.sha256[:12]})"
+          + _changes_words(args))
+    _print_warnings(scn)
+    return EXIT_OK
+
+
+def _print_warnings(scn):
+    """Settings that are valid but do nothing, and what the loader changed
+    (paths rounded up to the replicates): said, never silent."""
+    from ..scenario import scenario_warnings
+    for line in scenario_warnings(scn):
+        _err(f"warning: {line}")
+
+
+def _read_run(directory):
+    from .. import report
+    try:
+        return report.load_run(directory)
+    except report.NotARun as e:
+        raise BadInput(str(e)) from None
+
+
+def cmd_report(args) -> int:
+    from .. import report
+    directory = Path(args.run_dir)
+    try:
+        manifest = report.read_manifest(directory)
+    except report.NotARun as e:
+        raise BadInput(str(e)) from None
+    if manifest.get("kind") == "sweep":
+        if args.format != "text" or args.html:
+            raise BadInput(f"{directory}: a sweep directory: its report is report.md and "
+                           "plots/ (no --format or --html; run `simengine report` on it alone)")
+        return _report_sweep(directory)
+    run = _read_run(directory)
+    text = args.format == "text"
+    try:
+        table = report.render_table(args.format, run.summary, args.metric, run.horizon_years,
+                                    run.strategies, run.changes,
+                                    width=report.terminal_width() if text else None)
+    except ValueError as e:
+        raise BadInput(f"--metric: {e}") from None
+    written = []
+    try:
+        if args.html:
+            written = report.write_html(run)
+        elif text:
+            written = report.write_plots(run)
+    except OSError as e:
+        raise BadInput(f"{directory}: cannot write the report: {e.strerror or e}") from None
+    _outputs.complete()
+    print(table, flush=True)
+    info = sys.stdout if text else sys.stderr      # csv/md/json: stdout holds the table only
+    if written and text:
+        print()
+    for p in written:
+        print(f"wrote {p}", file=info)
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from .. import report
+    a, b = _read_run(args.run_a), _read_run(args.run_b)
+    try:
+        comp = report.compare_runs(a, b, args.metric)
+    except ValueError as e:
+        raise BadInput(f"--metric: {e}") from None
+    _outputs.complete()
+    print("\n".join(comp.lines()))
+    print()
+    report.print_table(*comp.side)
+    if comp.paired is not None:
+        print()
+        report.print_table(*comp.paired)
+    print()
+    import textwrap
+    width = min(report.terminal_width() or 100, 100)
+    for note in comp.notes:
+        print(textwrap.fill(note, width))
+    return EXIT_OK
+
+
+WARMUP_SCENARIO = {
+    "scenario": {"name": "warmup", "horizon_years": 1, "paths": 4, "seed": 1},
+    "population": {"size": 2000},
+    "segment": [{"name": "a", "share": 0.5, "initial_contacts": 100, "adoption_rate": 0.01,
+                 "churn_rate": 0.002, "churn_shape": 2.0, "readd_prob": 0.5},
+                {"name": "b", "share": 0.5, "adoption_rate": 0.005, "churn_rate": 0.004}],
+    "billing": {"tiers": [[500, 50], [1000, 100]], "certified": False},
+    "strategy": [{"name": "none", "renewal": "none", "upgrade": "none",
+                  "on_blocked": "retry", "admit": ["a"], "others": "overflow"}],
+}
+
+
+def cmd_warmup(args) -> int:
+    from .. import engine
+    from ..scenario import scenario_from_dict
+    scn = scenario_from_dict(WARMUP_SCENARIO, "<warmup>")
+    t0 = time.perf_counter()
+    engine.run(scn, threads=args.threads)
+    t1 = time.perf_counter()
+    engine.run(scn, threads=args.threads)
+    t2 = time.perf_counter()
+    print(f"warmup: kernels ready in {t1 - t0:.2f} s (compile or load from numba's cache); "
+          f"a tiny run now takes {t2 - t1:.3f} s")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# sweep, calibrate
+
+RESUME_HINT = "finished points are kept; rerun the same command to resume"
+
+
+def _report_sweep(directory) -> int:
+    from .. import sweeps
+    sweeps.report_sweep(directory).print()
+    _outputs.complete()
+    return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    from .. import sweeps
+    from ..report import plural, print_table
+    sweep = sweeps.load_sweep(args.sweep, overrides=args.set, paths=args.paths, scale=args.scale,
+                              fmt=args.format)
+    _outputs.hint = RESUME_HINT
+    run = sweeps.run_sweep(sweep, out=args.out, executor=args.executor,
+                           scheduler=args.scheduler, workers=args.workers)
+    _outputs.complete()
+    title, columns, rows = sweeps.result_table(sweep, run)
+    if sweep.command_line:
+        title += f" ({', '.join(sweep.command_line)})"
+    print_table(title, columns, rows)
+    print(f"{plural(len(sweep.points), 'point')}: {len(run.simulated)} simulated, "
+          f"{len(run.skipped)} already done, in {run.wall_seconds:.1f} s")
+    print(f"wrote {run.directory} (report: {PROG} report {run.directory})")
+    return EXIT_OK
+
+
+def cmd_optimize(args) -> int:
+    from .. import optimize
+    from ..executor import make_executor
+    from ..report import Progress, print_table
+    if args.out is not None:
+        check_output_dir(Path(args.out))
+    executor = make_executor(args.executor, threads=args.threads, scheduler=args.scheduler,
+                             workers=args.workers)
+    try:
+        with Progress("optimize", total=1, unit="strategy-paths", announce=False) as bar:
+            res = optimize.optimize(
+                args.scenario, space=args.space, objective=args.objective, paths=args.paths,
+                validate_paths=args.validate_paths, top=args.top, out=args.out,
+                executor=executor, prune=not args.no_prune, overrides=args.set,
+                scale=args.scale, progress=bar)
+    finally:
+        executor.close()
+    _outputs.complete()
+    title, columns, rows = optimize.optimize_table(res)
+    print_table(title, columns, rows)
+    for line in optimize.optimize_notes(res):
+        print(line)
+    if args.out is not None:
+        print(f"wrote {args.out} (best.toml: {PROG} run {Path(args.out) / 'best.toml'})")
+    return EXIT_OK
+
+
+def cmd_calibrate(args) -> int:
+    from .. import calibration
+    from ..calibration.writer import output_paths
+    check_paths = calibration.CHECK_PATHS if args.check_paths is None else args.check_paths
+    calibration.check_output(args.output, args.force, check=check_paths > 0)   # before fitting
+    if not args.force:
+        for path in output_paths(args.output, check_paths > 0):
+            _outputs.expect(path)
+    cal = calibration.calibrate(args.events, population=args.population, segments=args.segments,
+                                path=args.path, check_paths=check_paths, seed=args.seed or 0)
+    try:
+        written = calibration.write_calibration(cal, args.output, force=args.force,
+                                                uncertainty=not args.no_uncertainty)
+    except OSError as e:
+        raise BadInput(f"{args.output}: cannot write: {e.strerror or e}") from None
+    _outputs.complete()
+    print(cal.report())
+    print()
+    print("Wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
