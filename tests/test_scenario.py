@@ -476,3 +476,8 @@ def test_scale_makes_a_small_version_on_purpose():
     for bad in (0, -1, float("nan"), "x"):
         with pytest.raises(ScenarioError, match="--scale: expected a number > 0"):
             load_scenario("default", scale=bad)
+
+
+def test_an_optimize_table_is_left_to_simengine_optimize(tmp_path):
+    text = BASE + '\n[optimize]\nobjective = "p95:economic_cost"\n[optimize.space]\nheadroom = [0.0, 0.1]\n'
+    assert load_scenario(write(tmp_path, text)).name == "t"

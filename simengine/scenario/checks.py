@@ -341,6 +341,9 @@ def _check_initial_contacts(c, segs, sizes, population):
               f"(share * population.size {population:,}), got {initial:,}; {fits}")
 
 
+OPTIMIZE = "optimize"
+
+
 def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
                        file_population=None) -> Scenario:
     """Validate a raw scenario dict (as tomllib returns it), fill defaults and
@@ -351,8 +354,10 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: expected a TOML table at top level"], source)
     for key in data:
-        if key not in _SCHEMA and key != UNCERTAINTY:
-            c.bad(key, "unknown table; allowed tables: " + ", ".join([*_SCHEMA, UNCERTAINTY]))
+        # [optimize] (SPEC 13) belongs to `simengine optimize`, which checks it
+        if key not in _SCHEMA and key not in (UNCERTAINTY, OPTIMIZE):
+            c.bad(key, "unknown table; allowed tables: "
+                  + ", ".join([*_SCHEMA, UNCERTAINTY, OPTIMIZE]))
 
     tables = {k: c.table(data.get(k, {}), k, k) for k in _SCHEMA if k not in _ARRAYS}
     segs = c.array(data, "segment")
