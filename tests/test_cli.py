@@ -99,7 +99,7 @@ SPEC_COLUMNS = {
         ("lost_value", F), ("economic_cost", F), ("peak_contacts", I), ("final_contacts", I),
         ("first_adds", I), ("readds", I), ("churns", I), ("blocked", I), ("lost", I),
         ("overflowed", I), ("upgrades", I), ("growth_multiplier", F),
-        ("churn_multiplier", F), ("regret", F)],
+        ("churn_multiplier", F), ("replicate", I), ("regret", F)],
     "periods.arrow": [
         ("strategy", S), ("path", I), ("period", I), ("tier_size", I), ("capacity_end", I),
         ("tier_cost", F), ("upgrade_cost", F), ("certification_cost", F),
@@ -110,7 +110,7 @@ SPEC_COLUMNS = {
         ("capacity", I), ("cumulative_cost", F)],
     "summary.arrow": [("strategy", S), ("metric", S), ("n", I)] + [
         (c, F) for c in ("mean", "std", "se", "p5", "p50", "p90", "p95", "p99", "p95_lo",
-                         "p95_hi", "cvar95")],
+                         "p95_hi", "cvar95", "cvar95_lo", "cvar95_hi")],
 }
 STRATEGIES = ["no-purchase", "fit", "vip-first", "oracle"]
 
@@ -629,14 +629,14 @@ def test_calibrate_exit_statuses(tmp_path, monkeypatch, capsys):
         def report(self):                 # the signal while the report prints
             raise KeyboardInterrupt
 
-    def write(cal, output, force=False):
+    def write(cal, output, force=False, **options):
         return [store.write_text(output, "fitted"), store.write_text("new-fit.json", "{}")]
     monkeypatch.setattr(calibration, "calibrate", lambda *a, **k: Fitted())
     monkeypatch.setattr(calibration, "write_calibration", write)
     assert cli.main(["calibrate", "events.csv", "--check-paths", "0", "-o", "new.toml"]) == 0
     assert "after the output was complete" in capsys.readouterr().err
 
-    def interrupted_write(cal, output, force=False):
+    def interrupted_write(cal, output, force=False, **options):
         raise KeyboardInterrupt
     monkeypatch.setattr(calibration, "write_calibration", interrupted_write)
     assert cli.main(["calibrate", "events.csv", "--check-paths", "0", "-o", "other.toml"]) == 130

@@ -86,11 +86,13 @@ def _check_event_log(args, scn, strategy):
     if per_path * scn.paths <= limit:
         return
     scale = args.scale or 1.0
-    paths = limit // (2 * per_path)
-    if paths >= 1:
+    # under sobol, paths come in whole replicates (a smaller --paths is rounded up)
+    step = scn.replicates if getattr(scn, "sampling", "mc") == "sobol" else 1
+    paths = limit // (2 * per_path) // step * step
+    if paths >= step:
         advice = f"use --paths {paths:,} (or fewer)"
     else:
-        paths = min(scn.paths, 10)
+        paths = max(step, min(scn.paths, 10) // step * step)
         factor = _round_down(limit / (2 * per_path * paths))
         advice = (f"make a small version of the scenario: --scale {scale * factor:g} "
                   f"--paths {paths} (--scale multiplies the population and the initial "
