@@ -155,9 +155,19 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
     years = run.horizon_years
     fig.suptitle(f"{run.scenario_name}: cost of each strategy over {years} "
                  f"year{'s' * (years != 1)}, spread over {n:,} simulated paths (lower is better)")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    oracles = [s for s in run.oracles if s in strategies]
+    top = 0.97
+    if oracles:
+        fig.text(0.5, 0.955, REGRET_NOTE.format(oracle=oracles[0]), ha="center", va="top",
+                 fontsize=9, color="0.3")
+        top = 0.93
+    fig.tight_layout(rect=(0, 0.05, 1, top))
     return _save(fig, path or run.directory / "cost_distribution.png")
 
+
+REGRET_NOTE = ("\"{oracle}\" is the hindsight benchmark: the cheapest tiers and upgrades "
+               "that block nobody, chosen knowing each path's future. A strategy's regret is "
+               "what it costs above it on the same path (simengine report RUN --metric regret).")
 
 CAPACITY_NOTE = ("New adds are blocked while usage is at or above capacity. Contacts held "
                  "before are kept when capacity is lower (no tier bought, or a smaller one), "

@@ -41,7 +41,9 @@ METRIC_LABELS = {
     "lost": "customers lost",
     "overflowed": "customers put on personal WeChat",
     "cheapest": "share of paths where the strategy has the lowest economic cost",
-    "regret": "economic cost minus the oracle's on the same path, yuan",
+    "regret": ("money left on the table: economic cost above the hindsight plan (the "
+               "cheapest tiers and upgrades that block nobody, chosen knowing the path's "
+               "future) on the same path, yuan; 0 = nothing to gain"),
 }
 
 
@@ -75,6 +77,12 @@ class Run:
         except (KeyError, TypeError, ValueError):
             months = self.monthly.column("month").to_numpy()
             return max(1, int(months.max() + 1) // 12) if len(months) else 1
+
+    @property
+    def oracles(self) -> list:
+        """The run's oracle strategies (the hindsight benchmark), in file order."""
+        return [s["name"] for s in self.manifest["scenario"].get("strategy", [])
+                if s.get("renewal") == "oracle"]
 
     @property
     def changes(self) -> list:
