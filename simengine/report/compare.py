@@ -244,8 +244,8 @@ def compare_runs(a: Run, b: Run, metric: str = "total_cost") -> Comparison:
         comp.paired = _paired_table(a, b, metric, common, len(_paths(a)))
         comp.notes.append(
             "Each path holds the same customers and multipliers in both runs, so B - A on a "
-            "path is what the change does there; its interval is far narrower than that of "
-            "the difference of two separate estimates (unpaired 95% CI).")
+            "path is what the change does there; its interval is narrower than that of the "
+            "difference of two separate estimates (unpaired CI), often far narrower.")
     else:
         comp.notes.append(f"No paired differences: {reason}. The side-by-side figures are "
                           "separate estimates.")
