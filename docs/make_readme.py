@@ -17,8 +17,8 @@ temporary directory holding copies of the repository's `scenarios/` and
 `docs/examples/`, with stdout a pipe (plain tables with every column,
 progress as lines) and the user's numba cache (a first run compiles). Seeds
 are fixed, so every number is reproduced exactly on any machine; only
-timings differ, and `--check` compares everything but them (and the
-images, which it regenerates but cannot compare across matplotlib versions).
+timings differ, and `--check` compares everything but them (it writes
+nothing, and leaves the images alone: their bytes vary with matplotlib).
 Chromium is needed for the report.html screenshot; without it the old
 screenshot is kept and the script says so.
 """
@@ -96,7 +96,12 @@ def seconds(x) -> str:
     return f"{x:.0f} s" if x >= 10 else f"{x:.1f} s"
 
 
+WRITE_FIGURES = True           # --check writes nothing
+
+
 def copy_figure(src: Path, name: str):
+    if not WRITE_FIGURES:
+        return
     IMG.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, IMG / name)
 
@@ -323,6 +328,8 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the pieces and exit")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
+    global WRITE_FIGURES
+    WRITE_FIGURES = not args.check
     if args.list:
         print("\n".join(PIECES))
         return 0
