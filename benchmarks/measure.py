@@ -269,13 +269,15 @@ def main(argv=None):
             json.dump(raw, f, indent=1)
 
     # ---- the table
+    import simengine
+    n_strategies = len(simengine.load_scenario("default").strategies)
     m = raw["machine"]
     rows = []
     add = lambda fig, val, how: rows.append((fig, val, how))   # noqa: E731
     add("Default scenario, 1,000 paths, 2 threads (compile excluded)",
         _fmt_s(wall2 * 1000 / P),
         f"median of {R} fresh runs of {P} paths (`run().manifest` wall time) x {1000 // P}; "
-        f"1M customers, 3 years, 7 strategies")
+        f"1M customers, 3 years, {n_strategies} strategies")
     add(f"Same, {big_paths:,} paths measured in one run", _fmt_s(big["wall"]),
         f"one fresh run of {big_paths:,} paths, {threads2} threads"
         + ("" if big_paths == 1000 else " (--quick: not 1,000)"))
