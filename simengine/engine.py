@@ -374,11 +374,48 @@ def run_shape(threads=None, chunk_size=None, executor=None):
 
 def compile_kernels(packed: PackedScenario) -> float:
     """Compile (or load from numba's cache) the kernels for this packed
-    scenario's types by simulating no path; returns the seconds it took."""
+    scenario's types by simulating no path; returns the seconds it took.
+    A Ctrl-C (or SIGTERM) meanwhile is raised once compilation returns."""
+    def compile_now():
+        out = allocate_outputs(packed, np.zeros(0, np.int64))
+        simulate_into(packed, 0, out, 0, 0)
     start = time.perf_counter()
-    out = allocate_outputs(packed, np.zeros(0, np.int64))
-    simulate_into(packed, 0, out, 0, 0)
+    _with_signals_held(compile_now)
     return time.perf_counter() - start
+
+
+def _with_signals_held(work):
+    """Run `work()` with the Python handlers of SIGINT and SIGTERM held back,
+    then (whether it returned or raised) run the handler of each signal that
+    arrived: KeyboardInterrupt after a Ctrl-C.
+
+    LLVM generates machine code in C and then calls llvmlite's object-cache
+    hook, a ctypes callback: a signal that arrived meanwhile has its handler
+    run inside that callback, where ctypes prints the KeyboardInterrupt as
+    "Exception ignored" and drops it, and the run went on (a Ctrl-C at a
+    random moment of a first compile was lost about one time in five).
+    Nor can a second Ctrl-C be raised at once: it would as often be dropped
+    the same way, or in a `__del__`. Handlers belong to the main thread: in
+    any other `work()` just runs."""
+    import signal
+    import threading
+    held, previous = [], {}
+
+    def hold(signum, frame):
+        held.append(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
+            if callable(handler):           # not SIG_DFL, SIG_IGN, or one set in C
+                previous[signum] = signal.signal(signum, hold)
+    try:
+        work()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            previous[signum](signum, None)
 
 
 def _checked_threads(threads):

@@ -4,6 +4,7 @@ paths that are hard to provoke from outside (unexpected failures, cleanup of a
 write that fails midway)."""
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 import simengine
-from simengine import cli, report, store
+from simengine import cli, engine, report, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -401,6 +402,70 @@ def test_interrupt_leaves_nothing_that_looks_complete(tmp_path):
     assert not (tmp_path / "interrupted").exists()
     assert not [f for f in _all_files(tmp_path) if f.name == "manifest.json"]
     assert os.listdir(tmp_path) == []           # no hidden partial directory either
+
+
+# `python -c` with a Ctrl-C that lands where one pressed during a first compile
+# often does: llvmlite's object-cache hook, the ctypes callback LLVM makes after
+# generating a module's machine code in C (the signal's handler runs there)
+CTRL_C_IN_LLVM_CALLBACK = """
+import os, signal, sys
+from llvmlite.binding import ExecutionEngine
+from simengine import cli
+
+find_module = ExecutionEngine._find_module_ptr
+sent = []
+
+def find_module_then_ctrl_c(self, module_ptr):
+    callers, f = [], sys._getframe(1)
+    while f is not None:
+        callers.append(f.f_code.co_name)
+        f = f.f_back
+    if not sent and callers[0] == "_raw_object_cache_notify" and "compile_kernels" in callers:
+        sent.append(True)
+        print("SIGINT in llvmlite's callback", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGINT)
+    return find_module(self, module_ptr)
+
+ExecutionEngine._find_module_ptr = find_module_then_ctrl_c
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_compiling_is_not_lost(tmp_path):
+    # an empty numba cache of its own, so that the kernels really compile
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tiny.toml").write_text(TINY)
+    proc = subprocess.run(
+        [sys.executable, "-c", CTRL_C_IN_LLVM_CALLBACK, "run", "tiny.toml", "--paths", "4",
+         "--out", "interrupted"],
+        cwd=work, env=_env(NUMBA_CACHE_DIR=str(tmp_path / "numba-cache")),
+        capture_output=True, text=True, timeout=240,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    err = proc.stderr
+    assert "compiling" in err and "SIGINT in llvmlite's callback" in err, err
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted: nothing written" in err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert os.listdir(work) == ["tiny.toml"]
+
+
+def test_ctrl_c_in_a_callback_from_c_is_raised_after_compiling(monkeypatch):
+    # the mechanism without numba: ctypes drops an exception raised in a callback
+    ctrl_c = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGINT))
+    done = []
+    monkeypatch.setattr(engine, "allocate_outputs", lambda packed, paths: None)
+    monkeypatch.setattr(engine, "simulate_into",
+                        lambda *args: (ctrl_c(), done.append("compiled")))
+    # Ctrl-C's default handler, whatever the test runner inherited
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.compile_kernels(None)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert done == ["compiled"]
 
 
 @pytest.fixture(scope="module")
