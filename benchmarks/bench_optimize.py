@@ -11,7 +11,10 @@ same kernel pass, as `simengine optimize` evaluates candidates:
   is simulated day by day;
 - never blocking: `fit` (renew to fit, upgrade to the next tier) with its
   headroom nudged; it never blocks, so each copy is replayed from the
-  never-blocked run that the scenario's oracle already needs.
+  never-blocked run that the scenario's oracle already needs;
+- space: candidates of the default search space (`simengine optimize`'s),
+  every k-th of them in its order, blocking or not as they come: what an
+  optimiser's candidate costs on average.
 
     python -m benchmarks.bench_optimize          # the figures, printed
 """
@@ -26,7 +29,7 @@ from . import SEED, scenario, set_threads, warm
 
 # strategies added to the default's: a never-blocking one costs microseconds,
 # so many are added to see it above the timer's noise
-ADDED = {"blocking": 8, "never_blocking": 64}
+ADDED = {"blocking": 8, "never_blocking": 64, "space": 24}
 # path numbers timed: under the default's sobol sampling the first 2^k paths
 # are a balanced sample of its path-level numbers (good years and bad)
 PATHS = (0, 1, 2, 3)
@@ -34,6 +37,11 @@ PATHS = (0, 1, 2, 3)
 
 def _variants(base, kind, k):
     by_name = {s.name: s for s in base.strategies}
+    if kind == "space":
+        from simengine.optimize.space import default_space
+        found = default_space(base).candidates(base)
+        new = found.strategies[found.own:]
+        return list(new[::len(new) // k][:k])
     if kind == "blocking":
         proto = by_name["fixed-200k"]
         return [dataclasses.replace(proto, name=f"blocking-{i}",
@@ -75,7 +83,7 @@ def marginal_ms(kind, added=None, paths=PATHS, customers=1_000_000):
 class MarginalStrategy:
     """ms per path per strategy added to the default scenario's pass
     (1,000,000 customers, one thread), blocking and never-blocking apart."""
-    params = [["blocking", "never_blocking"]]
+    params = [["blocking", "never_blocking", "space"]]
     param_names = ["strategy"]
     number = 1
     repeat = 1
@@ -94,7 +102,7 @@ class MarginalStrategy:
 
 
 if __name__ == "__main__":
-    for kind in ("blocking", "never_blocking"):
+    for kind in ("blocking", "never_blocking", "space"):
         added = 2 * ADDED[kind]
         print(f"{kind}: {marginal_ms(kind, added=added, paths=range(8)):.3f} ms per path "
               "per added strategy (1,000,000 customers, 1 thread)")

@@ -191,6 +191,20 @@ def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
     return some_refused and some_pass
 
 
+def admitted_in_priority_order(keys, segment, admit, reserve, usage, capacity):
+    """Who of a day's attempts passes when they are met one by one in
+    ascending priority key and the capacity cannot change: an attempt of an
+    admitted segment passes while usage < capacity - its reserve. Returns
+    the set of their indices."""
+    passed = set()
+    for i in sorted(range(len(keys)), key=lambda i: keys[i]):
+        s = segment[i]
+        if admit[s] and usage < capacity - reserve[s]:
+            passed.add(i)
+            usage += 1
+    return passed
+
+
 # ------------------------------------------------------------ event words
 
 WORD_FIELDS = (("customer", 32), ("episode", 16), ("retry", 8), ("segment", 6),

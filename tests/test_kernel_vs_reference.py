@@ -163,3 +163,50 @@ def test_replayed_strategies_equal_full_simulation():
     # the replay did happen: fewer events were simulated
     assert with_replay.events[:, 1].sum() < full.events[:, 1].sum()
     np.testing.assert_array_equal(with_replay.events[:, 0], full.events[:, 0])
+
+
+# prospects are lost from day 0, the reserve first refuses months later
+LOST_OTHERS = Strategy("vip-repeat", renewal="fixed", tier=2_500, upgrade="none",
+                       admit=("vip", "repeat"), others="lost", on_blocked="retry",
+                       reserve=(("repeat", 1_500),))
+ORACLE = next(s for s in STRATEGIES if s.name == "oracle")
+CROWDS = {
+    # every rule, and copies of blocking ones that refuse at different days
+    "rules": (dict(segments=segments(6000, (100, 200, 100))), STRATEGIES + tuple(
+        dataclasses.replace(s, name=f"{s.name}-{d}", retry_days=d)
+        for s in STRATEGIES + (LOST_OTHERS,)
+        if s.name in ("fixed-retry", "fixed-reserve", "vip-repeat") for d in (1.5, 7.0))),
+    # oracles that refuse: the member cap stops their plan's tiers
+    "capped-oracles": (dict(segments=segments(6000, (300, 1000, 1000)),
+                            staff=Staff(members=1, friend_cap=2_700),
+                            billing=Billing(period_days=200, certification_fee=50.0,
+                                            tiers=SMALL_TIERS)),
+                       (ORACLE, dataclasses.replace(ORACLE, name="oracle-2"),
+                        dataclasses.replace(ORACLE, name="oracle-3"))),
+}
+
+
+@pytest.mark.parametrize("crowd_name", sorted(CROWDS))
+def test_a_strategy_alone_equals_itself_among_others(crowd_name):
+    """A strategy's numbers do not depend on which rows share its pass: alone
+    (simulated from day 0) or among others with its admission rules, then
+    replayed from the never-blocked run, or, when several refuse, resumed
+    from it at their first refusal (kernel/path.resume_blocking)."""
+    setting, strategies = CROWDS[crowd_name]
+    crowd = scenario(strategies=strategies, paths=3, **setting)
+    paths = np.arange(3)
+    together = kernel_outputs(crowd, paths)
+    assert together.path["blocked"][:, -3:].sum(axis=0).min() > 0
+    for si, st in enumerate(crowd.strategies):
+        alone = kernel_outputs(scenario(strategies=(st,), paths=3, **setting), paths)
+        for name in ("path", "period", "month"):
+            np.testing.assert_array_equal(getattr(alone, name)[:, 0],
+                                          getattr(together, name)[:, si], (st.name, name))
+    # the refusing strategies were resumed, not simulated from day 0
+    packed = pack_scenario(crowd)
+    whole = packed.kernel.strategies.copy()
+    whole["replay_source"] = -1
+    packed = dataclasses.replace(packed, kernel=packed.kernel._replace(strategies=whole))
+    full = simulate_chunk(packed, crowd.seed, paths)
+    np.testing.assert_array_equal(together.events[:, 0], full.events[:, 0])
+    assert (together.events[:, 1] < full.events[:, 1]).all()

@@ -8,7 +8,7 @@ import pytest
 
 import naive
 from simengine import billing, rng, strategies
-from simengine.kernel import arrivals, calendar, layout, path
+from simengine.kernel import arrivals, calendar, layout, path, priority
 
 RNG = np.random.default_rng(20240601)
 CASES = 400
@@ -213,27 +213,118 @@ def test_needs_priority():
         usage = int(RNG.integers(0, 25))
         max_reserve = int(RNG.choice([0, 0, int(RNG.integers(1, 10))]))
         may_upgrade = bool(RNG.random() < 0.5)
-        assert path.needs_priority(n, usage, capacity, max_reserve, may_upgrade) == \
+        assert priority.needs_priority(n, usage, capacity, max_reserve, may_upgrade) == \
             naive.needs_priority(n, usage, capacity, max_reserve, may_upgrade), \
             (n, usage, capacity, max_reserve)
 
 
-def test_priority_order():
-    """Today's attempts in ascending priority: the ORDER draw of (customer,
-    episode * 256 + retry)."""
+def _some_attempts(r, n, segments):
+    fields = [dict(customer=int(r.integers(0, 10**6)), episode=int(r.integers(0, 4)),
+                   retry=int(r.integers(0, 4)), segment=int(r.integers(0, segments)),
+                   overflow=0) for _ in range(n)]
+    today = np.zeros(n + 5, layout.EVENT)
+    today["word"][:n] = [naive.event_word(**f) for f in fields]
+    return fields, today
+
+
+def _keys(pk, fields):
+    return [naive.py_draw_bits(int(pk), f["customer"], rng.ORDER, f["episode"] * 256 + f["retry"])
+            for f in fields]
+
+
+def test_priority_heap_pops_contested_attempts_in_priority_order():
+    """The heap holds the attempts of contested segments and pops them in
+    ascending priority (the ORDER draw of (customer, episode * 256 +
+    retry)); the others follow in the order taken."""
     r = np.random.default_rng(7)
-    for case in range(20):
+    for case in range(40):
         pk = np.uint64(rng.path_key(np.uint64(case), 1))
-        n = int(r.integers(2, 300))
-        today = np.zeros(n + 5, layout.EVENT)
-        fields = [dict(customer=int(r.integers(0, 10**6)), episode=int(r.integers(0, 4)),
-                       retry=int(r.integers(0, 4)), segment=int(r.integers(0, 5)), overflow=0)
-                  for _ in range(n)]
-        today["word"][:n] = [naive.event_word(**f) for f in fields]
-        order = path.priority_order(pk, today, n, np.empty(n + 5, np.uint64))
-        keys = [naive.py_draw_bits(int(pk), f["customer"], rng.ORDER,
-                                   f["episode"] * 256 + f["retry"]) for f in fields]
-        assert list(order) == sorted(range(n), key=lambda i: keys[i])
+        n = int(r.integers(1, 300))
+        fields, today = _some_attempts(r, n, 5)
+        rules = np.zeros(5, layout.SEGMENT_RULE)
+        rules["contested"] = r.random(5) < 0.6
+        keys, heap = np.empty(n + 5, np.uint64), np.empty(n + 5, np.int64)
+        h = priority.priority_heap(pk, today, n, keys, heap, rules)
+        contested = [i for i in range(n) if rules["contested"][fields[i]["segment"]]]
+        assert h == len(contested)
+        popped = [priority.pop_first(keys, heap, size) for size in range(h, 0, -1)]
+        want = _keys(pk, fields)
+        assert popped == sorted(contested, key=lambda i: want[i])
+        assert list(heap[h:n]) == [i for i in range(n) if i not in set(contested)]
+
+
+def test_priority_thresholds_pass_who_priority_order_passes():
+    """With a capacity that cannot change today, the per-segment key
+    thresholds pass exactly the attempts that meeting them all in priority
+    order passes (reserves by segment, segments not admitted)."""
+    r = np.random.default_rng(11)
+    for case in range(CASES):
+        pk = np.uint64(rng.path_key(np.uint64(case), 3))
+        segments = int(r.integers(1, 5))
+        n = int(r.integers(2, 80))
+        fields, today = _some_attempts(r, n, segments)
+        admit = r.random(segments) < 0.8
+        reserve = r.choice([0, 0, 3, 10, 25], segments)
+        capacity = int(r.integers(1, 120))
+        usage = int(r.integers(max(0, capacity - 60), capacity + 1))
+        rules = np.zeros(segments, layout.SEGMENT_RULE)
+        rules["admit"], rules["reserve"] = admit, reserve
+        priority.contested_segments(rules, usage, capacity, False, False)
+        keys = np.empty(n + 5, np.uint64)
+        priority.priority_thresholds(pk, today, n, keys, rules, usage, capacity)
+        got = set()
+        for i, f in enumerate(fields):
+            s = f["segment"]
+            if rules["contested"][s]:
+                if rules["passes"][s] and keys[i] <= rules["last_key"][s]:
+                    got.add(i)
+            elif admit[s] and usage < capacity - reserve[s]:
+                got.add(i)          # never: such a segment is contested
+        want = naive.admitted_in_priority_order(_keys(pk, fields), [f["segment"] for f in fields],
+                                                admit, reserve, usage, capacity)
+        assert got == want, (case, usage, capacity, list(reserve), list(admit))
+
+
+def test_plan_step():
+    """An oracle resumed on day t goes on with the first entry of its
+    period's hindsight plan due on or after t (entry 0 is the renewal)."""
+    r = np.random.default_rng(5)
+    for _ in range(CASES):
+        n = int(r.integers(1, 7))
+        days = np.zeros(8, np.int64)
+        days[1:n] = np.sort(r.choice(np.arange(1, 100), n - 1, replace=False))
+        t = int(r.integers(1, 110))
+        assert path.plan_step(days, n, t) == 1 + sum(1 for j in range(1, n) if days[j] < t)
+
+
+def test_none_can_pass():
+    """The rest of a day's attempts are all refused, whatever their order:
+    below the capacity every admitted segment's reserve is reached; at it,
+    no upgrade would raise it."""
+    for _ in range(CASES):
+        free_quota = int(RNG.choice([0, 100, 2000]))
+        nominal = some_nominal(RNG, free_quota)
+        tiers = np.zeros(len(nominal), layout.TIER)
+        tiers["nominal"] = tiers["effective"] = nominal
+        rule = str(RNG.choice(list(strategies.UPGRADE)))
+        st = np.zeros(1, layout.STRATEGY)[0]
+        st["upgrade"], st["headroom"] = strategies.UPGRADE[rule], float(RNG.choice(headrooms()))
+        tier = int(RNG.integers(-1, len(nominal)))
+        capacity = nominal[tier] if tier >= 0 else free_quota
+        usage = int(RNG.integers(max(0, capacity - 50), capacity + 5))
+        least = int(RNG.choice([0, 0, 5, 30]))
+        got = priority.none_can_pass(st, tiers, code_tier(None if tier < 0 else tier), usage,
+                                 capacity, least)
+        if usage < capacity:
+            want = usage >= capacity - least
+        elif rule == "none":
+            want = True
+        else:
+            new = naive.upgrade_tier(rule, None if tier < 0 else tier, usage, float(st["headroom"]),
+                                     nominal)
+            want = new is None or not naive.raises_capacity(
+                new, None if tier < 0 else tier, nominal[new], capacity)
+        assert got == want, (rule, tier, usage, capacity, least)
 
 
 # ---------------------------------------------------------------- event words

@@ -134,3 +134,26 @@ def push(cal, staged, n):
         qd.count = c + 1
     cal.top[0] = fresh
     cal.top[1] = free_top
+
+
+@njit(cache=True)
+def copy_of(src, dst):
+    """`dst` (grown if needed) holding the same events in the same queues
+    and order as `src`: a fork of one strategy's future events."""
+    nb = src.links.shape[1]
+    if dst.links.shape[1] < nb:
+        dst = Calendar(np.empty(nb * BLOCK, EVENT), np.empty((2, nb), np.int64), dst.index,
+                       dst.top)
+    used = src.top[0]
+    for i in range(used * BLOCK):
+        dst.events[i] = src.events[i]
+    for b in range(used):
+        dst.links[0, b] = src.links[0, b]
+    for i in range(src.top[1]):
+        dst.links[1, i] = src.links[1, i]
+    for q in range(2):
+        for d in range(src.index.shape[1]):
+            dst.index[q, d] = src.index[q, d]
+    dst.top[0] = src.top[0]
+    dst.top[1] = src.top[1]
+    return dst

@@ -75,6 +75,19 @@ STATE = np.dtype([
     ("logged", I8),                 # contact log rows wanted so far
 ])
 
+# A strategy's rules for one segment, and the attempts of that segment it
+# lost. Losses are counted per segment and valued once at the end (a sum of
+# counts does not depend on the order attempts were met, so a strategy
+# resumed from the never-blocked run equals one simulated from day 0).
+# `contested`: today, some of the segment's attempts may pass and some not,
+# so who passes is decided by priority (path.contested_segments); when the
+# capacity cannot change today, those that pass are known at once: its
+# attempts pass if `passes` and their priority key is at most `last_key`
+# (path.priority_thresholds).
+SEGMENT_RULE = np.dtype([("admit", np.bool_), ("reserve", I8), ("lost", I8),
+                         ("contested", np.bool_), ("passes", np.bool_),
+                         ("last_key", np.uint64)])
+
 # What a phantom run records each day, for the strategies replayed from it;
 # counts are running totals.
 DAY = np.dtype([("usage_start", I8), ("usage_after_churns", I8), ("active", I8),

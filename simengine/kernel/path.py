@@ -1,11 +1,14 @@
 """One path: the shared draws, then each strategy in turn, replayed from a
 phantom's day record when it never blocks (`replay.py`), else simulated day
-by day here.
+by day here: from day 0, or, when several strategies replayed from the same
+phantom refuse an attempt, each from the day of its first refusal, forked
+from a rerun of the phantom (`resume_blocking`): until then its customers
+are the phantom's.
 
 A simulated day has the phases of SPEC section 4's order within a day:
 (1) period start (`periods.open_period`), (2) churns due today, (3) attempts
-due today in their priority order, (4) end of day (peaks, period and month
-records). Phases (2) and (3) are one call a day each, with their event loops
+due today, with the outcomes of meeting them in their priority order
+(`priority.py`), (4) end of day (peaks, period and month records). Phases (2) and (3) are one call a day each, with their event loops
 written flat: calling a function with arrays per event costs reference
 counting on every call. Events they schedule are staged and pushed into the
 calendar in one call at the day's end (always for a later day, so today's
@@ -17,8 +20,8 @@ import numpy as np
 from numba import njit
 
 from ..billing import NO_TIER, churn_lowers_usage
-from ..rng import LIFETIME, ORDER, READD_DECISION, READD_DELAY, RETRY_DELAY, draw_bits, \
-    exponential, path_key, uniform
+from ..rng import LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, exponential, path_key, \
+    uniform
 from ..strategies import (ADMITTED, FORECAST_WINDOW, LOST, OVERFLOWED, R_ORACLE, RETRY,
                           U_NONE, blocked_outcome, raises_capacity, refused_outcome,
                           upgrade_tier)
@@ -26,25 +29,43 @@ from . import calendar as cal_
 from .arrivals import draw_arrivals
 from .calendar import ATTEMPTS, CHURNS
 from .hindsight import plan_periods
-from .layout import (DAY, EVENT, LOG_ADD, LOG_CHURN, STAGED, STATE, UNBOUNDED, attempt_occurrence,
+from .layout import (DAY, EVENT, LOG_ADD, LOG_CHURN, SEGMENT_RULE, STAGED, STATE, UNBOUNDED,
                      customer_of, episode_of, event_word, is_overflow, retry_of, segment_of)
 from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
                       open_period, planned_upgrade, record_month)
-from .replay import replay_strategy
+from .priority import (contested_segments, needs_priority, none_can_pass, pop_first,
+                       priority_heap, priority_thresholds)
+from .replay import replay_strategy, take_customers
 
 # Working memory of a path, reused by its strategies (grown as needed):
-# the calendar; today's events, their priority keys; events staged today;
-# net adds of the last FORECAST_WINDOW days; the strategy's STATE record;
-# `as_taken`, an empty order (today's attempts need no sorting).
-Work = namedtuple("Work", "calendar today keys staged ring state as_taken")
+# the calendar; today's events, their priority keys and a heap of their
+# indices; events staged today; net adds of the last FORECAST_WINDOW days;
+# the strategy's STATE record; its SEGMENT_RULE per segment.
+Work = namedtuple("Work", "calendar today keys heap staged ring state rules")
+
+# how today's attempts are met (attempt_phase's `heaped`, else a heap's size)
+AS_TAKEN, BY_THRESHOLD = -1, -2
 
 
 @njit(cache=True)
-def new_work(days):
+def new_work(days, segments):
     return Work(cal_.new_calendar(days, 1024), np.empty(1024, EVENT),
-                np.empty(1024, np.uint64), np.empty(2048, STAGED),
+                np.empty(1024, np.uint64), np.empty(1024, np.int64), np.empty(2048, STAGED),
                 np.zeros(FORECAST_WINDOW, np.int64), np.zeros(1, STATE),
-                np.empty(0, np.int64))
+                np.zeros(segments, SEGMENT_RULE))
+
+
+@njit(cache=True)
+def fork_work(work, fork, admit, reserve):
+    """`fork` (working memory) holding a copy of `work`'s calendar and net
+    adds, and the rules of the strategy with rows `admit`, `reserve`."""
+    for i in range(FORECAST_WINDOW):
+        fork.ring[i] = work.ring[i]
+    for s in range(fork.rules.shape[0]):
+        fork.rules[s].admit = admit[s]
+        fork.rules[s].reserve = reserve[s]
+    return Work(cal_.copy_of(work.calendar, fork.calendar), fork.today, fork.keys, fork.heap,
+                fork.staged, fork.ring, fork.state, fork.rules)
 
 
 @njit(cache=True)
@@ -111,36 +132,27 @@ def churn_phase(pk, c, segs, state, prow, per, today, n, staged, log):
 
 
 @njit(cache=True)
-def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
-    """Who gets the last slots is decided by each attempt's random priority;
-    sorting is needed only when some, not all, of today's n attempts could
-    pass: some could meet a reserve (usage + n > capacity - max_reserve) or
-    the capacity, while some can still pass (usage < capacity, or an upgrade
-    may still raise a full capacity)."""
-    return n > 1 and usage + n > capacity - max_reserve and (usage < capacity or may_upgrade)
-
-
-@njit(cache=True)
-def priority_order(pk, today, n, keys):
-    """today[:n] in ascending priority."""
-    for i in range(n):
-        w = today[i].word
-        keys[i] = draw_bits(pk, customer_of(w), ORDER, attempt_occurrence(w))
-    return np.argsort(keys[:n])
-
-
-@njit(cache=True)
-def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, today, n, order,
+def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, heap, heaped,
                   staged, log):
-    """Attempts due today (today[:n], in `order`, or as taken when it is
-    empty): admission, upgrade, capacity check (less the segment's
-    `reserve`), the blocked rule; admitted lives and overflow lives get
-    their churn staged, retries their next try."""
+    """Attempts due today (today[:n]): admission, upgrade, capacity check
+    (less the segment's reserve), the blocked rule (`rules`: SEGMENT_RULE
+    per segment, losses counted there); admitted lives and overflow lives
+    get their churn staged, retries their next try.
+
+    `heaped` says how they are met:
+    - AS_TAKEN: in the order taken (their order cannot change an outcome);
+    - BY_THRESHOLD: in the order taken, an attempt of a contested segment
+      passing as it would in priority order (`priority_thresholds`);
+    - h >= 0 (`priority_heap`): heap[:h] is a min-heap by priority `keys` of
+      the attempts of contested segments: they are met in ascending
+      priority while one of them could still pass, then the rest in any
+      order (each refused whatever the order).
+    Outcomes are those of meeting all of them in priority order; counts and
+    per-segment losses do not depend on the order. A logged strategy meets
+    them all in priority order (its log rows keep that order)."""
     t = state.day
     D = c.days
-    ordered = order.shape[0] > 0
     upgrade = st.upgrade
-    lost_value_of = segs.lost_value
     active = state.active
     usage = state.usage
     overflow = state.overflow
@@ -151,17 +163,34 @@ def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, toda
     readds = 0
     blocked = 0
     lost = 0
-    lost_value = prow.lost_value
     overflowed = 0
+    least_reserve = UNBOUNDED            # of the contested segments
+    for s in range(rules.shape[0]):
+        if rules[s].contested and rules[s].admit and rules[s].reserve < least_reserve:
+            least_reserve = rules[s].reserve
+    everyone = state.logging
+    settled = heaped < 0
+    by_threshold = heaped == BY_THRESHOLD
+    popped = 0
     for ii in range(n):
-        i = order[ii] if ordered else ii
+        if heaped < 0:
+            i = ii
+        else:
+            if not settled and not everyone:
+                settled = none_can_pass(st, tiers, state.tier, usage, capacity, least_reserve)
+            if popped < heaped and (everyone or not settled):
+                i = pop_first(keys, heap, heaped - popped)
+                popped += 1
+            else:
+                j = ii - popped         # the heap's rest, then the others
+                i = heap[j] if j < heaped - popped else heap[j + popped]
         w = today[i].word
         lam = today[i].lam
         u = customer_of(w)
         e = episode_of(w)
         j = retry_of(w)
         s = segment_of(w)
-        if not admit[s]:
+        if not rules[s].admit:
             outcome = refused_outcome(st.others)
         else:
             # only a full capacity tries an upgrade: a refusal by a reserve
@@ -171,7 +200,11 @@ def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, toda
                 if raises_capacity(new_tier, state.tier, tiers[new_tier].effective, capacity):
                     buy_upgrade(c, tiers, state, prow, per, new_tier)
                     capacity = state.capacity
-            if usage < capacity - reserve[s]:
+            if by_threshold and rules[s].contested:
+                passes = rules[s].passes and keys[i] <= rules[s].last_key
+            else:
+                passes = usage < capacity - rules[s].reserve
+            if passes:
                 outcome = ADMITTED
                 active += 1
                 usage += 1
@@ -187,7 +220,7 @@ def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, toda
                 outcome = blocked_outcome(st.on_blocked, j, st.max_retries)
         if outcome == LOST:
             lost += 1
-            lost_value += lost_value_of[s]
+            rules[s].lost += 1
             continue
         # stage a churn (of a WeCom or an overflow life) or the next retry
         if outcome == RETRY:
@@ -220,7 +253,6 @@ def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, toda
     prow.readds += readds
     prow.blocked += blocked
     prow.lost += lost
-    prow.lost_value = lost_value
     prow.overflowed += overflowed
     per.first_adds += first_adds
     per.readds += readds
@@ -228,8 +260,9 @@ def attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, toda
 
 
 @njit(cache=True)
-def start_strategy(c, st, n_initial, state, prow, ring):
-    """Day 0 before anything happens: the initial contacts, no tier."""
+def start_strategy(c, st, admit, reserve, n_initial, state, prow, work):
+    """Day 0 before anything happens: the initial contacts, no tier; the
+    strategy's rules per segment (`admit`, `reserve`: its rows), no loss."""
     state.day = 0
     state.period = 0
     state.month = 0
@@ -246,13 +279,42 @@ def start_strategy(c, st, n_initial, state, prow, ring):
     state.events = 0
     clear_totals(prow)
     prow.peak_contacts = n_initial
-    ring[:] = 0
+    work.ring[:] = 0
+    rules = work.rules
+    for s in range(rules.shape[0]):
+        rules[s].admit = admit[s]
+        rules[s].reserve = reserve[s]
+        rules[s].lost = 0
+    cal_.clear(work.calendar)
 
 
 @njit(cache=True)
-def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
-                      log):
-    """Strategy row `si` on the path with key `pk`, day by day; fills its
+def finish_strategy(segs, rules, state, prow):
+    """After the last day: the final contacts and the value of the lost
+    attempts, counted per segment (in segment order: the sum is the same
+    whatever order the attempts were met in)."""
+    prow.final_contacts = state.active
+    value = 0.0
+    for s in range(rules.shape[0]):
+        value += rules[s].lost * segs[s].lost_value
+    prow.lost_value = value
+
+
+@njit(cache=True)
+def plan_step(plan_day, plan_n, t):
+    """The entry of a period's hindsight plan due next at the start of day t
+    (entry 0, the renewal, is taken when the period opens)."""
+    step = 1
+    while step < plan_n and plan_day[step] < t:
+        step += 1
+    return step
+
+
+@njit(cache=True)
+def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months, log,
+                  t0, t1):
+    """Strategy row `si` on the path with key `pk`, days t0..t1-1, from its
+    state at the start of day t0 (work.state, work.calendar); fills its
     output records (and, for a phantom, its day record). An oracle follows
     the hindsight plan of its phantom (`plans`: day, tier, entries per
     period and phantom). Returns the working memory, grown if it had to."""
@@ -260,24 +322,19 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, peri
     st = scn.strategies[si]
     segs = scn.segments
     tiers = scn.tiers
-    admit = scn.admit[si]
-    reserve = scn.reserve[si]
     month_end = scn.month_end
-    D = c.days
     P = c.period_days
     unbounded = st.unbounded
     max_effective = tiers[tiers.shape[0] - 1].effective
-    calendar, today, keys, staged, ring, state_arr, as_taken = work
+    calendar, today, keys, heap, staged, ring, state_arr, rules = work
     state = state_arr[0]
-    cal_.clear(calendar)
-    start_strategy(c, st, arrivals.n_initial, state, prow, ring)
-    if state.logging:
-        log_initial_contacts(segs, log, state)
     plan_day, plan_tier, plan_n = plans
     oracle = st.renewal == R_ORACLE
     src = max(st.oracle_source, 0)
     step = 0
-    for t in range(D):
+    if oracle and t0 % P != 0:
+        step = plan_step(plan_day[src, t0 // P], plan_n[src, t0 // P], t0)
+    for t in range(t0, t1):
         state.day = t
         if t % P == 0:
             state.period = t // P
@@ -302,6 +359,7 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, peri
             cap = max(2 * today.shape[0], max(n_churns, n_attempts))
             today = np.empty(cap, EVENT)
             keys = np.empty(cap, np.uint64)
+            heap = np.empty(cap, np.int64)
         if n_churns + n_attempts > staged.shape[0]:
             staged = np.empty(max(2 * staged.shape[0], n_churns + n_attempts), STAGED)
 
@@ -320,11 +378,16 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, peri
         for i in range(first_lo, first_hi):
             today[n] = arrivals.first[i]
             n += 1
-        order = as_taken
+        heaped = AS_TAKEN
         may_upgrade = st.upgrade != U_NONE and max_effective > state.capacity
         if needs_priority(n, state.usage, state.capacity, st.max_reserve, may_upgrade):
-            order = priority_order(pk, today, n, keys)
-        attempt_phase(pk, c, st, tiers, segs, admit, reserve, state, prow, per, today, n, order,
+            contested_segments(rules, state.usage, state.capacity, may_upgrade, state.logging)
+            if may_upgrade or state.logging:
+                heaped = priority_heap(pk, today, n, keys, heap, rules)
+            else:
+                priority_thresholds(pk, today, n, keys, rules, state.usage, state.capacity)
+                heaped = BY_THRESHOLD
+        attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, heap, heaped,
                       staged, log)
         cal_.push(calendar, staged, state.staged)
         state.staged = 0
@@ -342,8 +405,23 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, peri
         if t == month_end[state.month]:
             record_month(state, months[state.month])
             state.month += 1
-    prow.final_contacts = state.active
-    return Work(calendar, today, keys, staged, ring, state_arr, as_taken)
+    return Work(calendar, today, keys, heap, staged, ring, state_arr, rules)
+
+
+@njit(cache=True)
+def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
+                      log):
+    """Strategy row `si` on the path with key `pk`, every day from day 0
+    (see `simulate_days`). Returns the working memory, grown if it had to."""
+    state = work.state[0]
+    start_strategy(scn.config[0], scn.strategies[si], scn.admit[si], scn.reserve[si],
+                   arrivals.n_initial, state, prow, work)
+    if state.logging:
+        log_initial_contacts(scn.segments, log, state)
+    work = simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
+                         log, 0, scn.config[0].days)
+    finish_strategy(scn.segments, work.rules, state, prow)
+    return work
 
 
 @njit(cache=True)
@@ -365,6 +443,63 @@ def log_initial_contacts(segs, log, state):
 
 
 @njit(cache=True)
+def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, out_period,
+                    out_month, log, refusal, row_events):
+    """The strategies replayed from phantom `src` that refuse an attempt
+    (refusal[si]: the day of their first refusal, -1 for the others) share
+    the phantom's work up to that day: the phantom is run again, forked at
+    each refusal day in turn, and each fork continues as its strategy from
+    that day (its billing state replayed up to there, its customers the
+    phantom's). Numbers equal a simulation from day 0: until its first
+    refusal a strategy's customers are the phantom's, event for event.
+    Returns (the working memory, events simulated)."""
+    c = scn.config[0]
+    D = c.days
+    K = out_period.shape[1]
+    S = refusal.shape[0]
+    rows = np.empty(S, np.int64)
+    days = np.empty(S, np.int64)
+    m = 0
+    for si in range(S):
+        if refusal[si] >= 0 and scn.strategies[si].replay_source == src:
+            rows[m] = si
+            days[m] = refusal[si]
+            m += 1
+    rows = rows[:m][np.argsort(days[:m], kind="mergesort")]
+    # the phantom's own records are final already: its rerun writes scratch ones
+    prow = out_path[src:src + 1].copy()
+    periods = out_period[src].copy()
+    months = out_month[src].copy()
+    state = work.state[0]
+    start_strategy(c, scn.strategies[src], scn.admit[src], scn.reserve[src], arrivals.n_initial,
+                   state, prow[0], work)
+    fork = new_work(D, scn.segments.shape[0])
+    simulated = 0
+    t = 0
+    for r in range(m):
+        si = rows[r]
+        work = simulate_days(pk, src, scn, arrivals, work, day_record, plans, prow[0], periods,
+                             months, log, t, refusal[si])
+        t = refusal[si]
+        st = scn.strategies[si]
+        ph = max(st.oracle_source, 0)
+        fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
+        replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, fork.state[0],
+                        (plans[0][ph], plans[1][ph], plans[2][ph]), scn.month_end,
+                        out_path[si], out_period[si], out_month[si], t)
+        k = min(t // c.period_days, K - 1)
+        take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out_path[si],
+                       out_period[si, k], fork.rules, t % c.period_days != 0)
+        fork = simulate_days(pk, si, scn, arrivals, fork, day_record, plans, out_path[si],
+                             out_period[si], out_month[si], log, t, D)
+        finish_strategy(scn.segments, fork.rules, fork.state[0], out_path[si])
+        row_events[si] = fork.state[0].events
+        simulated += fork.state[0].events - state.events
+    simulated += state.events
+    return work, simulated
+
+
+@njit(cache=True)
 def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out_mult,
                   log_strategy, log):
     """Every strategy row on one path, whose growth and churn normals are
@@ -381,7 +516,7 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
     arrivals, G, Mc = draw_arrivals(pk, scn, normals[0], normals[1])
     out_mult[0] = G
     out_mult[1] = Mc
-    work = new_work(D)
+    work = new_work(D, scn.segments.shape[0])
     state = work.state[0]
     n_phantoms = 0
     for si in range(S):
@@ -394,24 +529,33 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
     plan_tier = np.full((max(n_phantoms, 1), K, entries), NO_TIER, np.int64)
     plan_n = np.ones((max(n_phantoms, 1), K), np.int64)
     plan_usage = np.empty(c.period_days, np.int64)
+    plans = (plan_day, plan_tier, plan_n)
     row_events = np.zeros(S, np.int64)
+    # the day each replayed strategy first refuses an attempt (-1: never, or
+    # not replayed), and how many refuse per phantom
+    refusal = np.full(S, -1, np.int64)
+    refusing = np.zeros(max(n_phantoms, 1), np.int64)
     simulated = 0
     logged = 0
+    # phantoms come first: each is simulated before the rows replayed from it
     for si in range(S):
         st = scn.strategies[si]
         src = st.replay_source
         if src >= 0 and si != log_strategy:
             ph = max(st.oracle_source, 0)
-            if replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, state,
-                               (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
-                               out_path[si], out_period[si], out_month[si]):
+            day = replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, state,
+                                  (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
+                                  out_path[si], out_period[si], out_month[si], D)
+            if day == D:
                 row_events[si] = row_events[src]
                 continue
+            refusal[si] = day
+            refusing[src] += 1
+            continue
         state.logging = si == log_strategy
         state.logged = 0
-        work = simulate_strategy(pk, si, scn, arrivals, work, day_record,
-                                 (plan_day, plan_tier, plan_n), out_path[si], out_period[si],
-                                 out_month[si], log)
+        work = simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, out_path[si],
+                                 out_period[si], out_month[si], log)
         if st.unbounded:
             plan_periods(c, scn.tiers, day_record[si], plan_day[si], plan_tier[si], plan_n[si],
                          plan_usage)
@@ -419,9 +563,24 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
             logged = state.logged
         row_events[si] = state.events
         simulated += state.events
+    state.logging = False
+    # a strategy alone in refusing costs the same simulated whole as resumed
+    for si in range(S):
+        src = scn.strategies[si].replay_source
+        if refusal[si] >= 0 and refusing[src] == 1:
+            refusal[si] = -1
+            work = simulate_strategy(pk, si, scn, arrivals, work, day_record, plans,
+                                     out_path[si], out_period[si], out_month[si], log)
+            row_events[si] = state.events
+            simulated += state.events
+    for src in range(n_phantoms):
+        if refusing[src] > 1:
+            work, resumed = resume_blocking(pk, src, scn, arrivals, work, day_record, plans,
+                                            out_path, out_period, out_month, log, refusal,
+                                            row_events)
+            simulated += resumed
     represented = 0
     for si in range(S):
         if not scn.strategies[si].unbounded:
             represented += row_events[si]
     return represented, simulated, logged
-

@@ -6,8 +6,9 @@ upgrades and payments differ, and those depend on usage alone. So the
 strategy is replayed from the phantom's per-day record (layout.DAY) in
 O(days + upgrades). The k-th admitted attempt of day t meets usage
 `usage_after_churns + k`, whatever the order. The replay gives up at the
-first attempt the strategy would refuse; the caller then simulates it in
-full.
+first attempt the strategy would refuse; the caller then simulates it, in
+full or from that day on (`path.resume_blocking`), its customers taken from
+the phantom run (`take_customers`).
 """
 import numpy as np
 from numba import njit
@@ -60,13 +61,48 @@ def copy_customer_counts(src, dst):
 
 
 @njit(cache=True)
+def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, mid_period):
+    """At the start of a day before which a strategy refused nothing, its
+    customers are the phantom's: their counts, running totals and losses
+    (by admission rules) are copied from the phantom's running STATE,
+    PATH_RECORD, current PERIOD_RECORD and SEGMENT_RULEs (the period's
+    counts only `mid_period`: a period starting today starts them at 0).
+    The strategy's billing (tier, capacity, costs) stays its own."""
+    state.active = ph_state.active
+    state.usage = ph_state.usage
+    state.overflow = ph_state.overflow
+    state.net_adds = ph_state.net_adds
+    state.net_today = 0
+    state.peak_overflow = ph_state.peak_overflow
+    state.staged = 0
+    state.events = ph_state.events
+    state.logging = False
+    state.logged = 0
+    prow.peak_contacts = ph_row.peak_contacts
+    prow.first_adds = ph_row.first_adds
+    prow.readds = ph_row.readds
+    prow.churns = ph_row.churns
+    prow.blocked = ph_row.blocked
+    prow.lost = ph_row.lost
+    prow.overflowed = ph_row.overflowed
+    for s in range(rules.shape[0]):
+        rules[s].lost = ph_rules[s].lost
+    if mid_period:
+        per.first_adds = ph_per.first_adds
+        per.readds = ph_per.readds
+        per.churns = ph_per.churns
+        per.blocked = ph_per.blocked
+
+
+@njit(cache=True)
 def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow,
-                    periods, months):
+                    periods, months, stop):
     """Billing of strategy `st` on the trajectory of its phantom (`day`: the
     phantom's DAY records, `phantom_row`: its PATH_RECORD; `plan`: the
-    hindsight plan an oracle follows, (day, tier, entries) per period).
-    Fills the strategy's records and returns True, or returns False (records
-    partly written) at the first attempt it would refuse."""
+    hindsight plan an oracle follows, (day, tier, entries) per period),
+    days 0..stop-1. Fills the strategy's records and returns `stop`, or
+    returns the day of the first attempt it would refuse (records partly
+    written, that day's too). With stop = D its records are complete."""
     plan_day, plan_tier, plan_n = plan
     oracle = st.renewal == R_ORACLE
     step = 0
@@ -86,7 +122,7 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow
     first_at_start = 0          # ... and at the period's start
     readds_at_start = 0
     churns_at_start = 0
-    for t in range(D):
+    for t in range(stop):
         state.day = t
         rec = day[t]
         if t % P == 0:
@@ -107,7 +143,7 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow
         admitted = (rec.first_adds - first_before) + (rec.readds - readds_before)
         if not replay_attempts(c, st, tiers, state, prow, per, rec.usage_after_churns,
                                admitted):
-            return False
+            return t
         net = admitted - (rec.churns - churns_before)
         slot = t % FORECAST_WINDOW
         state.net_adds += net - ring[slot]
@@ -128,5 +164,6 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow
         if t == month_end[state.month]:
             record_month(state, months[state.month])
             state.month += 1
-    copy_customer_counts(phantom_row, prow)
-    return True
+    if stop == D:
+        copy_customer_counts(phantom_row, prow)
+    return stop
