@@ -12,9 +12,11 @@ same kernel pass, as `simengine optimize` evaluates candidates:
 - never blocking: `fit` (renew to fit, upgrade to the next tier) with its
   headroom nudged; it never blocks, so each copy is replayed from the
   never-blocked run that the scenario's oracle already needs;
-- space: candidates of the default search space (`simengine optimize`'s),
-  every k-th of them in its order, blocking or not as they come: what an
-  optimiser's candidate costs on average.
+- space: candidates of the default search space (`simengine optimize`'s)
+  that admit every segment, as the default's own strategies do, every k-th
+  of them in the space's order, blocking or not as they come: what a
+  candidate costs in one of the optimiser's passes, whose candidates share
+  their admission rules and so their never-blocked run.
 
     python -m benchmarks.bench_optimize          # the figures, printed
 """
@@ -29,7 +31,7 @@ from . import SEED, scenario, set_threads, warm
 
 # strategies added to the default's: a never-blocking one costs microseconds,
 # so many are added to see it above the timer's noise
-ADDED = {"blocking": 8, "never_blocking": 64, "space": 24}
+ADDED = {"blocking": 8, "never_blocking": 64, "space": 32}
 # path numbers timed: under the default's sobol sampling the first 2^k paths
 # are a balanced sample of its path-level numbers (good years and bad)
 PATHS = (0, 1, 2, 3)
@@ -40,8 +42,9 @@ def _variants(base, kind, k):
     if kind == "space":
         from simengine.optimize.space import default_space
         found = default_space(base).candidates(base)
-        new = found.strategies[found.own:]
-        return list(new[::len(new) // k][:k])
+        rules = (tuple(base.strategies[0].admit), base.strategies[0].others)
+        new = [s for s in found.strategies[found.own:] if (tuple(s.admit), s.others) == rules]
+        return new[::len(new) // k][:k]
     if kind == "blocking":
         proto = by_name["fixed-200k"]
         return [dataclasses.replace(proto, name=f"blocking-{i}",

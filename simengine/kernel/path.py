@@ -379,7 +379,10 @@ def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods,
             today[n] = arrivals.first[i]
             n += 1
         heaped = AS_TAKEN
-        may_upgrade = st.upgrade != U_NONE and max_effective > state.capacity
+        # an upgrade needs an attempt that finds the capacity full: not today
+        # unless today's attempts could fill it
+        may_upgrade = st.upgrade != U_NONE and max_effective > state.capacity and \
+            state.usage + n > state.capacity
         if needs_priority(n, state.usage, state.capacity, st.max_reserve, may_upgrade):
             contested_segments(rules, state.usage, state.capacity, may_upgrade, state.logging)
             if may_upgrade or state.logging:
