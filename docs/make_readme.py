@@ -2,6 +2,7 @@
 so that none can drift from what the code does.
 
     python docs/make_readme.py                 # rerun the examples; rewrite README.md, docs/img/
+                                               # (15-20 min: optimize alone takes 5-10)
     python docs/make_readme.py --check         # rerun; exit 1 if README.md differs (timings may)
     python docs/make_readme.py --only sweep    # some pieces only (names: --list)
     python docs/make_readme.py --performance   # also benchmarks/measure.py (5-10 min)
@@ -288,6 +289,47 @@ def sweep(ws, out):
         f"and fit's {value('cumulative', 0.01, 'fit', 'p50')}")
 
 
+def optimize(ws, out):
+    """`simengine optimize` on the bundled default with its default space
+    (several minutes on 2 cores)."""
+    text = ws.run("simengine optimize --out results/optimize")
+    out["optimize"] = block(elide(text, lambda ln: not ln.startswith("simengine: optimize:")))
+    copy_figure(ws.path("results/optimize/frontier.png"), "optimize-frontier.png")
+    out["optimize-facts"] = _optimize_facts(ws.path("results/optimize"))
+
+
+def _optimize_facts(folder) -> str:
+    """The winner against the scenario's best own strategy and the hindsight
+    bound, from the validation run's paths.arrow, with the search's sizes."""
+    import numpy as np
+    import pyarrow.ipc as ipc
+    from simengine.optimize.objective import Objective
+    m = json.loads((folder / "manifest.json").read_text())
+    objective = Objective.parse(m["objective"])
+    with ipc.open_file(folder / "validation" / "paths.arrow") as f:
+        paths = f.read_all()
+    names = paths.column("strategy").to_numpy(zero_copy_only=False)
+    values = paths.column(objective.metric).to_numpy()
+    rep = paths.column("replicate").to_numpy() if "replicate" in paths.column_names else None
+
+    def value(name):
+        keep = names == name
+        return objective.estimate(values[keep], None if rep is None else rep[keep]).value
+
+    v = m["validation"]
+    winner, own, bound = (value(v[k]) for k in ("winner", "best_own", "oracle"))
+    s = m["search"]
+    relation = ("the same strategy" if v["winner"] == v["best_own"] else
+                f"{winner - own:+,.0f} yuan against it" if winner != own else "a tie")
+    return (f"the winner `{v['winner']}` has a validated {objective.label} of {objective.metric} "
+            f"of {winner:,.0f} yuan on {v['paths']:,} fresh paths; the scenario's own best, "
+            f"`{v['best_own']}`, has {own:,.0f} ({relation}); the hindsight bound is "
+            f"{bound:,.0f}. The search evaluated {s['candidates']:,} distinct candidates "
+            f"({s['combinations']:,} combinations), dropped {s['dropped']:,} by pruning, and "
+            f"spent {s['strategy_paths']:,} strategy-paths in {s['kernel_passes']} kernel "
+            f"passes; {seconds(m['wall_seconds'])} in all")
+
+
 def performance(ws, out):
     p = subprocess.run([sys.executable, "benchmarks/measure.py", "--repeat", "5", "--quiet"],
                        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
@@ -297,7 +339,7 @@ def performance(ws, out):
 
 PIECES = {"first-steps": first_steps, "worked-example": worked_example, "compare": compare,
           "html": html, "reading": reading, "validate": validate, "calibration": calibration,
-          "sweep": sweep, "performance": performance}
+          "sweep": sweep, "optimize": optimize, "performance": performance}
 NEEDS = {"compare": "worked-example", "html": "worked-example", "reading": "worked-example"}
 
 
