@@ -421,8 +421,9 @@ def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, peri
                    arrivals.n_initial, state, prow, work)
     if state.logging:
         log_initial_contacts(scn.segments, log, state)
+    # day 0 as an int64, not a literal: one compiled simulate_days for both callers
     work = simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
-                         log, 0, scn.config[0].days)
+                         log, np.int64(0), scn.config[0].days)
     finish_strategy(scn.segments, work.rules, state, prow)
     return work
 
@@ -445,7 +446,7 @@ def log_initial_contacts(segs, log, state):
             log_row(log, state, 0, u, LOG_ADD, s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, out_period,
                     out_month, log, refusal, row_events):
     """The strategies replayed from phantom `src` that refuse an attempt
@@ -468,7 +469,13 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
             rows[m] = si
             days[m] = refusal[si]
             m += 1
-    rows = rows[:m][np.argsort(days[:m], kind="mergesort")]
+    for a in range(1, m):           # by refusal day, then row (insertion: few rows)
+        r, d = rows[a], days[a]
+        b = a - 1
+        while b >= 0 and days[b] > d:
+            rows[b + 1], days[b + 1] = rows[b], days[b]
+            b -= 1
+        rows[b + 1], days[b + 1] = r, d
     # the phantom's own records are final already: its rerun writes scratch ones
     prow = out_path[src:src + 1].copy()
     periods = out_period[src].copy()
@@ -478,26 +485,37 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
                    state, prow[0], work)
     fork = new_work(D, scn.segments.shape[0])
     simulated = 0
-    t = 0
-    for r in range(m):
-        si = rows[r]
-        work = simulate_days(pk, src, scn, arrivals, work, day_record, plans, prow[0], periods,
-                             months, log, t, refusal[si])
-        t = refusal[si]
-        st = scn.strategies[si]
-        ph = max(st.oracle_source, 0)
-        fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
-        replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, fork.state[0],
-                        (plans[0][ph], plans[1][ph], plans[2][ph]), scn.month_end,
-                        out_path[si], out_period[si], out_month[si], t)
-        k = min(t // c.period_days, K - 1)
-        take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out_path[si],
-                       out_period[si, k], fork.rules, t % c.period_days != 0)
-        fork = simulate_days(pk, si, scn, arrivals, fork, day_record, plans, out_path[si],
-                             out_period[si], out_month[si], log, t, D)
-        finish_strategy(scn.segments, fork.rules, fork.state[0], out_path[si])
-        row_events[si] = fork.state[0].events
-        simulated += fork.state[0].events - state.events
+    t = np.int64(0)
+    # legs: the phantom up to a refusal day, then that strategy from there,
+    # with one call of simulate_days for both (each call site costs compile
+    # time, as does a function of its own: this one is inlined for that)
+    for leg in range(2 * m):
+        si = rows[leg // 2]
+        on_phantom = leg % 2 == 0
+        if on_phantom:
+            row, w, rec, pers, mons, t_to = src, work, prow[0], periods, months, refusal[si]
+        else:
+            st = scn.strategies[si]
+            ph = max(st.oracle_source, 0)
+            fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
+            replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, fork.state[0],
+                            (plans[0][ph], plans[1][ph], plans[2][ph]), scn.month_end,
+                            out_path[si], out_period[si], out_month[si], t)
+            k = min(t // c.period_days, K - 1)
+            take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out_path[si],
+                           out_period[si, k], fork.rules, t % c.period_days != 0)
+            row, w, rec, pers, mons, t_to = si, fork, out_path[si], out_period[si], \
+                out_month[si], D
+        w = simulate_days(pk, row, scn, arrivals, w, day_record, plans, rec, pers, mons, log, t,
+                          t_to)
+        if on_phantom:
+            work = w
+            t = t_to
+        else:
+            fork = w
+            finish_strategy(scn.segments, fork.rules, fork.state[0], out_path[si])
+            row_events[si] = fork.state[0].events
+            simulated += fork.state[0].events - state.events
     simulated += state.events
     return work, simulated
 
