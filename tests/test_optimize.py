@@ -416,3 +416,11 @@ def test_ties_to_the_cent_go_to_the_lower_mean_then_the_scenarios_own():
     assert list(ranking(same, seen, np.array([50.0 + 1e-9, 50.0]))) == [1, 2]
     assert list(ranking(same, seen, np.array([50.02, 50.0]))) == [2, 1]
     assert list(ranking(same, np.array([5, 10]), np.array([50.0, 50.0]))) == [2, 1]
+
+
+def test_the_difference_from_the_own_best_reads_as_money():
+    from simengine.optimize import difference
+    assert difference(21179.58904109589, 21179.589041095893) == "+0 (+0.0%)"
+    assert difference(130808.0, 130808.0) == "+0 (+0.0%)"
+    assert difference(131808.0, 130808.0) == "+1,000 (+0.8%)"
+    assert difference(129808.4, 130808.0) == "-1,000 (-0.8%)"

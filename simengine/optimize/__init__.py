@@ -115,6 +115,15 @@ def _interval(e) -> str:
     return interval(_yuan(e.lo), _yuan(e.hi))
 
 
+def difference(value, own) -> str:
+    """`value` less the scenario's best own `own`, in yuan and percent; a
+    tie to the cent (float noise of sums taken in another order) is +0, not
+    -0."""
+    d = value - own
+    d = 0.0 if in_cents(d) == 0 else d
+    return f"{d:+,.0f}" + (f" ({d / own:+.1%})" if own else "")
+
+
 def optimize_table(res: OptimizeResult):
     """(title, columns, rows) of the printout (SPEC 13): the validated top
     candidates, best first, then the scenario's best own strategy, then the
@@ -134,8 +143,7 @@ def optimize_table(res: OptimizeResult):
         e = val.estimates[name]
         diff = ""
         if own_best is not None and name != val.oracle and name != val.best_own:
-            d = e.value - own_best
-            diff = f"{d:+,.0f}" + (f" ({d / own_best:+.1%})" if own_best else "")
+            diff = difference(e.value, own_best)
         i = by_name.get(search_names.get(name, name))
         search = _yuan(res.search.estimates[i].value) if i is not None else ""
         return [mark, name, _yuan(e.value), _interval(e), diff, _yuan(val.means[name]),
