@@ -331,7 +331,9 @@ def estimate_memory(scn, threads: int, chunk: int) -> int:
     pool = N - sum(s.initial_contacts for s in scn.segments)
     initial = N - pool
     S = len(scn.strategies) + sum(1 for s in scn.strategies if s.renewal == "oracle")
-    per_path = 40 * pool + 48 * initial + 48 * N // 4 + 64 * scn.days + 16 * 64 * 1024
+    # the calendar (48 * N // 4) twice: strategies resumed from the never-
+    # blocked run work on a fork of its calendar (kernel/path.resume_blocking)
+    per_path = 40 * pool + 48 * initial + 2 * (48 * N // 4) + 64 * scn.days + 16 * 64 * 1024
     outputs_per_path = S * (PATH_RECORD.itemsize + scn.periods * PERIOD_RECORD.itemsize
                             + scn.months * MONTH_RECORD.itemsize) * 3
     return threads * per_path + scn.paths * outputs_per_path + chunk * outputs_per_path
