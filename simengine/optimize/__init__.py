@@ -179,7 +179,8 @@ def optimize_notes(res: OptimizeResult) -> list:
         f"{s.candidate_paths:,} strategy-paths in {s.passes} kernel passes",
         f"time: search {m['search']['wall_seconds']:.0f} s, validation "
         f"{m['validation']['wall_seconds']:.0f} s, in all {m['wall_seconds']:.0f} s "
-        f"({m['executor'].get('executor', '?')}, {m['threads']} threads)",
+        f"({m['executor'].get('executor', '?')}, {m['threads']} "
+        f"thread{'' if m['threads'] == 1 else 's'})",
     ]
 
 
