@@ -109,6 +109,27 @@ def kth_smallest(values, m, k):
     return values[want]
 
 
+MAX_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
+TOP = 18446744073709551616.0        # 2^64
+
+
+@njit(cache=True)
+def open_keys(today, n, keys, rules, usage, capacity, above, first, bound, out):
+    """The keys of today[:n]'s attempts of open segments (contested, usage
+    below the capacity less their reserve) above `above` (any, `first`)
+    and at most `bound`: counted, and copied to `out` while it has room."""
+    m = 0
+    for i in range(n):
+        s = segment_of(today[i].word)
+        k = keys[i]
+        if rules[s].contested and usage < capacity - rules[s].reserve and \
+                (first or k > above) and k <= bound:
+            if m < out.shape[0]:
+                out[m] = k
+            m += 1
+    return m
+
+
 @njit(cache=True)
 def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
     """When the capacity cannot change today, who passes in priority order
@@ -135,16 +156,25 @@ def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
         if largest < 0:
             return
         room = capacity - largest - usage
-        m = 0
-        for i in range(n):
-            s = segment_of(today[i].word)
-            if rules[s].contested and usage < capacity - rules[s].reserve and \
-                    (first or keys[i] > above):
-                candidates[m] = keys[i]
-                m += 1
+        m = open_keys(today, n, keys, rules, usage, capacity, above, first, MAX_KEY,
+                      candidates[:0])
         if m == 0:
             return
-        last = kth_smallest(candidates, m, min(room, m))
+        last = MAX_KEY              # all of them pass
+        if m > room:
+            # the room-th lowest of the m keys: they are uniform above
+            # `above`, so a bound that a few more than `room` of them are
+            # under is known; select among those (all of them if too few)
+            share = (room + 4.0 * np.sqrt(room) + 16.0) / m
+            bound = float(above) + share * (TOP - float(above))
+            got = 0
+            if share < 1.0 and bound < TOP:
+                got = open_keys(today, n, keys, rules, usage, capacity, above, first,
+                                np.uint64(bound), candidates)
+            if got < room:
+                got = open_keys(today, n, keys, rules, usage, capacity, above, first, MAX_KEY,
+                                candidates)
+            last = kth_smallest(candidates, got, room)
         for s in range(rules.shape[0]):
             if rules[s].contested and usage < capacity - rules[s].reserve:
                 rules[s].passes = True
