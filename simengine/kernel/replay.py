@@ -78,13 +78,7 @@ def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, 
     state.events = ph_state.events
     state.logging = False
     state.logged = 0
-    prow.peak_contacts = ph_row.peak_contacts
-    prow.first_adds = ph_row.first_adds
-    prow.readds = ph_row.readds
-    prow.churns = ph_row.churns
-    prow.blocked = ph_row.blocked
-    prow.lost = ph_row.lost
-    prow.overflowed = ph_row.overflowed
+    copy_customer_counts(ph_row, prow)  # lost_value, final_contacts: set at the end
     for s in range(rules.shape[0]):
         rules[s].lost = ph_rules[s].lost
     if mid_period:
