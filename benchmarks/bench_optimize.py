@@ -85,7 +85,8 @@ def marginal_ms(kind, added=None, paths=PATHS, customers=1_000_000):
 
 class MarginalStrategy:
     """ms per path per strategy added to the default scenario's pass
-    (1,000,000 customers, one thread), blocking and never-blocking apart."""
+    (1,000,000 customers, one thread): blocking, never-blocking, and the
+    default search space's candidates as a pass of the optimiser holds them."""
     params = [["blocking", "never_blocking", "space"]]
     param_names = ["strategy"]
     number = 1

@@ -164,10 +164,11 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
     blocked = 0
     lost = 0
     overflowed = 0
-    least_reserve = UNBOUNDED            # of the contested segments
-    for s in range(rules.shape[0]):
-        if rules[s].contested and rules[s].admit and rules[s].reserve < least_reserve:
-            least_reserve = rules[s].reserve
+    least_reserve = UNBOUNDED            # of the contested segments (met from a heap)
+    if heaped >= 0:
+        for s in range(rules.shape[0]):
+            if rules[s].contested and rules[s].admit and rules[s].reserve < least_reserve:
+                least_reserve = rules[s].reserve
     everyone = state.logging
     settled = heaped < 0
     by_threshold = heaped == BY_THRESHOLD
