@@ -46,6 +46,9 @@ MARK = re.compile(r"(<!-- make_readme: ([\w-]+) -->)(.*?)(<!-- /make_readme -->)
 VOLATILE = [
     (re.compile(r"\d[\d,]*(\.\d+)? ?(s|ms|min|M/s|MiB|GiB)\b"), "<measured>"),
     (re.compile(r"\d+(\.\d+)?x\b"), "<ratio>"),
+    # whether this machine's numba cache held the kernels (a fresh clone compiles)
+    (re.compile(r"^simengine: .*compiling \(first run only\) \.\.\.\n", re.M), ""),
+    (re.compile(r"compiling the kernels|loading the compiled kernels"), "<kernels>"),
 ]
 
 

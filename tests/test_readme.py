@@ -32,3 +32,11 @@ def test_fill_replaces_only_named_blocks_and_check_ignores_timings():
     assert mk.fill(text, {"x": "new"}) == text.replace("old", "new")
     assert mk.masked("in 9.1 s (86.3 M/s), 1.83x, 321 MiB") == mk.masked("in 29 s (27.5 M/s), 2.01x, 400 MiB")
     assert mk.masked("9,000 yuan") != mk.masked("9,001 yuan")
+    # a fresh clone compiles the kernels where the README's run loaded them
+    loaded = ("simengine: default: running 64 paths ...\n"
+              "simengine: 64 paths in 0.1 s (+ 0.1 s loading the compiled kernels)\n")
+    compiled = ("simengine: default: running 64 paths ...\n"
+                "simengine: default: compiling (first run only) ...\n"
+                "simengine: 64 paths in 0.2 s (+ 21 s compiling the kernels)\n")
+    assert mk.masked(loaded) == mk.masked(compiled)
+    assert mk.masked(loaded) != mk.masked(loaded.replace("64 paths in", "65 paths in"))
