@@ -424,3 +424,12 @@ def test_the_difference_from_the_own_best_reads_as_money():
     assert difference(130808.0, 130808.0) == "+0 (+0.0%)"
     assert difference(131808.0, 130808.0) == "+1,000 (+0.8%)"
     assert difference(129808.4, 130808.0) == "-1,000 (-0.8%)"
+
+
+def test_a_bad_objective_option_is_named_before_any_work(capsys):
+    from simengine import cli
+    assert cli.main(["optimize", "--objective", "p97:economic_cost", "--out",
+                     "never-written"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --objective: expected STAT:METRIC" in err and "p97" in err
+    assert "Traceback" not in err

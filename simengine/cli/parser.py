@@ -32,6 +32,17 @@ def _non_negative(text):
     return v
 
 
+def _objective(text):
+    """STAT:METRIC, checked here so the error names the option like the others."""
+    from ..optimize.objective import Objective
+    from ..scenario import ScenarioError
+    try:
+        Objective.parse(text, "--objective")
+    except ScenarioError as e:
+        raise argparse.ArgumentTypeError(str(e).split(": ", 1)[1]) from None
+    return text
+
+
 def _positive_number(text):
     try:
         v = float(text.replace("_", ""))
@@ -302,9 +313,10 @@ def _add_optimize(sub):
     o.add_argument("--space", metavar="SPACE.toml",
                    help="a file with an [optimize] table (default: the scenario's, else the "
                    "documented default space)")
-    o.add_argument("--objective", metavar="STAT:METRIC",
-                   help="STAT one of mean, p50, p90, p95, p99, cvar95; METRIC economic_cost, "
-                   "total_cost or regret (default p95:economic_cost)")
+    o.add_argument("--objective", type=_objective, metavar="STAT:METRIC",
+                   help="STAT one of mean, p50, p90, p95, p99, cvar95; METRIC a money column "
+                   "of paths.arrow: economic_cost, total_cost, regret, tier_cost, ... "
+                   "(default p95:economic_cost)")
     o.add_argument("--paths", type=_positive_int, metavar="N", help="search paths (default 256)")
     o.add_argument("--validate-paths", type=_positive_int, metavar="N",
                    help="fresh paths for the best candidates (default 1024)")
