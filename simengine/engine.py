@@ -300,9 +300,9 @@ def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
     every path, as a dict of numpy columns: path, day, customer, kind
     (kernel.layout.LOG_ADD / LOG_CHURN), segment. Raises ScenarioError when the
     log would exceed `max_rows` rows."""
-    from .scenario import ScenarioError
+    from .scenario import ScenarioError, replace_run
     if paths is not None or seed is not None:
-        scn = scn.replace_run(paths=paths, seed=seed)
+        scn = replace_run(scn, paths=paths, seed=seed)
     names = [s.name for s in scn.strategies]
     if strategy is None:
         strategy = names[0]
@@ -445,12 +445,12 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     """
     from .executor import LocalExecutor
     from .result import Result
-    from .scenario import Scenario, load_scenario
+    from .scenario import Scenario, load_scenario, replace_run
     from .scenario.checks import sampling_warnings
     if not isinstance(scn, Scenario):
         scn = load_scenario(os.fspath(scn))
     if paths is not None or seed is not None:
-        scn = scn.replace_run(paths=paths, seed=seed)
+        scn = replace_run(scn, paths=paths, seed=seed)
     executor = executor or LocalExecutor(_checked_threads(threads))
     n_threads, chunk = run_shape(threads, chunk_size, executor)
     check_resources(scn, n_threads, chunk)

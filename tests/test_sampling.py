@@ -14,7 +14,7 @@ import simengine
 from simengine import rng, sampling
 from simengine.engine import pack_scenario, simulate_chunk
 from simengine.result import distribution_stats
-from simengine.scenario import scenario_from_dict, scenario_warnings
+from simengine.scenario import replace_run, scenario_from_dict, scenario_warnings
 
 
 def small(sampling="sobol", paths=64, seed=0, replicates=8, population=5000, **tables):
@@ -117,7 +117,7 @@ def test_paths_round_up_to_a_multiple_of_the_replicates_and_say_so():
                for w in scenario_warnings(scn))
     assert small(paths=100, sampling="mc").paths == 100
     assert scenario_warnings(small(paths=128)) == []
-    again = small(paths=128).replace_run(paths=9)
+    again = replace_run(small(paths=128), paths=9)
     assert again.paths == 16 and "rounded up to 16" in again.notes[0]
     res = simengine.run(small(paths=128), paths=9)
     assert res.manifest["paths"] == 16 and res.paths.num_rows == 16
