@@ -37,17 +37,16 @@ from ..scenario import (MISSING, NAME_RE, Scenario, ScenarioError, apply_overrid
                         split_overrides)
 
 TABLES = ("paths", "periods", "monthly", "summary")
-PART = "part.arrow"
 FORMATS = ("arrow", "parquet")
+SWEEP_KEYS = ("name", "description", "base", "scenario", "set", "grid", "zip", "strategies")
+_SCALARS = (str, int, float, bool)
+ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(),
+               "string": pa.string()}
 
 
 def part_file(fmt="arrow") -> str:
     """The file of one point in each table's tree: part.arrow or part.parquet."""
     return f"part.{fmt}"
-SWEEP_KEYS = ("name", "description", "base", "scenario", "set", "grid", "zip", "strategies")
-_SCALARS = (str, int, float, bool)
-ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(),
-               "string": pa.string()}
 
 
 @dataclass(frozen=True)
