@@ -10,7 +10,6 @@ from .checks import (ARRAY_TABLES, MISSING, SCHEMA, UNCERTAINTY, UNCERTAINTY_PAR
 from .model import ScenarioError
 
 
-
 def _parse_value(text):
     try:
         return tomllib.loads("v = " + text)["v"]
