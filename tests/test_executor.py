@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import simengine
-from simengine import engine, executor, store
+from simengine import executor, store
 from simengine.chunks import simulate_chunk
 from simengine.packing import pack_scenario
 from simengine.scenario import replace_run
