@@ -15,7 +15,7 @@ import pyarrow as pa
 from . import schema, store
 from .percentiles import percentile_parts
 from .schema import MONTHLY, PATHS, PERIODS, SUMMARY, SUMMARY_METRICS
-from .stats import distribution_stats
+from .stats import distribution_stats, is_nonnegative
 from .tables import format_table, html_table
 from .version import __version__
 
@@ -108,7 +108,7 @@ def summarize(scn, names, paths_table) -> pa.Table:
     def add(metric, x):
         for si, name in enumerate(names):
             rows.append({"strategy": name, "metric": metric}
-                        | distribution_stats(x[:, si], replicate))
+                        | distribution_stats(x[:, si], replicate, is_nonnegative(metric)))
 
     for metric in SUMMARY_METRICS:
         add(metric, matrix(metric))
