@@ -55,6 +55,11 @@ def test_one_set_apart_gives_paired_differences_with_intervals(runs, capsys, mon
     assert 'billing.rule: "concurrent" -> "cumulative"' in out
     assert "B: " in out and "--set billing.rule=cumulative" in out
     assert "Paired differences of total_cost, B - A" in out and "on the same 80 paths" in out
+    # the P95 of the per-path differences, not the gap between two P95s: said so
+    assert "P95 of B-A" in out and "P95 B-A" not in out
+    headers = [c.header for c in report.compare_runs(
+        report.load_run(runs / "a"), report.load_run(runs / "b")).paired[1]]
+    assert headers[:2] == ["strategy", "mean B-A"] and headers[4] == "P95 of B-A"
     rows = _paired_rows(out)
     assert sorted(rows) == sorted(STRATEGIES)
     a, b = report.load_run(runs / "a"), report.load_run(runs / "b")

@@ -25,6 +25,7 @@ from ..stats import distribution_stats, mean_interval, sectioning_interval
 from ..tables import Column, compact_interval, interval
 from .runs import Run
 
+PAIRED_P95 = "P95 of B-A"     # the header of the paired differences' P95
 PAIRABLE = ("total_cost", "economic_cost", "tier_cost", "upgrade_cost", "certification_cost",
             "overflow_cost", "lost_value", "peak_contacts", "final_contacts", "first_adds",
             "readds", "churns", "blocked", "lost", "overflowed", "upgrades", "regret")
@@ -187,10 +188,12 @@ def _side_by_side(a: Run, b: Run, metric: str, strategies):
 
 
 def _paired_table(a: Run, b: Run, metric: str, strategies, n_paths):
+    # "P95 of B-A": the P95 of the per-path differences, not the gap between
+    # the two P95s (a mean of differences is the difference of the means)
     columns = [Column("strategy", "left"), Column("mean B-A"),
                Column("95% CI", "right", 0, compact_interval),
                Column("unpaired CI", "right", 2, compact_interval),
-               Column("P95 B-A"), Column("95% CI", "right", 1, compact_interval)]
+               Column(PAIRED_P95), Column("95% CI", "right", 1, compact_interval)]
     rows = []
     replicates = _replicates(a)
     se = [{r["strategy"]: r["se"] for r in summary_rows(run.summary, metric)}
