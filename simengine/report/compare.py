@@ -14,6 +14,7 @@ shown beside it, so the gain from pairing is visible.
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..percentiles import number, summary_rows
 from ..stats import distribution_stats, mean_interval, sectioning_interval
-from ..tables import Column, compact_interval, interval
+from ..tables import Column, compact_interval, format_table, html_table, interval
 from .runs import Run
 
 PAIRED_P95 = "P95 of B-A"     # the header of the paired differences' P95
@@ -141,9 +142,11 @@ def paired_stats(d, replicate=None) -> dict:
     return out
 
 
-@dataclass
+@dataclass(repr=False)
 class Comparison:
-    """Two runs set side by side (tables as (title, columns, rows))."""
+    """Two runs set side by side (tables as (title, columns, rows)). Shown
+    (repr, a notebook) as what changed and one table: the paired
+    differences, or the side-by-side figures when the runs cannot be paired."""
     a: Run
     b: Run
     metric: str
@@ -165,6 +168,30 @@ class Comparison:
                    "The two scenarios are the same.")
         out += [f"  {c}" for c in self.changes]
         return out
+
+    def _shown(self):
+        """The one table the repr shows."""
+        return self.paired if self.paired is not None else self.side
+
+    def _head(self) -> str:
+        return (f"{self.metric}: A {self.a.directory}, B {self.b.directory}"
+                + ("" if self.paired is not None else f" (not paired: {self.unpaired_reason})"))
+
+    def __repr__(self) -> str:
+        """Short: the runs, what changed, one table (`.side`, `.paired`:
+        (title, columns, rows); `.a`, `.b`: the runs)."""
+        return "\n".join([f"<simengine.report.Comparison of {self._head()}>"]
+                          + self.lines()[2:] + [format_table(*self._shown())])
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the same, as an HTML table."""
+        changes = "".join(f"<li>{html.escape(c)}</li>" for c in self.changes)
+        return (f'<div class="simengine-comparison"><p><b>simengine.report.Comparison</b> of '
+                f"{html.escape(self._head())}; tables <code>.side</code>, "
+                f"<code>.paired</code></p>"
+                + (f"<p>What changed from A to B:</p><ul>{changes}</ul>" if changes
+                   else "<p>The two scenarios are the same.</p>")
+                + html_table(*self._shown()) + "</div>")
 
 
 def _side_by_side(a: Run, b: Run, metric: str, strategies):
