@@ -214,6 +214,13 @@ def test_sectioning_interval_of_the_other_statistics():
 
 def test_objective_parse():
     assert str(Objective.parse("cvar95:regret")) == "cvar95:regret"
+    # any case, as a user types it: P95 is how every table writes it
+    for text in ("P95:ECONOMIC_COST", "P95:economic_cost", " p95 : Economic_Cost "):
+        assert Objective.parse(text) == Objective("p95", "economic_cost")
+    assert str(Objective.parse("CVaR95:Total_Cost")) == "cvar95:total_cost"
+    from simengine.cli.parser import build_parser
+    args = build_parser().parse_args(["optimize", "--objective", "P95:ECONOMIC_COST"])
+    assert Objective.parse(args.objective) == Objective("p95", "economic_cost")
     for bad in ("p95", "p97:economic_cost", "mean:blocked", 3):
         with pytest.raises(ScenarioError, match="STAT:METRIC"):
             Objective.parse(bad)

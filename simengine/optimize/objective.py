@@ -66,13 +66,14 @@ class Objective:
 
     @classmethod
     def parse(cls, text, where="--objective") -> "Objective":
-        """`STAT:METRIC`, e.g. "p95:economic_cost"; ScenarioError naming
-        `where` (a file and key, or the option) when it is not one."""
+        """`STAT:METRIC`, e.g. "p95:economic_cost", in any case ("P95:
+        ECONOMIC_COST" too); ScenarioError naming `where` (a file and key,
+        or the option) when it is not one."""
         expected = (f"expected STAT:METRIC with STAT one of {', '.join(STATS)} and METRIC "
                     f"one of {', '.join(METRICS)} (e.g. \"{DEFAULT}\")")
         if not isinstance(text, str) or text.count(":") != 1:
             raise ScenarioError(f"{where}: {expected}, got {text!r}")
-        stat, metric = (p.strip() for p in text.split(":"))
+        stat, metric = (p.strip().lower() for p in text.split(":"))
         if stat not in STATS or metric not in METRICS:
             raise ScenarioError(f"{where}: {expected}, got {text!r}")
         return cls(stat, metric)
