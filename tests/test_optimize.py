@@ -373,6 +373,30 @@ def test_output_directory(small, tmp_path):
     assert "hindsight" in title and res.winner in text and "oracle" in text
 
 
+def test_best_toml_carries_the_scale_and_the_changes(tmp_path):
+    """`optimize --scale 0.02` simulated 20,000 customers: best.toml holds
+    those values and says so, so running it gives the validation run."""
+    out = tmp_path / "opt"
+    res = optimize("default", space={"renewal": ["fit"], "headroom": [0.0, 0.2]}, paths=16,
+                   validate_paths=16, top=1, out=out, executor=LocalExecutor(2), scale=0.02,
+                   overrides=["billing.rule=cumulative"])
+    text = (out / "best.toml").read_text()
+    head = [ln for ln in text.splitlines() if ln.startswith("#")]
+    assert head[0].endswith("default.toml with --scale 0.02 --set billing.rule=cumulative")
+    assert ("--scale 0.02 --set billing.rule=cumulative is written into the values below "
+            "(population.size 20,000 and 2,000 initial contacts in all: the scaled values)") in head[1]
+    best = simengine.load_scenario(str(out / "best.toml"))
+    assert best.population == 20_000 and best.billing.rule == "cumulative"
+    assert best.sha256 == res.best_scenario.sha256
+    m = store.read_json(out / "manifest.json")
+    assert m["scale"] == 0.02 and m["overrides"] == ["billing.rule=cumulative"]
+    assert res.changes == ["--scale 0.02", "--set billing.rule=cumulative"]
+    # no change given: the header says nothing of one
+    res = optimize(res.best_scenario, space={"renewal": ["fit"]}, paths=16, validate_paths=16,
+                   top=1, out=tmp_path / "plain", executor=LocalExecutor(2))
+    assert "--scale" not in (tmp_path / "plain" / "best.toml").read_text()
+
+
 def test_identical_across_threads_and_executors(small):
     kw = dict(space=SMALL_SPACE, paths=32, validate_paths=16, top=2)
     one = optimize(small, executor=LocalExecutor(1), **kw)

@@ -99,22 +99,35 @@ def candidates_table(res) -> pa.Table:
 
 
 def best_toml(res) -> str:
-    """The validation scenario as TOML, with a header saying what it is."""
+    """The validation scenario as TOML, with a header saying what it is.
+    Its values are those simulated: a --scale or --set given to optimize is
+    written in (the header says which), so `simengine run` on the file needs
+    neither."""
     val, obj = res.validation, res.objective
-    ranked = sorted((n for n in val.estimates if n != val.oracle),
+    bounds = [s.name for s in val.scenario.strategies if s.renewal == "oracle"]
+    ranked = sorted((n for n in val.estimates if n not in bounds),
                     key=lambda n: (in_cents(val.estimates[n].value), in_cents(val.means[n])))
+    changes = getattr(res, "changes", [])
     lines = [f"# best.toml: written by `simengine optimize` (engine {__version__}) from "
-             f"{res.scenario.source}",
-             f"# objective {obj}: the lowest {obj.label} of {obj.metric} per path, on "
-             f"{val.scenario.paths:,} validation paths (the seed below; the search used "
-             f"seed {res.scenario.seed} and {res.search.rungs[-1].paths:,} paths).",
-             "# `simengine run` on this file gives the validation run again. Validated "
-             f"{obj.label}, best first:"]
+             f"{res.scenario.source}" + (f" with {' '.join(changes)}" if changes else "")]
+    if changes:
+        scn = val.scenario
+        scaled = (f" (population.size {scn.population:,} and "
+                  f"{sum(seg.initial_contacts for seg in scn.segments):,} initial contacts in "
+                  "all: the scaled values)" if getattr(res, "scale", None) else "")
+        lines.append(f"# {' '.join(changes)} is written into the values below{scaled}, so "
+                     "`simengine run` on this file needs neither again.")
+    lines += [f"# objective {obj}: the lowest {obj.label} of {obj.metric} per path, on "
+              f"{val.scenario.paths:,} validation paths (the seed below; the search used "
+              f"seed {res.scenario.seed} and {res.search.rungs[-1].paths:,} paths).",
+              "# `simengine run` on this file gives the validation run again. Validated "
+              f"{obj.label}, best first:"]
     for n in ranked:
         e = val.estimates[n]
         tag = "  <- winner" if n == val.winner else ""
         lines.append(f"#   {n}: {e.value:,.0f}{tag}")
-    lines.append(f"#   {val.oracle} (hindsight bound): {val.estimates[val.oracle].value:,.0f}")
+    for n in bounds:
+        lines.append(f"#   {n} (hindsight bound): {val.estimates[n].value:,.0f}")
     return "\n".join(lines) + "\n\n" + to_toml(val.scenario.resolved)
 
 
