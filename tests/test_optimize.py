@@ -397,6 +397,42 @@ def test_best_toml_carries_the_scale_and_the_changes(tmp_path):
     assert "--scale" not in (tmp_path / "plain" / "best.toml").read_text()
 
 
+def test_frontier_labels_cover_no_label_and_no_marker(small):
+    """frontier.png's names sit where they cover no other name and no
+    marker, inside their panel (they used to stack onto each other and onto
+    the winner's star)."""
+    from simengine.optimize.output import frontier_figure
+    res = optimize(small, space=SMALL_SPACE, paths=64, validate_paths=32, top=3,
+                   executor=LocalExecutor(2))
+    fig = frontier_figure(res)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        names = [t for t in ax.texts if t.get_text()]
+        assert names, ax.get_title()
+        boxes = [t.get_window_extent(renderer) for t in names]
+        inside = ax.get_window_extent(renderer)
+        for t, b in zip(names, boxes):
+            assert inside.x0 <= b.x0 and b.x1 <= inside.x1, t.get_text()
+            assert inside.y0 <= b.y0 and b.y1 <= inside.y1, t.get_text()
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                w = min(a.x1, b.x1) - max(a.x0, b.x0)
+                h = min(a.y1, b.y1) - max(a.y0, b.y0)
+                assert w <= 0.5 or h <= 0.5, (a, b)
+        centres = np.concatenate([c.get_offset_transform().transform(c.get_offsets())
+                                  for c in ax.collections if len(c.get_offsets())])
+        for t, b in zip(names, boxes):
+            hit = [(x, y) for x, y in centres if b.x0 < x < b.x1 and b.y0 < y < b.y1]
+            assert not hit, (t.get_text(), hit)
+    pyplot_close(fig)
+
+
+def pyplot_close(fig):
+    from simengine.report.plots import pyplot
+    pyplot().close(fig)
+
+
 def test_identical_across_threads_and_executors(small):
     kw = dict(space=SMALL_SPACE, paths=32, validate_paths=16, top=2)
     one = optimize(small, executor=LocalExecutor(1), **kw)
