@@ -93,7 +93,8 @@ def test_result_shows_its_percentile_table(tiny_result):
     assert text.splitlines()[-1].startswith("oracle (hindsight bound)")
     html = tiny_result._repr_html_()
     assert html.startswith('<div class="simengine-result">') and html.count("<table>") == 1
-    assert html.count("<tr>") == 1 + len(STRATEGIES) and "vip-first" in html
+    assert html.count("<tr") == 1 + len(STRATEGIES) and "vip-first" in html
+    assert html.count('<tr style="border-top') == 1          # the oracle apart, under a rule
     assert "text-align:right" in html and "initial_contacts" not in html
 
 
