@@ -384,7 +384,8 @@ def test_best_toml_carries_the_scale_and_the_changes(tmp_path):
     head = [ln for ln in text.splitlines() if ln.startswith("#")]
     assert head[0].endswith("default.toml with --scale 0.02 --set billing.rule=cumulative")
     assert ("--scale 0.02 --set billing.rule=cumulative is written into the values below "
-            "(population.size 20,000 and 2,000 initial contacts in all: the scaled values)") in head[1]
+            "(population.size 20,000 and 2,000 initial contacts in all: the scaled "
+            "values)") in head[1]
     best = simengine.load_scenario(str(out / "best.toml"))
     assert best.population == 20_000 and best.billing.rule == "cumulative"
     assert best.sha256 == res.best_scenario.sha256

@@ -329,7 +329,8 @@ DISTANCES = (6, 14, 26, 42, 64, 95, 140, 200)
 def _place_labels(ax, labels, marks=(), segments=()):
     """Labels near their points, where none covers another label, any
     marker (`marks`: (x, y, area in points^2)) or line (`segments`: ((x0,
-    y0), (x1, y1)), horizontal or vertical) and each stays inside the axes; a label away from its point gets a leader line. Labels of points
+    y0), (x1, y1)), horizontal or vertical) and each stays inside the
+    axes; a label away from its point gets a leader line. Labels of points
     that fall on one another are joined into one (a line each). Placed
     greedily, the winner first; where no free place exists near a point,
     the place that covers the least."""
