@@ -63,9 +63,30 @@ def test_changes_suffix_is_safe_and_short():
         set = ["segment.vip.churn_rate = 0.001", "scenario.name=../../x y", "a=" + "z" * 200]
     suffix = cli.changes_suffix(Args())
     assert re.fullmatch(r"_[A-Za-z0-9_.=,-]+", suffix) and len(suffix) <= 61
-    assert suffix.startswith("_segment.vip.churn_rate=0.001_scenario.name=.._.._xy_a=zzz")
+    assert suffix.startswith("_segment.vip.churn_rate=0.001_")
     Args.set = []
     assert cli.changes_suffix(Args()) == ""
+
+
+def test_a_long_suffix_is_cut_between_changes_and_names_the_rest_by_a_hash():
+    class Args:
+        scale = 0.1
+        set = ["billing.rule=cumulative", "segment.vip.churn_rate=0.001",
+               "strategy.fit-headroom-20.headroom=0.3"]
+    suffix = cli.changes_suffix(Args())
+    assert len(suffix) <= 60
+    kept, _, rest = suffix.rpartition("_")
+    assert kept == "_scale=0.1_billing.rule=cumulative"        # whole changes only
+    assert re.fullmatch(r"2-more-[0-9a-f]{8}", rest), suffix
+    # the hash tells apart changes that share the kept ones
+    Args.set = Args.set[:2] + ["strategy.fit-headroom-20.headroom=0.4"]
+    assert cli.changes_suffix(Args()) != suffix
+    assert cli.changes_suffix(Args()).startswith(kept + "_2-more-")
+    # what fits is left whole, without a hash
+    Args.set = ["billing.rule=cumulative"]
+    assert cli.changes_suffix(Args()) == "_scale=0.1_billing.rule=cumulative"
+    long_a, long_b = cli.safe_name("x" * 150 + "a"), cli.safe_name("x" * 150 + "b")
+    assert len(long_a) == len(long_b) == 100 and long_a != long_b
 
 
 def test_the_table_fits_80_columns_with_every_name_and_whole_numbers(tmp_path):

@@ -72,28 +72,23 @@ def debugging() -> bool:
 # --------------------------------------------------------------------------
 # Checks made before any work
 
-def safe_name(name: str) -> str:
+def safe_name(name: str, limit=100) -> str:
     """A scenario name made safe as one directory name: runs of characters
     outside [A-Za-z0-9_.-] become '_', leading dots are dropped (no '.', '..'
-    or hidden directories), at most 100 characters; never empty."""
-    s = SAFE_NAME.sub("_", name).lstrip(".")[:100]
+    or hidden directories), at most `limit` characters (a longer name ends
+    in a hash of the whole, so two long names stay apart); never empty."""
+    s = SAFE_NAME.sub("_", name).lstrip(".")
+    if len(s) > limit:
+        s = f"{s[:limit - 9]}-{store.name_hash(name)}"
     return s or "scenario"
 
 
-CHANGE_CHARS = re.compile(r"[^A-Za-z0-9_.=,-]+")
-
-
-def changes_suffix(args, limit=60) -> str:
+def changes_suffix(args, limit=store.CHANGES_LIMIT) -> str:
     """What --scale and --set changed, as the tail of a run directory's name
-    (`_scale=0.1_billing.rule=cumulative`), so that runs with different
-    changes are told apart in a listing; cut at `limit` characters (the
-    manifest and every report name them in full)."""
-    parts = ([f"scale={args.scale:g}"] if getattr(args, "scale", None) else []) + [
-        "".join(x.split()) for x in getattr(args, "set", []) or []]
-    if not parts:
-        return ""
-    text = CHANGE_CHARS.sub("_", "_".join(parts)).strip("_.")
-    return "_" + text[:limit].rstrip("_.") if text else ""
+    (`_scale=0.1_billing.rule=cumulative`; store.changes_suffix: cut at a
+    change, never inside one, with a hash when cut)."""
+    return store.changes_suffix(getattr(args, "scale", None), getattr(args, "set", None) or (),
+                                limit=limit)
 
 
 def run_id(now=None) -> str:
