@@ -413,10 +413,17 @@ def test_changing_one_value_reruns_only_the_points_it_touches(tmp_path, counted)
     assert set(sw.read_sweep_summary(root)["segment.a.churn_rate"].to_pylist()) == {0.001, 0.02}
     assert sorted(p.name for p in (root / ".stale").iterdir()) == sorted(
         [s1.points[1].sha256, s1.points[3].sha256])
+    assert run.notes == [f"{root}: 2 finished points of an earlier version of this sweep "
+                         "(not in it now) set aside into .stale/, out of the dataset (a later "
+                         f"sweep that needs them moves them back; delete {root / '.stale'} to "
+                         "reclaim the space)"]
     # changing it back restores them without simulating
     counted.clear()
-    run = sw.run_sweep(s1, out=out)
+    heard = []
+    run = sw.run_sweep(s1, out=out, on_note=heard.append)
     assert counted == [] and run.simulated == []
+    assert heard[-1] == f"{root}: 2 finished points moved back from .stale/ into the " \
+        "dataset, not simulated again"
     assert set(read(root, "paths")["segment.a.churn_rate"].to_pylist()) == {"0.001", "0.01"}
     # a new key in the set changes every point
     s3 = sw.load_sweep(write_sweep(tmp_path, head='[sweep]\nname = "s4"\n[sweep.set]\n'

@@ -340,14 +340,37 @@ def _report_sweep(directory) -> int:
     return EXIT_OK
 
 
+def _sweep_warnings(sweep) -> list:
+    """The points' scenario warnings (paths rounded up to the replicates,
+    ...), each once: for every point, or naming the points it concerns."""
+    where = {}
+    for p in sweep.points:
+        for line in scenario_warnings(p.scenario):
+            where.setdefault(line, []).append(p.label)
+    return [line if len(labels) == len(sweep.points) else
+            f"{line} (point{'s' if len(labels) > 1 else ''} {'; '.join(labels)})"
+            for line, labels in where.items()]
+
+
+def _paths_per_point(sweep) -> str:
+    paths = sorted({p.scenario.paths for p in sweep.points})
+    if len(paths) == 1:
+        return f"{plural(paths[0], 'path')} per point"
+    return f"{paths[0]:,} to {paths[-1]:,} paths per point"
+
+
 def cmd_sweep(args) -> int:
     sweep = sweeps.load_sweep(args.sweep, overrides=args.set, paths=args.paths, scale=args.scale,
                               fmt=args.format)
     outputs.hint = RESUME_HINT
+    for line in _sweep_warnings(sweep):
+        err(f"warning: {line}")
     run = sweeps.run_sweep(sweep, out=args.out, executor=args.executor,
-                           scheduler=args.scheduler, workers=args.workers)
+                           scheduler=args.scheduler, workers=args.workers,
+                           on_note=lambda line: err(f"note: {line}"))
     outputs.complete()
     title, columns, rows = sweeps.result_table(sweep, run)
+    title += f", {_paths_per_point(sweep)}"         # what ran, whatever --paths asked
     if sweep.command_line:
         title += f" ({', '.join(sweep.command_line)})"
     report.print_table(title, columns, rows)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import store
 from ..scenario import (MISSING, NAME_RE, Scenario, ScenarioError, apply_overrides,
                         bundled_scenarios, read_toml, scale_scenario, scenario_from_dict,
                         split_overrides)
@@ -85,6 +86,15 @@ class Sweep:
     description: str = ""
     fmt: str = "arrow"              # the table files: Arrow IPC or Parquet
     command_line: tuple = ()        # --scale/--set/--paths given to `simengine sweep`
+    suffix: str = ""                # the same, as the tail of the folder's name
+
+    @property
+    def folder(self) -> str:
+        """The sweep's folder under OUT: its name, and what the command line
+        changed (`rule-by-churn_scale=0.02_paths=8`): a sweep whose points
+        the command line changed never shares the folder of the file's own
+        points, nor of other changes."""
+        return self.name + self.suffix
 
     @property
     def path(self) -> str:
@@ -447,10 +457,13 @@ def _command_line(overrides, paths, where: dict, bad: _Problems) -> dict:
     return out
 
 
+def _override_texts(overrides) -> list:
+    return [o if isinstance(o, str) else f"{o[0]}={o[1]}" for o in overrides or ()]
+
+
 def _command_line_words(overrides, paths, scale) -> tuple:
     return tuple(([f"--scale {scale:g}"] if scale is not None else [])
-                 + [f"--set {o}" if isinstance(o, str) else f"--set {o[0]}={o[1]}"
-                    for o in overrides or ()]
+                 + [f"--set {o}" for o in _override_texts(overrides)]
                  + ([f"--paths {paths}"] if paths is not None else []))
 
 
@@ -492,4 +505,5 @@ def load_sweep(path, overrides=(), paths=None, scale=None, fmt="arrow") -> Sweep
                  settings=dict(settings),
                  strategies=tuple(s.name for s in points[0].scenario.strategies),
                  points=tuple(points), description=sw.get("description", ""), fmt=fmt,
-                 command_line=_command_line_words(overrides, paths, scale))
+                 command_line=_command_line_words(overrides, paths, scale),
+                 suffix=store.changes_suffix(scale, _override_texts(overrides), paths))
