@@ -148,3 +148,17 @@ def test_off_scale_note_names_every_strategy_above_the_axis():
     lines = {"fit": [10, 12], "oracle": [9, 11], "vip-first": [80, 90], "none": [5, 200]}
     assert off_scale_note(lines, 50) == "off scale ↑: vip-first, none (partly)"
     assert off_scale_note({"fit": [1, 2]}, 50) == ""
+
+
+def test_paths_rounded_up_are_said_before_the_sweep_and_the_title_says_what_ran(tmp_path,
+                                                                                  capsys):
+    from test_sweep import SCENARIO
+    path = write_sweep(tmp_path, scenario=SCENARIO.replace(
+        'sampling = "mc"', 'sampling = "sobol"\nreplicates = 4'))
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "o"), "--paths", "6"]) == 0
+    out, err = capsys.readouterr()
+    # said once for all four points, before the points run
+    assert err.count("scenario.paths: 6 is not a multiple of scenario.replicates = 4: "
+                     "rounded up to 8 paths (2 per replicate)") == 1
+    assert err.index("rounded up to 8 paths") < err.index("running 32 paths")
+    assert "Sweep s4: cheapest strategy by economic cost, 8 paths per point (--paths 6)" in out

@@ -16,8 +16,8 @@ from .. import calibration, engine, optimize, report, sweeps
 from ..calibration.writer import output_paths
 from ..executor import make_executor, run_shape
 from ..report import plural
-from ..scenario import (ScenarioError, load_scenario, replace_run, scenario_from_dict,
-                        scenario_warnings)
+from ..scenario import (ScenarioError, load_scenario, replace_run, sampling_warnings,
+                        scenario_from_dict, scenario_warnings)
 from .common import (EXIT_OK, PROG, BadInput, changes_suffix, check_creatable,
                      check_output_dir, err, outputs, run_id, safe_name)
 
@@ -193,6 +193,7 @@ def cmd_run(args) -> int:
     if events_file is not None:
         outputs.expect(events_file, f"the contact log {events_file}")
     executor = _executor(args)
+    _print_warnings(scn)            # paths rounded up, ...: said before the run
     try:
         facts = executor.describe() if hasattr(executor, "describe") else {}
         res = _simulate(scn, executor, facts, args)
@@ -380,18 +381,48 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def _optimize_warnings(args) -> list:
+    """What optimize will change of what was asked, found before any work:
+    search and validation paths rounded up to the replicates (and their
+    precision), more top candidates asked than the space holds; and the
+    scenario's own warnings."""
+    scn, settings, _, found = optimize.resolve_settings(
+        args.scenario, args.space, args.objective, args.paths, args.validate_paths, args.top,
+        args.set, args.scale)
+    sampling = set(sampling_warnings(scn))
+    out = [line for line in scenario_warnings(scn) if line not in sampling]
+    for what, paths in (("search paths", settings.paths),
+                        ("validation paths", settings.validate_paths)):
+        run = replace_run(scn, paths=paths)
+        out += [f"{what}: " + line.removeprefix(f"{run.source}: ").removeprefix(
+            "scenario.paths: ") for line in sampling_warnings(run)]
+    candidates = len(found.strategies)
+    if settings.top > candidates:
+        out.append(f"top: {settings.top} candidates asked to be validated, but the space "
+                   f"holds {plural(candidates, 'distinct candidate')}: all are validated")
+    return out
+
+
 def cmd_optimize(args) -> int:
     if args.out is not None:
         check_output_dir(Path(args.out))
+    for line in _optimize_warnings(args):
+        err(f"warning: {line}")
     executor = make_executor(args.executor, threads=args.threads, scheduler=args.scheduler,
                              workers=args.workers)
     try:
         with report.Progress("optimize", total=1, unit="strategy-paths", announce=False) as bar:
+            def stage(text):
+                # on a terminal the bar shows it; in a pipe or a log, a line each
+                if bar.enabled:
+                    bar.status(text)
+                else:
+                    err(f"{PROG}: optimize: {text} ({bar.elapsed:.0f} s so far)")
             res = optimize.optimize(
                 args.scenario, space=args.space, objective=args.objective, paths=args.paths,
                 validate_paths=args.validate_paths, top=args.top, out=args.out,
                 executor=executor, prune=not args.no_prune, overrides=args.set,
-                scale=args.scale, progress=bar)
+                scale=args.scale, progress=bar, on_stage=stage)
     finally:
         executor.close()
     outputs.complete()
