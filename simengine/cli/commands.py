@@ -18,8 +18,9 @@ from ..executor import make_executor, run_shape
 from ..report import plural
 from ..scenario import (ScenarioError, load_scenario, replace_run, sampling_warnings,
                         scenario_from_dict, scenario_warnings)
-from .common import (EXIT_OK, PROG, BadInput, changes_suffix, check_creatable,
-                     check_output_dir, err, outputs, run_id, safe_name)
+from .common import (EXIT_OK, PROG, BadInput, cannot_write_in, changes_suffix,
+                     check_creatable, check_output_dir, err, outputs, run_id, safe_name,
+                     where_the_runs_are)
 
 
 def _load(scenario, overrides, scale=None):
@@ -185,6 +186,42 @@ def _write_run(res, out, args, executor_facts):
         raise BadInput(f"{out}: cannot write the run directory: {e.strerror or e}") from None
 
 
+def _money(x) -> str:
+    return f"{x:,.0f}"
+
+
+def economic_cost_line(summary, strategies, oracles, directory, width=None) -> str | None:
+    """A sentence for under a table of fees (total_cost): the strategy
+    cheapest in economic cost (fees + lost customer value) at P50, the
+    lower mean on a tie, and how to see the whole table. The fees alone can
+    make a strategy that turns customers away look cheapest (no-purchase);
+    a hindsight plan (`oracles`, renewal = "oracle") is a bound, not a
+    strategy one can buy, so it is never named. Wrapped to `width` (the
+    command kept whole); None when there is nothing to choose between."""
+    stats = {(r["strategy"], r["metric"]): r for r in summary.to_pylist()}
+    choices = [s for s in strategies if s not in oracles
+               and (s, "economic_cost") in stats and (s, "total_cost") in stats]
+    if len(choices) < 2:
+        return None
+
+    def cheapest(metric):
+        return min(choices, key=lambda s: (stats[s, metric]["p50"], stats[s, metric]["mean"]))
+
+    def p50(name):
+        return f"{stats[name, 'economic_cost']['p50']:,.0f}"
+    best, by_fees = cheapest("economic_cost"), cheapest("total_cost")
+    text = f"Cheapest in economic cost (fees + lost customer value) at P50: {best}, {p50(best)} yuan"
+    if by_fees != best:
+        text += f"; {by_fees}, cheapest in fees, {p50(by_fees)}"
+    present = [o for o in oracles if o in strategies]
+    if present:
+        text += f" ({', '.join(present)}: a hindsight bound, not counted)"
+    command = f"{PROG} report {directory} --metric economic_cost"
+    text += ". See " + command.replace(" ", "\0")
+    return "\n".join(textwrap.wrap(text, width or 10**6, break_on_hyphens=False,
+                                    break_long_words=False)).replace("\0", " ")
+
+
 def cmd_run(args) -> int:
     scn = _run_scenario(args)
     out = _run_directory(args, scn)
@@ -209,6 +246,11 @@ def cmd_run(args) -> int:
     names = [s.name for s in scn.strategies]
     report.print_table(*report.percentile_parts(res.summary, "total_cost", scn.horizon_years,
                                                 names, report.run_changes(res.manifest)))
+    line = economic_cost_line(res.summary, names,
+                              [s.name for s in scn.strategies if s.renewal == "oracle"], out,
+                              width=min(report.terminal_width() or 100, 100))
+    if line:
+        print(line)
     print(f"\nwrote {out}")
     print(f"plots: {PROG} report {out}")
     return EXIT_OK
@@ -241,11 +283,43 @@ def _print_warnings(scn):
         err(f"warning: {line}")
 
 
-def _read_run(directory):
+def _not_a_run(e, directory, command):
+    """BadInput for a directory that is not a run: where its runs are when
+    it holds or points to some (a folder of runs, an optimize output)."""
+    return BadInput(where_the_runs_are(directory, command) or str(e))
+
+
+def _read_run(directory, command="compare"):
     try:
         return report.load_run(directory)
     except report.NotARun as e:
-        raise BadInput(str(e)) from None
+        raise _not_a_run(e, directory, command) from None
+
+
+def _oracles(manifest) -> list:
+    scenario = manifest.get("scenario") if isinstance(manifest, dict) else None
+    entries = scenario.get("strategy") if isinstance(scenario, dict) else None
+    return [s.get("name") for s in entries or [] if isinstance(s, dict)
+            and s.get("renewal") == "oracle"]
+
+
+def _write_report_files(run, html) -> list:
+    """The plots (and report.html): after the table, which is printed
+    whatever happens here. A directory that cannot take them (read-only)
+    is a warning for the plots, which `report` adds to the table, and bad
+    input for --html, which was asked for."""
+    why = cannot_write_in(run.directory)
+    try:
+        if why is None:
+            return report.write_html(run) if html else report.write_plots(run)
+    except OSError as e:
+        why = e.strerror or str(e)
+    if html:
+        raise BadInput(f"{run.directory}: cannot write report.html: {why} (the table was "
+                       "printed; copy the run directory somewhere writable for the page)")
+    err(f"warning: {run.directory}: cannot write the plots: {why} (the table is complete; "
+        "copy the run directory somewhere writable for the plots)")
+    return []
 
 
 def cmd_report(args) -> int:
@@ -253,30 +327,28 @@ def cmd_report(args) -> int:
     try:
         manifest = report.read_manifest(directory)
     except report.NotARun as e:
-        raise BadInput(str(e)) from None
+        raise _not_a_run(e, directory, "report") from None
     if manifest.get("kind") == "sweep":
         if args.format != "text" or args.html:
             raise BadInput(f"{directory}: a sweep directory: its report is report.md and "
                            "plots/ (no --format or --html; run `simengine report` on it alone)")
         return _report_sweep(directory)
-    run = _read_run(directory)
+    run = _read_run(directory, "report")
     text = args.format == "text"
+    width = report.terminal_width() if text else None
     try:
         table = report.render_table(args.format, run.summary, args.metric, run.horizon_years,
-                                    run.strategies, run.changes,
-                                    width=report.terminal_width() if text else None)
+                                    run.strategies, run.changes, width=width)
     except ValueError as e:
         raise BadInput(f"--metric: {e}") from None
-    written = []
-    try:
-        if args.html:
-            written = report.write_html(run)
-        elif text:
-            written = report.write_plots(run)
-    except OSError as e:
-        raise BadInput(f"{directory}: cannot write the report: {e.strerror or e}") from None
-    outputs.complete()
     print(table, flush=True)
+    if text and args.metric == "total_cost":
+        line = economic_cost_line(run.summary, run.strategies, _oracles(run.manifest),
+                                  directory, width=min(width or 100, 100))
+        if line:
+            print(line, flush=True)
+    written = _write_report_files(run, args.html) if (text or args.html) else []
+    outputs.complete()
     info = sys.stdout if text else sys.stderr      # csv/md/json: stdout holds the table only
     if written and text:
         print()
