@@ -189,6 +189,31 @@ def test_bad_sweep_files_name_the_file_and_the_key(tmp_path):
     assert f"{src}: invalid TOML" in msg
 
 
+def test_every_mistake_of_a_sweep_file_is_reported_in_one_go(tmp_path):
+    """Independent mistakes at every level (the [sweep] table, a swept key,
+    the kept strategies, a set value, a point, the command line) come out
+    together, not a round of fixes for each."""
+    path = write_sweep(tmp_path, head='[sweep]\nname = "bad name"\ncolour = 1\n'
+                       'strategies = ["fit", "zz"]\n[sweep.set]\n"growth.sigma" = -1\n',
+                       grid='[sweep.grid]\n"billing.rule" = ["concurrent", "cumulative"]\n'
+                       '"segment.zz.churn_rate" = [0.1, 0.2]\n'
+                       '"segment.a.churn_rate" = [0.001, -0.5]\n')
+    src = str(path)
+    with pytest.raises(ScenarioError) as e:
+        sw.load_sweep(path, overrides=["billing.rule=cumulative"])
+    problems = e.value.problems
+    for words in (f"{src}: sweep.colour: unknown key",
+                  f"{src}: sweep.name: required",
+                  f"{src}: --set billing.rule: the sweep varies this key",
+                  f'{src}: sweep.grid."segment.zz.churn_rate": no segment named "zz"',
+                  f"{src}: sweep.strategies: expected names of the base's strategies",
+                  f'{src}: sweep.set."growth.sigma": expected a non-negative volatility',
+                  f"{src}: point billing.rule=concurrent, segment.a.churn_rate=-0.5: "
+                  "segment.a.churn_rate (from the sweep): expected a non-negative rate"):
+        assert sum(p.startswith(words) for p in problems) == 1, (words, problems)
+    assert len(problems) == 8          # the bad churn rate once per billing rule
+
+
 def test_every_bad_point_is_reported_with_its_values(tmp_path):
     path = write_sweep(tmp_path, grid="""
 [sweep.grid]

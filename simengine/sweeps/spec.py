@@ -350,18 +350,22 @@ def _label(loc, key) -> str:
     return f"{loc} {key}" if loc.startswith("--") else f"{loc}.{_tkey(key)}"
 
 
-def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems):
+def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems) -> tuple:
     """Every key must be a --set key of the base (names resolved), and a
-    strategy key must name a strategy the sweep keeps."""
+    strategy key must name a strategy the sweep keeps. Returns (the keys
+    that are not --set keys of the base, the kept strategies the base has
+    or None), so that the points can still be checked without them."""
+    wrong = set()
     for key, loc in where.items():
         value = settings[key] if key in settings else 0
         try:
             apply_overrides(raw, [(key, value)], base_label)
         except ScenarioError as e:
+            wrong.add(key)
             for msg in e.problems:
                 bad.add(_label(loc, key), msg.split(f"--set {key}: ", 1)[-1])
     if strategies is None:
-        return
+        return wrong, None
     entries = raw.get("strategy")
     names = [e.get("name") for e in entries if isinstance(e, dict)] \
         if isinstance(entries, list) else []
@@ -369,11 +373,13 @@ def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems):
     if unknown:
         bad.add("sweep.strategies", f"expected names of the base's strategies "
                 f"({', '.join(map(str, names))}), got unknown {', '.join(map(_show, unknown))}")
+    known = [s for s in strategies if s in names] or None
     for key, loc in where.items():
         parts = key.split(".")
         if parts[0] == "strategy" and ".".join(parts[1:-1]) not in strategies:
             bad.add(_label(loc, key), f"strategy {_show('.'.join(parts[1:-1]))} is not in "
                     "sweep.strategies, so this key changes nothing")
+    return wrong, known
 
 
 def _shared_problem(msg, base_label, settings, where, source) -> str:
@@ -434,6 +440,24 @@ def _points(raw, base_label, settings, strategies, axes, bad: _Problems, where=N
     return points
 
 
+def _base(sw, path, scale, bad: _Problems) -> tuple:
+    """(the base scenario's tables, scaled, and its label), or (None, None)
+    with the problem added."""
+    try:
+        if isinstance(sw.get("base"), str) and sw["base"].strip() and "scenario" not in sw:
+            raw, base_label = _read_base(sw["base"], Path(path), bad.source)
+        elif isinstance(sw.get("scenario"), dict) and "base" not in sw:
+            raw, base_label = sw["scenario"], f"{bad.source} [sweep.scenario]"
+        else:
+            return None, None           # neither or both: already a problem
+        if scale is not None:
+            raw = scale_scenario(raw, scale, base_label)
+    except ScenarioError as e:
+        bad.extend(e.problems)
+        return None, None
+    return raw, base_label
+
+
 def _command_line(overrides, paths, where: dict, bad: _Problems) -> dict:
     """The settings `simengine sweep --set/--paths` add to every point (they
     replace the file's [sweep.set] values; a swept key cannot be set)."""
@@ -480,24 +504,26 @@ def load_sweep(path, overrides=(), paths=None, scale=None, fmt="arrow") -> Sweep
         raise ScenarioError([f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}"])
     text, data = _read(path)
     bad = _Problems(source)
+    # Every problem in one go: each check goes as far as the parts found
+    # good allow (a bad key is left out of the points, not the whole check).
     sw = _check_head(data, bad)
     settings = sw.get("set", {}) if isinstance(sw.get("set", {}), dict) else {}
     where = {k: "sweep.set" for k in settings}
     axes = _axes(sw, bad, where)
     cli = _command_line(overrides, paths, where, bad)
-    bad.raise_any()
     settings = {**settings, **cli}
     where.update({k: "--set" for k in cli})
     strategies = sw.get("strategies")
-    if "base" in sw:
-        raw, base_label = _read_base(sw["base"], Path(path), source)
-    else:
-        raw, base_label = sw["scenario"], f"{source} [sweep.scenario]"
-    if scale is not None:
-        raw = scale_scenario(raw, scale, base_label)
-    _check_keys(raw, base_label, settings, strategies, where, bad)
-    bad.raise_any()
+    if not (isinstance(strategies, list) and all(isinstance(x, str) for x in strategies)):
+        strategies = None               # a bad list is already a problem
+    raw, base_label = _base(sw, path, scale, bad)
+    if raw is None:
+        bad.raise_any()
+    wrong, strategies = _check_keys(raw, base_label, settings, strategies, where, bad)
+    axes = [(ks, rows) for ks, rows in axes if not wrong.intersection(ks)]
+    settings = {k: v for k, v in settings.items() if k not in wrong}
     points = _points(raw, base_label, settings, strategies, axes, bad, where)
+    bad.raise_any()
     key_types = {k: key_type([r[j] for r in rows])
                  for ks, rows in axes for j, k in enumerate(ks)}
     return Sweep(name=sw["name"], source=source, text=text, base=base_label,
