@@ -531,14 +531,31 @@ def test_ctrl_c_while_compiling_is_not_lost(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     (work / "tiny.toml").write_text(TINY)
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-c", CTRL_C_IN_LLVM_CALLBACK, "run", "tiny.toml", "--paths", "4",
          "--out", "interrupted"],
         cwd=work, env=_env(NUMBA_CACHE_DIR=str(tmp_path / "numba-cache")),
-        capture_output=True, text=True, timeout=240,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    err = proc.stderr
+    heard = []                          # (when, line) of each line of stderr
+    try:
+        for line in proc.stderr:
+            heard.append((time.perf_counter(), line))
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ended = time.perf_counter()
+    err = "".join(line for _, line in heard)
     assert "compiling" in err and "SIGINT in llvmlite's callback" in err, err
+    # acknowledged at once, saying when it acts; acted on when compiling returned
+    sent = next(t for t, line in heard if "SIGINT in llvmlite's callback" in line)
+    ack = [(t, line) for t, line in heard if "Ctrl-C received" in line]
+    assert len(ack) == 1 and ack[0][0] - sent < 2, (ack, sent)
+    assert "it takes effect when the kernels' compilation returns (a first compilation " \
+        "takes 20 to 60 s" in ack[0][1]
+    stopped = next(t for t, line in heard if "interrupted: nothing written" in line)
+    assert ack[0][0] <= stopped <= ended
     assert proc.returncode == 130, (proc.returncode, err)
     assert "interrupted: nothing written" in err
     assert "Traceback" not in err and "Exception ignored" not in err, err
