@@ -40,10 +40,10 @@ def changes_suffix(scale=None, overrides=(), paths=None, limit=CHANGES_LIMIT) ->
     """What --scale, --set and --paths changed, as the tail of an output
     folder's name (`_scale=0.1_billing.rule=cumulative`), so that outputs
     with different changes are told apart in a listing and never share a
-    folder. At most `limit` characters: when the changes do not fit, whole
-    ones are kept (never a key cut in two) and the rest is named by their
-    number and a hash of all of them (`_scale=0.1_2-more-1a2b3c4d`), so
-    names stay unique; the manifest and every report name them in full."""
+    folder. At most `limit` characters after the `_`: when they do not
+    fit, whole ones are kept (never a key cut in two) and the rest is named
+    by their number and a hash of all of them (`_scale=0.1_2-more-1a2b3c4d`),
+    so names stay unique; the manifest and every report name them in full."""
     parts = ([f"scale={scale:g}"] if scale else []) + [
         "".join(str(x).split()) for x in overrides or ()] + (
         [f"paths={paths}"] if paths is not None else [])
@@ -51,14 +51,14 @@ def changes_suffix(scale=None, overrides=(), paths=None, limit=CHANGES_LIMIT) ->
     text = "_".join(parts)
     if not text:
         return ""
-    if len(text) + 1 <= limit:
+    if len(text) <= limit:
         return "_" + text
     tag = name_hash(text)
 
     def cut(k):             # the first k changes, then the number left and the hash
         return "_" + "_".join(parts[:k] + [f"{len(parts) - k}-more-{tag}"])
     k = 0
-    while k < len(parts) - 1 and len(cut(k + 1)) <= limit:
+    while k < len(parts) - 1 and len(cut(k + 1)) - 1 <= limit:
         k += 1
     return cut(k)
 

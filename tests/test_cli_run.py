@@ -74,7 +74,7 @@ def test_a_long_suffix_is_cut_between_changes_and_names_the_rest_by_a_hash():
         set = ["billing.rule=cumulative", "segment.vip.churn_rate=0.001",
                "strategy.fit-headroom-20.headroom=0.3"]
     suffix = cli.changes_suffix(Args())
-    assert len(suffix) <= 60
+    assert len(suffix) <= 61
     kept, _, rest = suffix.rpartition("_")
     assert kept == "_scale=0.1_billing.rule=cumulative"        # whole changes only
     assert re.fullmatch(r"2-more-[0-9a-f]{8}", rest), suffix
