@@ -8,7 +8,7 @@ import pytest
 
 import naive
 from simengine import billing, rng, strategies
-from simengine.kernel import arrivals, calendar, layout, path, priority
+from simengine.kernel import arrivals, calendar, layout, priority, strategy
 
 RNG = np.random.default_rng(20240601)
 CASES = 400
@@ -297,7 +297,7 @@ def test_plan_step():
         days = np.zeros(8, np.int64)
         days[1:n] = np.sort(r.choice(np.arange(1, 100), n - 1, replace=False))
         t = int(r.integers(1, 110))
-        assert path.plan_step(days, n, t) == 1 + sum(1 for j in range(1, n) if days[j] < t)
+        assert strategy.plan_step(days, n, t) == 1 + sum(1 for j in range(1, n) if days[j] < t)
 
 
 def test_none_can_pass():

@@ -8,8 +8,12 @@
     calendar.py  the block calendar: take a day's events, push new ones
     periods.py   billing events shared by simulation and replay: period
                  open/close, upgrade bought, peaks, month record
-    path.py      one path: strategies simulated day by day (churn and
-                 attempt phases) or replayed
+    day.py       a simulated day's churn and attempt phases, the log rows
+    strategy.py  a strategy's working memory, start, finish and its days
+    path.py      one path: each strategy simulated (from day 0, or resumed
+                 from a phantom's rerun) or replayed
+    priority.py  who passes when not all of a day's attempts can
+    hindsight.py the oracle's hindsight plan per period
     replay.py    replay of a never-blocking strategy from a phantom's days
     driver.py    the parallel loop over paths
 

@@ -80,10 +80,10 @@ STATE = np.dtype([
 # counts does not depend on the order attempts were met, so a strategy
 # resumed from the never-blocked run equals one simulated from day 0).
 # `contested`: today, some of the segment's attempts may pass and some not,
-# so who passes is decided by priority (path.contested_segments); when the
+# so who passes is decided by priority (priority.contested_segments); when the
 # capacity cannot change today, those that pass are known at once: its
 # attempts pass if `passes` and their priority key is at most `last_key`
-# (path.priority_thresholds).
+# (priority.priority_thresholds).
 SEGMENT_RULE = np.dtype([("admit", np.bool_), ("reserve", I8), ("lost", I8),
                          ("contested", np.bool_), ("passes", np.bool_),
                          ("last_key", np.uint64)])

@@ -1,9 +1,10 @@
 """Billing events of a strategy on a path, shared by the full simulation
-(`path.py`) and the replay (`replay.py`): a period's opening (renewal and
-payments), an upgrade bought, a period's close (overflow accounts), the
-end-of-day peaks and the month record. They read and write the strategy's
-STATE record and its output records (schema.PATH_RECORD, PERIOD_RECORD,
-MONTH_RECORD) by field name; called per day or per period, never per event.
+(`strategy.py`, `day.py`) and the replay (`replay.py`): a period's opening
+(renewal and payments), an upgrade bought, a period's close (overflow
+accounts), the end-of-day peaks and the month record. They read and write
+the strategy's STATE record and its output records (schema.PATH_RECORD,
+PERIOD_RECORD, MONTH_RECORD) by field name; called per day or per period,
+never per event.
 """
 from numba import njit
 
