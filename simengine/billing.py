@@ -19,9 +19,9 @@ RULE = {"concurrent": 0, "cumulative": 1}                       # billing.rule
 PRICING = {"prorated": 0, "difference": 1, "full": 2}           # billing.upgrade_pricing
 COVERS = {"total": 0, "excess": 1}                              # billing.tier_covers
 
-CONCURRENT, CUMULATIVE = RULE["concurrent"], RULE["cumulative"]
+CUMULATIVE = RULE["cumulative"]
 PRORATED, DIFFERENCE, FULL = PRICING["prorated"], PRICING["difference"], PRICING["full"]
-TOTAL, EXCESS = COVERS["total"], COVERS["excess"]
+EXCESS = COVERS["excess"]
 
 NO_TIER = -1
 NO_MEMBER_CAP = np.int64(1) << np.int64(62)

@@ -24,11 +24,15 @@ FIRST_ADD = 2       # inverse-cumulative-hazard uniform for the first attempt
 LIFETIME = 3        # occurrence = episode (life number)
 READD_DECISION = 4  # occurrence = episode that ended
 READD_DELAY = 5     # occurrence = episode that ended
-RETRY_DELAY = 6     # occurrence = episode * 256 + retry number
+RETRY_DELAY = 6     # occurrence = attempt_occurrence(episode, retry number)
 ORDER = 7           # within-day priority of an attempt, occurrence as RETRY_DELAY
 PATH_GROWTH = 8     # path multiplier normals (customer = 0)
 PATH_CHURN = 9
 PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
+
+# An attempt's occurrence numbers its episode's retries: room for 256 (the
+# event word's 8 bits; a scenario allows at most 255 retries).
+RETRIES_PER_EPISODE = 256
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -39,7 +43,6 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _S48 = np.uint64(48)
-_ONE = np.uint64(1)
 _TWO_M53 = 1.0 / 9007199254740992.0
 
 
@@ -48,6 +51,13 @@ def mix64(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
+
+
+@njit(cache=True)
+def attempt_occurrence(episode, retry):
+    """The occurrence of the draws of an attempt (ORDER) and of the delay
+    before it (RETRY_DELAY): retry `retry` of episode `episode`."""
+    return episode * RETRIES_PER_EPISODE + retry
 
 
 @njit(cache=True)

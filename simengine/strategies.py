@@ -18,7 +18,7 @@ ON_BLOCKED = {"lost": 0, "retry": 1, "overflow": 2}
 R_NONE, R_FIXED, R_FIT, R_FORECAST, R_ORACLE = (
     RENEWAL[k] for k in ("none", "fixed", "fit", "forecast", "oracle"))
 U_NONE, U_NEXT, U_FIT = (UPGRADE[k] for k in ("none", "next", "fit"))
-O_LOST, O_OVERFLOW = OTHERS["lost"], OTHERS["overflow"]
+O_OVERFLOW = OTHERS["overflow"]
 B_LOST, B_RETRY, B_OVERFLOW = (ON_BLOCKED[k] for k in ("lost", "retry", "overflow"))
 
 # what becomes of an add attempt
@@ -56,7 +56,7 @@ def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_
 def upgrade_tier(upgrade, tier, usage, headroom, nominal):
     """Tier an upgrade rule asks for when an attempt finds U >= C: `next`
     one up (the smallest without a tier), `fit` the smallest whose nominal
-    capacity exceeds U (1 + h), else the largest. See `raises_capacity`."""
+    capacity exceeds U (1 + h), else the largest. See `upgrade_at_full`."""
     T = nominal.shape[0]
     if upgrade == U_NEXT:
         return min(tier + 1, T - 1)
@@ -72,6 +72,20 @@ def raises_capacity(new_tier, tier, new_capacity, capacity):
     """A strategy buys an upgrade only when it is a higher tier that raises
     the capacity (the member cap may stop it)."""
     return new_tier > tier and new_capacity > capacity
+
+
+@njit(cache=True)
+def upgrade_at_full(upgrade, headroom, tier, usage, capacity, nominal, effective):
+    """The tier an attempt buys under upgrade rule `upgrade` when it meets
+    usage U at capacity C, or NO_TIER. Only a full capacity (U >= C) tries
+    an upgrade: an attempt a reserve refuses while U < C buys nothing; and
+    it buys the rule's tier only if that raises the capacity."""
+    if usage < capacity or upgrade == U_NONE:
+        return NO_TIER
+    new_tier = upgrade_tier(upgrade, tier, usage, headroom, nominal)
+    if raises_capacity(new_tier, tier, effective[new_tier], capacity):
+        return new_tier
+    return NO_TIER
 
 
 @njit(cache=True)

@@ -15,10 +15,11 @@ logged strategy and a phantom's DAY record.
 import numpy as np
 from numba import njit
 
-from ..billing import churn_lowers_usage
-from ..rng import LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, exponential, uniform
-from ..strategies import (ADMITTED, LOST, OVERFLOWED, RETRY, U_NONE, blocked_outcome,
-                          raises_capacity, refused_outcome, upgrade_tier)
+from ..billing import NO_TIER, churn_lowers_usage
+from ..rng import (LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, attempt_occurrence,
+                   exponential, uniform)
+from ..strategies import (ADMITTED, LOST, OVERFLOWED, RETRY, blocked_outcome, refused_outcome,
+                          upgrade_at_full)
 from .calendar import ATTEMPTS, CHURNS
 from .layout import (LOG_ADD, LOG_CHURN, UNBOUNDED, customer_of, episode_of, event_word,
                      is_overflow, retry_of, segment_of)
@@ -174,13 +175,11 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
         if not rules[s].admit:
             outcome = refused_outcome(st.others)
         else:
-            # only a full capacity tries an upgrade: a refusal by a reserve
-            # while U < C does not
-            if usage >= capacity and upgrade != U_NONE:
-                new_tier = upgrade_tier(upgrade, state.tier, usage, st.headroom, tiers.nominal)
-                if raises_capacity(new_tier, state.tier, tiers[new_tier].effective, capacity):
-                    buy_upgrade(c, tiers, state, prow, per, new_tier)
-                    capacity = state.capacity
+            new_tier = upgrade_at_full(upgrade, st.headroom, state.tier, usage, capacity,
+                                       tiers.nominal, tiers.effective)
+            if new_tier != NO_TIER:
+                buy_upgrade(c, tiers, state, prow, per, new_tier)
+                capacity = state.capacity
             if by_threshold and rules[s].contested:
                 passes = rules[s].passes and keys[i] <= rules[s].last_key
             else:
@@ -205,7 +204,7 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
             continue
         # stage a churn (of a WeCom or an overflow life) or the next retry
         if outcome == RETRY:
-            delay = st.retry_days * exponential(pk, u, RETRY_DELAY, e * 256 + j + 1)
+            delay = st.retry_days * exponential(pk, u, RETRY_DELAY, attempt_occurrence(e, j + 1))
             queue = ATTEMPTS
             word = event_word(u, e, j + 1, s, 0)
         else:

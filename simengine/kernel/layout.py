@@ -105,10 +105,9 @@ LOG_ADD, LOG_CHURN = 1, 2
 
 UNBOUNDED = np.int64(1) << np.int64(62)     # a phantom's capacity
 
-# Event word: customer 32 bits | episode 16 | retry 8 | segment 6 | overflow 1.
+# Event word: customer 32 bits | episode 16 | retry 8 | segment 6 | overflow 1
+# (the scenario's checks keep retries and segments within theirs).
 MAX_CUSTOMERS = 1 << 32
-MAX_SEGMENTS = 63
-MAX_RETRIES = 255
 
 
 @njit(cache=True)
@@ -139,9 +138,3 @@ def segment_of(word):
 @njit(cache=True)
 def is_overflow(word):
     return (word >> 62) & 1 != 0
-
-
-@njit(cache=True)
-def attempt_occurrence(word):
-    """The draw occurrence of an attempt: episode * 256 + retry."""
-    return ((word >> 32) & 0xFFFF) * 256 + ((word >> 48) & 0xFF)

@@ -11,9 +11,10 @@ attempt is refused whatever its order, and counts do not depend on it.
 import numpy as np
 from numba import njit
 
-from ..rng import ORDER, draw_bits
-from ..strategies import U_NONE, raises_capacity, upgrade_tier
-from .layout import attempt_occurrence, customer_of, segment_of
+from ..rng import ORDER, attempt_occurrence, draw_bits
+from ..billing import NO_TIER
+from ..strategies import upgrade_at_full
+from .layout import customer_of, episode_of, retry_of, segment_of
 
 
 @njit(cache=True)
@@ -66,7 +67,8 @@ def priority_heap(pk, today, n, keys, heap, rules):
     for i in range(n):
         w = today[i].word
         if rules[segment_of(w)].contested:
-            keys[i] = draw_bits(pk, customer_of(w), ORDER, attempt_occurrence(w))
+            keys[i] = draw_bits(pk, customer_of(w), ORDER,
+                                attempt_occurrence(episode_of(w), retry_of(w)))
             heap[h] = i
             h += 1
         else:
@@ -142,7 +144,8 @@ def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
     for i in range(n):
         w = today[i].word
         if rules[segment_of(w)].contested:
-            keys[i] = draw_bits(pk, customer_of(w), ORDER, attempt_occurrence(w))
+            keys[i] = draw_bits(pk, customer_of(w), ORDER,
+                                attempt_occurrence(episode_of(w), retry_of(w)))
     for s in range(rules.shape[0]):
         rules[s].passes = False
     candidates = np.empty(n, np.uint64)
@@ -207,7 +210,5 @@ def none_can_pass(st, tiers, tier, usage, capacity, min_reserve):
     as it is for the rest of the day)."""
     if usage < capacity:
         return usage >= capacity - min_reserve
-    if st.upgrade == U_NONE:
-        return True
-    new_tier = upgrade_tier(st.upgrade, tier, usage, st.headroom, tiers.nominal)
-    return not raises_capacity(new_tier, tier, tiers[new_tier].effective, capacity)
+    return upgrade_at_full(st.upgrade, st.headroom, tier, usage, capacity, tiers.nominal,
+                           tiers.effective) == NO_TIER

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..billing import NO_TIER
-from ..strategies import FORECAST_WINDOW, R_ORACLE, U_NONE, raises_capacity, upgrade_tier
+from ..strategies import FORECAST_WINDOW, R_ORACLE, upgrade_at_full
 from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
                       open_period, planned_upgrade, record_month)
 
@@ -33,10 +33,9 @@ def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
         reached = max(usage, state.capacity)     # usage met by the first attempt at capacity
         left -= reached - usage
         usage = reached
-        if st.upgrade == U_NONE:
-            return False
-        new_tier = upgrade_tier(st.upgrade, state.tier, usage, st.headroom, tiers.nominal)
-        if not raises_capacity(new_tier, state.tier, tiers[new_tier].effective, state.capacity):
+        new_tier = upgrade_at_full(st.upgrade, st.headroom, state.tier, usage, state.capacity,
+                                   tiers.nominal, tiers.effective)
+        if new_tier == NO_TIER:
             return False
         buy_upgrade(c, tiers, state, prow, per, new_tier)
         if usage >= state.capacity:
