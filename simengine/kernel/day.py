@@ -13,9 +13,9 @@ Also the rows a day writes besides its counts: the contact log of the
 logged strategy and a phantom's DAY record.
 """
 import numpy as np
-from numba import njit
 
 from ..billing import NO_TIER, churn_lowers_usage
+from ..jit import jit_inner
 from ..rng import (LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, attempt_occurrence,
                    exponential, uniform)
 from ..strategies import (ADMITTED, LOST, OVERFLOWED, RETRY, blocked_outcome, refused_outcome,
@@ -30,7 +30,7 @@ from .priority import none_can_pass, pop_first
 AS_TAKEN, BY_THRESHOLD = -1, -2
 
 
-@njit(cache=True)
+@jit_inner
 def log_row(log, state, day, customer, kind, segment):
     """Write a contact log row while room lasts; count it anyway."""
     i = state.logged
@@ -42,15 +42,15 @@ def log_row(log, state, day, customer, kind, segment):
     state.logged = i + 1
 
 
-@njit(cache=True)
+@jit_inner
 def log_initial_contacts(segs, log, state):
     """The contact log starts with the initial contacts, as adds on day 0."""
     for s in range(segs.shape[0]):
         for u in range(segs[s].start, segs[s].start + segs[s].initial):
-            log_row(log, state, 0, u, LOG_ADD, s)
+            log_row(log, state, np.int64(0), u, LOG_ADD, s)
 
 
-@njit(cache=True)
+@jit_inner
 def record_day(state, prow, rec):
     """A phantom's DAY record at the end of day (counts: running totals)."""
     rec.active = state.active
@@ -61,7 +61,7 @@ def record_day(state, prow, rec):
     rec.churns = prow.churns
 
 
-@njit(cache=True)
+@jit_inner
 def churn_phase(pk, c, segs, state, prow, per, today, n, staged, log):
     """Churns due today (today[:n]), in any order: a WeCom churn lowers the
     contacts (and U unless cumulative); then the lapse decision, and a
@@ -112,7 +112,7 @@ def churn_phase(pk, c, segs, state, prow, per, today, n, staged, log):
     per.churns += churns
 
 
-@njit(cache=True)
+@jit_inner
 def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, heap, heaped,
                   staged, log):
     """Attempts due today (today[:n]): admission, upgrade, capacity check

@@ -1,13 +1,14 @@
 """The parallel driver: paths in a numba prange. Each path's results depend
 only on its number and its inputs (normals and records, computed per run by
 the engine), so threads and chunking never change a number."""
-from numba import njit, prange
+from numba import prange
 
+from ..jit import jit
 from .layout import KernelScenario
 from .path import simulate_path
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def simulate_paths(paths, seed, scn, inputs, out_path, out_period, out_month, out_mult,
                    out_events, log_strategy, out_log, out_log_n):
     """Simulate paths[i] into row i of every output, in parallel: out_path[n, S]

@@ -8,12 +8,12 @@ costs at least as much under every pricing), so a small dynamic program over
 (crossing day, tier held) finds it exactly.
 """
 import numpy as np
-from numba import njit
 
 from ..billing import NO_TIER, covering_tier, tier_price, upgrade_price
+from ..jit import jit, jit_inner
 
 
-@njit(cache=True)
+@jit
 def required_tiers(usage, nominal, free_quota, usage_cap):
     """For each day of a period, the smallest tier covering the running peak
     of end-of-day `usage` (capped at `usage_cap`: capacity beyond the member
@@ -28,7 +28,7 @@ def required_tiers(usage, nominal, free_quota, usage_cap):
     return req
 
 
-@njit(cache=True)
+@jit
 def hindsight_plan(usage, nominal, prices, free_quota, usage_cap, pricing, first_day,
                    period_days, plan_day, plan_tier):
     """The cheapest plan for one period whose end-of-day usage is `usage`
@@ -87,7 +87,7 @@ def hindsight_plan(usage, nominal, prices, free_quota, usage_cap, pricing, first
     return n, cost[0, 0]
 
 
-@njit(cache=True)
+@jit_inner
 def plan_periods(c, tiers, day, plan_day, plan_tier, plan_n, usage):
     """The hindsight plan of every period from a phantom's day records
     (`day`, layout.DAY): plan_n[k] entries of (plan_day[k], plan_tier[k]),

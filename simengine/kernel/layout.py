@@ -8,7 +8,8 @@ PERIOD_RECORD, MONTH_RECORD), written field by field.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+
+from ..jit import jit
 
 I8, F8 = np.int64, np.float64
 
@@ -101,7 +102,7 @@ EVENT = np.dtype([("word", I8), ("lam", F8)])
 STAGED = np.dtype([("queue", I8), ("day", I8), ("word", I8), ("lam", F8)])
 # The contact log: one row per WeCom add or churn of the logged strategy.
 LOG = np.dtype([("day", I8), ("customer", I8), ("kind", I8), ("segment", I8)])
-LOG_ADD, LOG_CHURN = 1, 2
+LOG_ADD, LOG_CHURN = np.int64(1), np.int64(2)
 
 UNBOUNDED = np.int64(1) << np.int64(62)     # a phantom's capacity
 
@@ -110,31 +111,31 @@ UNBOUNDED = np.int64(1) << np.int64(62)     # a phantom's capacity
 MAX_CUSTOMERS = 1 << 32
 
 
-@njit(cache=True)
+@jit(inline="always")
 def event_word(customer, episode, retry, segment, overflow):
     return customer | (episode << 32) | (retry << 48) | (segment << 56) | (overflow << 62)
 
 
-@njit(cache=True)
+@jit
 def customer_of(word):
     return word & 0xFFFFFFFF
 
 
-@njit(cache=True)
+@jit
 def episode_of(word):
     return (word >> 32) & 0xFFFF
 
 
-@njit(cache=True)
+@jit
 def retry_of(word):
     return (word >> 48) & 0xFF
 
 
-@njit(cache=True)
+@jit
 def segment_of(word):
     return (word >> 56) & 0x3F
 
 
-@njit(cache=True)
+@jit
 def is_overflow(word):
     return (word >> 62) & 1 != 0

@@ -6,9 +6,9 @@ refusal, forked from a rerun of the phantom (`resume_blocking`): until then
 its customers are the phantom's.
 """
 import numpy as np
-from numba import njit
 
 from ..billing import NO_TIER
+from ..jit import jit_inner
 from ..rng import path_key
 from .arrivals import draw_arrivals
 from .hindsight import plan_periods
@@ -18,7 +18,7 @@ from .strategy import finish_strategy, fork_work, new_work, simulate_days, simul
     start_strategy
 
 
-@njit(cache=True, inline="always")
+@jit_inner(inline="always")
 def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, out_period,
                     out_month, log, refusal, row_events):
     """The strategies replayed from phantom `src` that refuse an attempt
@@ -92,7 +92,7 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
     return work, simulated
 
 
-@njit(cache=True)
+@jit_inner
 def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out_mult,
                   log_strategy, log):
     """Every strategy row on one path, whose growth and churn normals are

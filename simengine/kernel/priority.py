@@ -9,15 +9,15 @@ them can pass (`priority_heap`, `pop_first`, `none_can_pass`). Every other
 attempt is refused whatever its order, and counts do not depend on it.
 """
 import numpy as np
-from numba import njit
 
-from ..rng import ORDER, attempt_occurrence, draw_bits
 from ..billing import NO_TIER
+from ..jit import jit, jit_inner
+from ..rng import ORDER, attempt_occurrence, draw_bits
 from ..strategies import upgrade_at_full
 from .layout import customer_of, episode_of, retry_of, segment_of
 
 
-@njit(cache=True)
+@jit
 def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
     """Who gets the last slots is decided by each attempt's random priority;
     sorting is needed only when some, not all, of today's n attempts could
@@ -27,7 +27,7 @@ def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
     return n > 1 and usage + n > capacity - max_reserve and (usage < capacity or may_upgrade)
 
 
-@njit(cache=True)
+@jit_inner
 def sift_down(keys, heap, i, size):
     """Restore the min-heap heap[:size] (of indices, by their keys) below i."""
     x = heap[i]
@@ -45,7 +45,7 @@ def sift_down(keys, heap, i, size):
     heap[i] = x
 
 
-@njit(cache=True)
+@jit
 def contested_segments(rules, usage, capacity, may_upgrade, everyone):
     """Marks the segments whose attempts are met in priority order today:
     the admitted ones that may still pass (usage below the capacity less
@@ -57,12 +57,12 @@ def contested_segments(rules, usage, capacity, may_upgrade, everyone):
             may_upgrade or usage < capacity - rules[s].reserve))
 
 
-@njit(cache=True)
+@jit
 def priority_heap(pk, today, n, keys, heap, rules):
     """heap[:h], a min-heap of the indices of today[:n]'s attempts of
     contested segments by priority (the ORDER draw of each attempt, in
     keys), then heap[h:n] the others' indices as taken; returns h."""
-    h = 0
+    h = np.int64(0)
     rest = n
     for i in range(n):
         w = today[i].word
@@ -85,7 +85,7 @@ def priority_heap(pk, today, n, keys, heap, rules):
     return h
 
 
-@njit(cache=True)
+@jit_inner
 def kth_smallest(values, m, k):
     """The k-th smallest of values[:m] (1 <= k <= m), reordering them
     (quickselect; loops, not np.partition: they compile much faster)."""
@@ -115,7 +115,7 @@ MAX_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
 TOP = 18446744073709551616.0        # 2^64
 
 
-@njit(cache=True)
+@jit_inner
 def open_keys(today, n, keys, rules, usage, capacity, above, first, bound, out):
     """The keys of today[:n]'s attempts of open segments (contested, usage
     below the capacity less their reserve) above `above` (any, `first`)
@@ -132,7 +132,7 @@ def open_keys(today, n, keys, rules, usage, capacity, above, first, bound, out):
     return m
 
 
-@njit(cache=True)
+@jit
 def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
     """When the capacity cannot change today, who passes in priority order
     is known without meeting them in it: the contested segments' attempts
@@ -189,7 +189,7 @@ def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
         first = False
 
 
-@njit(cache=True)
+@jit
 def pop_first(keys, heap, size):
     """The index of heap[:size] with the lowest key, moved to heap[size - 1]
     (heap[:size - 1] stays a heap)."""
@@ -197,11 +197,11 @@ def pop_first(keys, heap, size):
     heap[0] = heap[size - 1]
     heap[size - 1] = first
     if size > 2:
-        sift_down(keys, heap, 0, size - 1)
+        sift_down(keys, heap, np.int64(0), size - 1)
     return first
 
 
-@njit(cache=True)
+@jit
 def none_can_pass(st, tiers, tier, usage, capacity, min_reserve):
     """No attempt of today's rest can be admitted, whatever their order: the
     capacity less every admitted segment's reserve (`min_reserve`, the

@@ -11,15 +11,15 @@ full or from that day on (`path.resume_blocking`), its customers taken from
 the phantom run (`take_customers`).
 """
 import numpy as np
-from numba import njit
 
 from ..billing import NO_TIER
+from ..jit import jit_inner
 from ..strategies import FORECAST_WINDOW, R_ORACLE, upgrade_at_full
 from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
                       open_period, planned_upgrade, record_month)
 
 
-@njit(cache=True)
+@jit_inner
 def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
     """Today's `admitted` attempts meet usage `usage`, `usage + 1`, ...:
     buy the upgrades the strategy would buy on the way. False when one of
@@ -45,7 +45,7 @@ def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
     return True
 
 
-@njit(cache=True)
+@jit_inner
 def copy_customer_counts(src, dst):
     """The customers' own counts of a replayed strategy are the phantom's."""
     dst.lost_value = src.lost_value
@@ -59,7 +59,7 @@ def copy_customer_counts(src, dst):
     dst.overflowed = src.overflowed
 
 
-@njit(cache=True)
+@jit_inner
 def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, mid_period):
     """At the start of a day before which a strategy refused nothing, its
     customers are the phantom's: their counts, running totals and losses
@@ -87,7 +87,7 @@ def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, 
         per.blocked = ph_per.blocked
 
 
-@njit(cache=True)
+@jit_inner
 def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow,
                     periods, months, stop):
     """Billing of strategy `st` on the trajectory of its phantom (`day`: the
@@ -150,7 +150,7 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow
         state.overflow = rec.overflow
         end_of_day_peaks(state, prow, per)
         if is_period_end(c, state):
-            close_period(c, tiers, False, state, prow, per)
+            close_period(c, tiers, st.unbounded, state, prow, per)
             per.first_adds = rec.first_adds - first_at_start
             per.readds = rec.readds - readds_at_start
             per.churns = rec.churns - churns_at_start

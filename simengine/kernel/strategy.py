@@ -5,9 +5,9 @@ each day's phases, see `day.py`, then the end of day).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from ..billing import NO_TIER
+from ..jit import jit, jit_inner
 from ..strategies import FORECAST_WINDOW, R_ORACLE, U_NONE
 from . import calendar as cal_
 from .calendar import ATTEMPTS, CHURNS
@@ -25,7 +25,7 @@ from .priority import contested_segments, needs_priority, priority_heap, priorit
 Work = namedtuple("Work", "calendar today keys heap staged ring state rules")
 
 
-@njit(cache=True)
+@jit_inner
 def new_work(days, segments):
     return Work(cal_.new_calendar(days, 1024), np.empty(1024, EVENT),
                 np.empty(1024, np.uint64), np.empty(1024, np.int64), np.empty(2048, STAGED),
@@ -33,7 +33,7 @@ def new_work(days, segments):
                 np.zeros(segments, SEGMENT_RULE))
 
 
-@njit(cache=True)
+@jit_inner
 def fork_work(work, fork, admit, reserve):
     """`fork` (working memory) holding a copy of `work`'s calendar and net
     adds, and the rules of the strategy with rows `admit`, `reserve`."""
@@ -46,7 +46,7 @@ def fork_work(work, fork, admit, reserve):
                 fork.staged, fork.ring, fork.state, fork.rules)
 
 
-@njit(cache=True)
+@jit_inner
 def start_strategy(c, st, admit, reserve, n_initial, state, prow, work):
     """Day 0 before anything happens: the initial contacts, no tier; the
     strategy's rules per segment (`admit`, `reserve`: its rows), no loss."""
@@ -75,7 +75,7 @@ def start_strategy(c, st, admit, reserve, n_initial, state, prow, work):
     cal_.clear(work.calendar)
 
 
-@njit(cache=True)
+@jit_inner
 def finish_strategy(segs, rules, state, prow):
     """After the last day: the final contacts and the value of the lost
     attempts, counted per segment (in segment order: the sum is the same
@@ -87,7 +87,7 @@ def finish_strategy(segs, rules, state, prow):
     prow.lost_value = value
 
 
-@njit(cache=True)
+@jit
 def plan_step(plan_day, plan_n, t):
     """The entry of a period's hindsight plan due next at the start of day t
     (entry 0, the renewal, is taken when the period opens)."""
@@ -97,7 +97,7 @@ def plan_step(plan_day, plan_n, t):
     return step
 
 
-@njit(cache=True)
+@jit_inner
 def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months, log,
                   t0, t1):
     """Strategy row `si` on the path with key `pk`, days t0..t1-1, from its
@@ -151,7 +151,7 @@ def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods,
             staged = np.empty(max(2 * staged.shape[0], n_churns + n_attempts), STAGED)
 
         # (2) churns due today: the initial contacts', then the calendar's
-        n = 0
+        n = np.int64(0)
         for i in range(churn_lo, churn_hi):
             today[n] = arrivals.churn[i]
             n += 1
@@ -161,7 +161,7 @@ def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods,
             day_record[si, t].usage_after_churns = state.usage
 
         # (3) attempts due today: re-adds and retries, then first adds
-        n = cal_.take(calendar, ATTEMPTS, t, today, 0)
+        n = cal_.take(calendar, ATTEMPTS, t, today, np.int64(0))
         for i in range(first_lo, first_hi):
             today[n] = arrivals.first[i]
             n += 1
@@ -198,7 +198,7 @@ def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods,
     return Work(calendar, today, keys, heap, staged, ring, state_arr, rules)
 
 
-@njit(cache=True)
+@jit_inner
 def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
                       log):
     """Strategy row `si` on the path with key `pk`, every day from day 0
