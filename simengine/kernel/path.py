@@ -14,13 +14,12 @@ from .arrivals import draw_arrivals
 from .hindsight import plan_periods
 from .layout import DAY
 from .replay import replay_strategy, take_customers
-from .strategy import finish_strategy, fork_work, new_work, simulate_days, simulate_strategy, \
-    start_strategy
+from .strategy import (Records, Shared, finish_strategy, fork_work, new_work, simulate_days,
+                       simulate_strategy, start_strategy)
 
 
 @jit_inner(inline="always")
-def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, out_period,
-                    out_month, log, refusal, row_events):
+def resume_blocking(shared, src, work, outputs, refusal, row_events):
     """The strategies replayed from phantom `src` that refuse an attempt
     (refusal[si]: the day of their first refusal, -1 for the others) share
     the phantom's work up to that day: the phantom is run again, forked at
@@ -28,10 +27,13 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
     that day (its billing state replayed up to there, its customers the
     phantom's). Numbers equal a simulation from day 0: until its first
     refusal a strategy's customers are the phantom's, event for event.
-    Returns (the working memory, events simulated)."""
+    `outputs`: every strategy's Records. Returns (the working memory,
+    events simulated)."""
+    scn = shared.scn
+    plan_day, plan_tier, plan_n = shared.plans
     c = scn.config[0]
     D = c.days
-    K = out_period.shape[1]
+    K = outputs.period.shape[1]
     S = refusal.shape[0]
     rows = np.empty(S, np.int64)
     days = np.empty(S, np.int64)
@@ -48,13 +50,14 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
             rows[b + 1], days[b + 1] = rows[b], days[b]
             b -= 1
         rows[b + 1], days[b + 1] = r, d
-    # the phantom's own records are final already: its rerun writes scratch ones
-    prow = out_path[src:src + 1].copy()
-    periods = out_period[src].copy()
-    months = out_month[src].copy()
+    # the phantom's own records are final already: its rerun writes scratch
+    # ones (prow: an array, for its record lives as long as the array)
+    prow = outputs.path[src:src + 1].copy()
+    periods = outputs.period[src].copy()
+    months = outputs.month[src].copy()
     state = work.state[0]
-    start_strategy(c, scn.strategies[src], scn.admit[src], scn.reserve[src], arrivals.n_initial,
-                   state, prow[0], work)
+    start_strategy(c, scn.strategies[src], scn.admit[src], scn.reserve[src],
+                   shared.arrivals.n_initial, state, prow[0], work)
     fork = new_work(D, scn.segments.shape[0])
     simulated = 0
     t = np.int64(0)
@@ -65,27 +68,26 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
         si = rows[leg // 2]
         on_phantom = leg % 2 == 0
         if on_phantom:
-            row, w, rec, pers, mons, t_to = src, work, prow[0], periods, months, refusal[si]
+            row, w, out, t_to = src, work, Records(prow[0], periods, months), refusal[si]
         else:
             st = scn.strategies[si]
             ph = max(st.oracle_source, 0)
+            out = Records(outputs.path[si], outputs.period[si], outputs.month[si])
             fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
-            replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, fork.state[0],
-                            (plans[0][ph], plans[1][ph], plans[2][ph]), scn.month_end,
-                            out_path[si], out_period[si], out_month[si], t)
+            replay_strategy(shared.day_record[src], outputs.path[src], c, st, scn.tiers,
+                            fork.state[0], (plan_day[ph], plan_tier[ph], plan_n[ph]),
+                            scn.month_end, out, t)
             k = min(t // c.period_days, K - 1)
-            take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out_path[si],
-                           out_period[si, k], fork.rules, t % c.period_days != 0)
-            row, w, rec, pers, mons, t_to = si, fork, out_path[si], out_period[si], \
-                out_month[si], D
-        w = simulate_days(pk, row, scn, arrivals, w, day_record, plans, rec, pers, mons, log, t,
-                          t_to)
+            take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out.path,
+                           out.period[k], fork.rules, t % c.period_days != 0)
+            row, w, t_to = si, fork, D
+        w = simulate_days(shared, row, w, out, t, t_to)
         if on_phantom:
             work = w
             t = t_to
         else:
             fork = w
-            finish_strategy(scn.segments, fork.rules, fork.state[0], out_path[si])
+            finish_strategy(scn.segments, fork.rules, fork.state[0], out.path)
             row_events[si] = fork.state[0].events
             simulated += fork.state[0].events - state.events
     simulated += state.events
@@ -93,7 +95,7 @@ def resume_blocking(pk, src, scn, arrivals, work, day_record, plans, out_path, o
 
 
 @jit_inner
-def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out_mult,
+def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, out_mult,
                   log_strategy, log):
     """Every strategy row on one path, whose growth and churn normals are
     normals[0], normals[1] (`sampling.py`): fills out_path[S] (PATH_RECORD),
@@ -105,7 +107,7 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
     D = c.days
     S = scn.strategies.shape[0]
     K = (D + c.period_days - 1) // c.period_days
-    pk = path_key(seed, path)
+    pk = path_key(seed, number)
     arrivals, G, Mc = draw_arrivals(pk, scn, normals[0], normals[1])
     out_mult[0] = G
     out_mult[1] = Mc
@@ -122,7 +124,8 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
     plan_tier = np.full((max(n_phantoms, 1), K, entries), NO_TIER, np.int64)
     plan_n = np.ones((max(n_phantoms, 1), K), np.int64)
     plan_usage = np.empty(c.period_days, np.int64)
-    plans = (plan_day, plan_tier, plan_n)
+    shared = Shared(pk, scn, arrivals, day_record, (plan_day, plan_tier, plan_n), log)
+    outputs = Records(out_path, out_period, out_month)
     row_events = np.zeros(S, np.int64)
     # the day each replayed strategy first refuses an attempt (-1: never, or
     # not replayed), and how many refuse per phantom
@@ -138,7 +141,7 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
             ph = max(st.oracle_source, 0)
             day = replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, state,
                                   (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
-                                  out_path[si], out_period[si], out_month[si], D)
+                                  Records(out_path[si], out_period[si], out_month[si]), D)
             if day == D:
                 row_events[si] = row_events[src]
                 continue
@@ -147,8 +150,8 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
             continue
         state.logging = si == log_strategy
         state.logged = 0
-        work = simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, out_path[si],
-                                 out_period[si], out_month[si], log)
+        work = simulate_strategy(shared, si, work,
+                                 Records(out_path[si], out_period[si], out_month[si]))
         if st.unbounded:
             plan_periods(c, scn.tiers, day_record[si], plan_day[si], plan_tier[si], plan_n[si],
                          plan_usage)
@@ -162,15 +165,13 @@ def simulate_path(path, seed, scn, normals, out_path, out_period, out_month, out
         src = scn.strategies[si].replay_source
         if refusal[si] >= 0 and refusing[src] == 1:
             refusal[si] = -1
-            work = simulate_strategy(pk, si, scn, arrivals, work, day_record, plans,
-                                     out_path[si], out_period[si], out_month[si], log)
+            work = simulate_strategy(shared, si, work,
+                                     Records(out_path[si], out_period[si], out_month[si]))
             row_events[si] = state.events
             simulated += state.events
     for src in range(n_phantoms):
         if refusing[src] > 1:
-            work, resumed = resume_blocking(pk, src, scn, arrivals, work, day_record, plans,
-                                            out_path, out_period, out_month, log, refusal,
-                                            row_events)
+            work, resumed = resume_blocking(shared, src, work, outputs, refusal, row_events)
             simulated += resumed
     represented = 0
     for si in range(S):

@@ -88,14 +88,15 @@ def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, 
 
 
 @jit_inner
-def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow,
-                    periods, months, stop):
+def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, out, stop):
     """Billing of strategy `st` on the trajectory of its phantom (`day`: the
     phantom's DAY records, `phantom_row`: its PATH_RECORD; `plan`: the
     hindsight plan an oracle follows, (day, tier, entries) per period),
-    days 0..stop-1. Fills the strategy's records and returns `stop`, or
-    returns the day of the first attempt it would refuse (records partly
-    written, that day's too). With stop = D its records are complete."""
+    days 0..stop-1. Fills the strategy's records `out` (strategy.Records)
+    and returns `stop`, or returns the day of the first attempt it would
+    refuse (records partly written, that day's too). With stop = D its
+    records are complete."""
+    prow, periods, months = out
     plan_day, plan_tier, plan_n = plan
     oracle = st.renewal == R_ORACLE
     step = 0

@@ -24,6 +24,17 @@ from .priority import contested_segments, needs_priority, priority_heap, priorit
 # the strategy's STATE record; its SEGMENT_RULE per segment.
 Work = namedtuple("Work", "calendar today keys heap staged ring state rules")
 
+# What the strategies of one path share: its key, its scenario
+# (layout.KernelScenario), its draws (arrivals.Arrivals), each phantom's DAY
+# records and hindsight plans (day, tier, entries: per phantom and period),
+# the contact log.
+Shared = namedtuple("Shared", "key scn arrivals day_record plans log")
+
+# Output records (schema.py): a strategy's PATH_RECORD, its PERIOD_RECORD
+# per period and MONTH_RECORD per month; or, with a row per strategy, all
+# strategies' (simulate_path's out_path, out_period, out_month).
+Records = namedtuple("Records", "path period month")
+
 
 @jit_inner
 def new_work(days, segments):
@@ -98,13 +109,14 @@ def plan_step(plan_day, plan_n, t):
 
 
 @jit_inner
-def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months, log,
-                  t0, t1):
-    """Strategy row `si` on the path with key `pk`, days t0..t1-1, from its
-    state at the start of day t0 (work.state, work.calendar); fills its
-    output records (and, for a phantom, its day record). An oracle follows
-    the hindsight plan of its phantom (`plans`: day, tier, entries per
-    period and phantom). Returns the working memory, grown if it had to."""
+def simulate_days(shared, si, work, out, t0, t1):
+    """Strategy row `si` on a path (`shared`), days t0..t1-1, from its state
+    at the start of day t0 (work.state, work.calendar); fills its records
+    `out` (and, for a phantom, its day records). An oracle follows the
+    hindsight plan of its phantom. Returns the working memory, grown if it
+    had to."""
+    pk, scn, arrivals, day_record, plans, log = shared
+    prow, periods, months = out
     c = scn.config[0]
     st = scn.strategies[si]
     segs = scn.segments
@@ -199,17 +211,16 @@ def simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods,
 
 
 @jit_inner
-def simulate_strategy(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
-                      log):
-    """Strategy row `si` on the path with key `pk`, every day from day 0
-    (see `simulate_days`). Returns the working memory, grown if it had to."""
+def simulate_strategy(shared, si, work, out):
+    """Strategy row `si` on a path (`shared`), every day from day 0 (see
+    `simulate_days`). Returns the working memory, grown if it had to."""
+    scn = shared.scn
     state = work.state[0]
     start_strategy(scn.config[0], scn.strategies[si], scn.admit[si], scn.reserve[si],
-                   arrivals.n_initial, state, prow, work)
+                   shared.arrivals.n_initial, state, out.path, work)
     if state.logging:
-        log_initial_contacts(scn.segments, log, state)
+        log_initial_contacts(scn.segments, shared.log, state)
     # day 0 as an int64, not a literal: one compiled simulate_days for both callers
-    work = simulate_days(pk, si, scn, arrivals, work, day_record, plans, prow, periods, months,
-                         log, np.int64(0), scn.config[0].days)
-    finish_strategy(scn.segments, work.rules, state, prow)
+    work = simulate_days(shared, si, work, out, np.int64(0), scn.config[0].days)
+    finish_strategy(scn.segments, work.rules, state, out.path)
     return work
