@@ -14,8 +14,7 @@ from .arrivals import draw_arrivals
 from .hindsight import plan_periods
 from .layout import DAY
 from .replay import replay_strategy, take_customers
-from .strategy import (Records, Shared, finish_strategy, fork_work, new_work, simulate_days,
-                       simulate_strategy, start_strategy)
+from .strategy import Records, Shared, fork_work, new_work, row_records, simulate_days
 
 
 @jit_inner(inline="always")
@@ -56,8 +55,6 @@ def resume_blocking(shared, src, work, outputs, refusal, row_events):
     periods = outputs.period[src].copy()
     months = outputs.month[src].copy()
     state = work.state[0]
-    start_strategy(c, scn.strategies[src], scn.admit[src], scn.reserve[src],
-                   shared.arrivals.n_initial, state, prow[0], work)
     fork = new_work(D, scn.segments.shape[0])
     simulated = 0
     t = np.int64(0)
@@ -72,7 +69,7 @@ def resume_blocking(shared, src, work, outputs, refusal, row_events):
         else:
             st = scn.strategies[si]
             ph = max(st.oracle_source, 0)
-            out = Records(outputs.path[si], outputs.period[si], outputs.month[si])
+            out = row_records(outputs, si)
             fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
             replay_strategy(shared.day_record[src], outputs.path[src], c, st, scn.tiers,
                             fork.state[0], (plan_day[ph], plan_tier[ph], plan_n[ph]),
@@ -81,13 +78,14 @@ def resume_blocking(shared, src, work, outputs, refusal, row_events):
             take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out.path,
                            out.period[k], fork.rules, t % c.period_days != 0)
             row, w, t_to = si, fork, D
+        # the phantom starts on its first leg; a strategy from day 0 starts
+        # afresh too, which is what its fork of a day-0 phantom holds
         w = simulate_days(shared, row, w, out, t, t_to)
         if on_phantom:
             work = w
             t = t_to
         else:
             fork = w
-            finish_strategy(scn.segments, fork.rules, fork.state[0], out.path)
             row_events[si] = fork.state[0].events
             simulated += fork.state[0].events - state.events
     simulated += state.events
@@ -141,7 +139,7 @@ def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, o
             ph = max(st.oracle_source, 0)
             day = replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, state,
                                   (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
-                                  Records(out_path[si], out_period[si], out_month[si]), D)
+                                  row_records(outputs, si), D)
             if day == D:
                 row_events[si] = row_events[src]
                 continue
@@ -150,8 +148,7 @@ def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, o
             continue
         state.logging = si == log_strategy
         state.logged = 0
-        work = simulate_strategy(shared, si, work,
-                                 Records(out_path[si], out_period[si], out_month[si]))
+        work = simulate_days(shared, si, work, row_records(outputs, si), np.int64(0), D)
         if st.unbounded:
             plan_periods(c, scn.tiers, day_record[si], plan_day[si], plan_tier[si], plan_n[si],
                          plan_usage)
@@ -165,8 +162,7 @@ def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, o
         src = scn.strategies[si].replay_source
         if refusal[si] >= 0 and refusing[src] == 1:
             refusal[si] = -1
-            work = simulate_strategy(shared, si, work,
-                                     Records(out_path[si], out_period[si], out_month[si]))
+            work = simulate_days(shared, si, work, row_records(outputs, si), np.int64(0), D)
             row_events[si] = state.events
             simulated += state.events
     for src in range(n_phantoms):

@@ -36,6 +36,12 @@ Shared = namedtuple("Shared", "key scn arrivals day_record plans log")
 Records = namedtuple("Records", "path period month")
 
 
+@jit_inner(inline="always")      # numba returns no record in a tuple: inlined
+def row_records(outputs, si):
+    """Strategy row `si`'s Records, of `outputs` with a row per strategy."""
+    return Records(outputs.path[si], outputs.period[si], outputs.month[si])
+
+
 @jit_inner
 def new_work(days, segments):
     return Work(cal_.new_calendar(days, 1024), np.empty(1024, EVENT),
@@ -110,11 +116,12 @@ def plan_step(plan_day, plan_n, t):
 
 @jit_inner
 def simulate_days(shared, si, work, out, t0, t1):
-    """Strategy row `si` on a path (`shared`), days t0..t1-1, from its state
-    at the start of day t0 (work.state, work.calendar); fills its records
-    `out` (and, for a phantom, its day records). An oracle follows the
-    hindsight plan of its phantom. Returns the working memory, grown if it
-    had to."""
+    """Strategy row `si` on a path (`shared`), days t0..t1-1: from day 0 it
+    starts the strategy, else it goes on from its state at the start of day
+    t0 (work.state, work.calendar); at the horizon it finishes it. Fills
+    its records `out` (and, for a phantom, its day records). An oracle
+    follows the hindsight plan of its phantom. Returns the working memory,
+    grown if it had to."""
     pk, scn, arrivals, day_record, plans, log = shared
     prow, periods, months = out
     c = scn.config[0]
@@ -125,8 +132,13 @@ def simulate_days(shared, si, work, out, t0, t1):
     P = c.period_days
     unbounded = st.unbounded
     max_effective = tiers[tiers.shape[0] - 1].effective
+    state = work.state[0]
+    if t0 == 0:
+        start_strategy(c, st, scn.admit[si], scn.reserve[si], arrivals.n_initial, state, prow,
+                       work)
+        if state.logging:
+            log_initial_contacts(segs, log, state)
     calendar, today, keys, heap, staged, ring, state_arr, rules = work
-    state = state_arr[0]
     plan_day, plan_tier, plan_n = plans
     oracle = st.renewal == R_ORACLE
     src = max(st.oracle_source, 0)
@@ -207,20 +219,7 @@ def simulate_days(shared, si, work, out, t0, t1):
         if t == month_end[state.month]:
             record_month(state, months[state.month])
             state.month += 1
+    if t1 == c.days:
+        finish_strategy(segs, rules, state, prow)
     return Work(calendar, today, keys, heap, staged, ring, state_arr, rules)
 
-
-@jit_inner
-def simulate_strategy(shared, si, work, out):
-    """Strategy row `si` on a path (`shared`), every day from day 0 (see
-    `simulate_days`). Returns the working memory, grown if it had to."""
-    scn = shared.scn
-    state = work.state[0]
-    start_strategy(scn.config[0], scn.strategies[si], scn.admit[si], scn.reserve[si],
-                   shared.arrivals.n_initial, state, out.path, work)
-    if state.logging:
-        log_initial_contacts(scn.segments, shared.log, state)
-    # day 0 as an int64, not a literal: one compiled simulate_days for both callers
-    work = simulate_days(shared, si, work, out, np.int64(0), scn.config[0].days)
-    finish_strategy(scn.segments, work.rules, state, out.path)
-    return work
