@@ -59,6 +59,17 @@ KernelScenario = namedtuple("KernelScenario", "config tiers segments strategies 
 # records otherwise).
 PathInputs = namedtuple("PathInputs", "normals config segments strategies")
 
+# A chunk of paths as the driver hands it to the kernel: the path numbers,
+# the run's seed, the scenario, what differs by path (PathInputs, row i for
+# paths[i]) and the strategy row whose adds and churns are logged (-1: none).
+Chunk = namedtuple("Chunk", "paths seed scn inputs log_strategy")
+
+# A chunk's outputs, row i for paths[i]: PATH_RECORD (n, S), PERIOD_RECORD
+# (n, S, K), MONTH_RECORD (n, S, M) of schema.py; the growth and churn
+# multipliers (n, 2); customer events of every strategy and events simulated
+# (n, 2); the contact log (n, L) of LOG rows and the rows each path wanted (n).
+ChunkOutputs = namedtuple("ChunkOutputs", "path period month mult events log log_n")
+
 # A strategy's running state on one path.
 STATE = np.dtype([
     ("day", I8), ("period", I8), ("month", I8),

@@ -8,11 +8,11 @@ its customers are the phantom's.
 import numpy as np
 
 from ..billing import NO_TIER
-from ..jit import jit_inner
+from ..jit import jit, jit_inner
 from ..rng import path_key
 from .arrivals import draw_arrivals
 from .hindsight import plan_periods
-from .layout import DAY
+from .layout import DAY, KernelScenario
 from .replay import replay_strategy, take_customers
 from .strategy import Records, Shared, fork_work, new_work, row_records, simulate_days
 
@@ -92,23 +92,29 @@ def resume_blocking(shared, src, work, outputs, refusal, row_events):
     return work, simulated
 
 
-@jit_inner
-def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, out_mult,
-                  log_strategy, log):
-    """Every strategy row on one path, whose growth and churn normals are
-    normals[0], normals[1] (`sampling.py`): fills out_path[S] (PATH_RECORD),
-    out_period[S, K], out_month[S, M], out_mult = (G, churn multiplier).
-    Logs the adds and churns of row `log_strategy` (-1: none) into `log`
-    while room lasts. Returns (customer events of every strategy, replayed
-    ones included; events the loop stepped through; log rows wanted)."""
+@jit(nogil=True)
+def simulate_path(i, chunk, out):
+    """Row i of a chunk (layout.Chunk, layout.ChunkOutputs `out`): every
+    strategy row on path chunk.paths[i], under its own records (its
+    [uncertainty] values) and its growth and churn normals (`sampling.py`).
+    Fills row i of every output: the strategies' records, the path's
+    multipliers, its events (customer events of every strategy, replayed
+    ones included; events the loop stepped through), and the adds and
+    churns of strategy row chunk.log_strategy (-1: none) while room lasts,
+    with the log rows it wanted."""
+    base, inputs = chunk.scn, chunk.inputs
+    scn = KernelScenario(inputs.config[i], base.tiers, inputs.segments[i], inputs.strategies[i],
+                         base.admit, base.reserve, base.season_day, base.month_end)
+    log_strategy = chunk.log_strategy
+    log = out.log[i]
     c = scn.config[0]
     D = c.days
     S = scn.strategies.shape[0]
     K = (D + c.period_days - 1) // c.period_days
-    pk = path_key(seed, number)
-    arrivals, G, Mc = draw_arrivals(pk, scn, normals[0], normals[1])
-    out_mult[0] = G
-    out_mult[1] = Mc
+    pk = path_key(chunk.seed, chunk.paths[i])
+    arrivals, G, Mc = draw_arrivals(pk, scn, inputs.normals[i, 0], inputs.normals[i, 1])
+    out.mult[i, 0] = G
+    out.mult[i, 1] = Mc
     work = new_work(D, scn.segments.shape[0])
     state = work.state[0]
     n_phantoms = 0
@@ -123,7 +129,7 @@ def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, o
     plan_n = np.ones((max(n_phantoms, 1), K), np.int64)
     plan_usage = np.empty(c.period_days, np.int64)
     shared = Shared(pk, scn, arrivals, day_record, (plan_day, plan_tier, plan_n), log)
-    outputs = Records(out_path, out_period, out_month)
+    outputs = Records(out.path[i], out.period[i], out.month[i])
     row_events = np.zeros(S, np.int64)
     # the day each replayed strategy first refuses an attempt (-1: never, or
     # not replayed), and how many refuse per phantom
@@ -137,7 +143,7 @@ def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, o
         src = st.replay_source
         if src >= 0 and si != log_strategy:
             ph = max(st.oracle_source, 0)
-            day = replay_strategy(day_record[src], out_path[src], c, st, scn.tiers, state,
+            day = replay_strategy(day_record[src], outputs.path[src], c, st, scn.tiers, state,
                                   (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
                                   row_records(outputs, si), D)
             if day == D:
@@ -173,4 +179,6 @@ def simulate_path(number, seed, scn, normals, out_path, out_period, out_month, o
     for si in range(S):
         if not scn.strategies[si].unbounded:
             represented += row_events[si]
-    return represented, simulated, logged
+    out.events[i, 0] = represented
+    out.events[i, 1] = simulated
+    out.log_n[i] = logged
