@@ -141,22 +141,22 @@ def simulate_days(shared, si, work, out, t0, t1):
     calendar, today, keys, heap, staged, ring, state_arr, rules = work
     plan_day, plan_tier, plan_n = plans
     oracle = st.renewal == R_ORACLE
-    src = max(st.oracle_source, 0)
+    ph = max(st.oracle_source, 0)
     step = 0
     if oracle and t0 % P != 0:
-        step = plan_step(plan_day[src, t0 // P], plan_n[src, t0 // P], t0)
+        step = plan_step(plan_day[ph, t0 // P], plan_n[ph, t0 // P], t0)
     for t in range(t0, t1):
         state.day = t
         if t % P == 0:
             state.period = t // P
             open_period(c, st, tiers, state, prow, periods[state.period],
-                        plan_tier[src, state.period, 0])
+                        plan_tier[ph, state.period, 0])
             step = 1
         per = periods[state.period]
         if oracle:
             k = state.period
-            step = planned_upgrade(c, tiers, state, prow, per, plan_day[src, k], plan_tier[src, k],
-                                   plan_n[src, k], step)
+            step = planned_upgrade(c, tiers, state, prow, per, plan_day[ph, k], plan_tier[ph, k],
+                                   plan_n[ph, k], step)
         if unbounded:
             day_record[si, t].usage_start = state.usage
         # make room: every event of today schedules at most one new event
