@@ -92,7 +92,7 @@ def resume_blocking(shared, src, work, outputs, refusal, row_events):
     return work, simulated
 
 
-@jit(nogil=True)
+@jit
 def simulate_path(i, chunk, out):
     """Row i of a chunk (layout.Chunk, layout.ChunkOutputs `out`): every
     strategy row on path chunk.paths[i], under its own records (its
