@@ -6,9 +6,9 @@ and chunking never change a number.
 The threads are Python threads, each calling the compiled
 `path.simulate_path` (which releases the GIL) for the next path not yet
 taken, so a slow path holds up no other. Not a numba prange, nor a compiled
-loop over the paths: each compiled function that calls the kernel compiles
-the whole kernel once more, and a parallel one three times more (its body
-and two wrappers); they made 40% of the first compile.
+loop over the paths: a compiled function that calls the kernel compiles the
+whole kernel again, a parallel one four times (itself, its loop body and two
+wrappers); that was about 30% of the first compile.
 """
 import itertools
 import threading
