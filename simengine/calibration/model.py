@@ -89,15 +89,19 @@ class _Segments:
 
 
 def calibrate(events, population=None, segments=None, path=None,
-              check_paths=_check.CHECK_PATHS, seed=0) -> Calibration:
+              check_paths=_check.CHECK_PATHS, seed=0, observed_from=None,
+              left_truncation=True) -> Calibration:
     """Fit the model of SPEC section 3 to a contact event log (the method is
     docs/calibration.md). `population`: the addressable customers (all
     segments); `segments`: a file mapping external_user_id to segment (its
     customers are the addressable population unless `population` is given);
     `path`: the path of a simulated log (default 0); `check_paths`: paths of
     the fitted scenario simulated for the check band (0: no check); `seed`:
-    their seed."""
-    log = read_events(events, path)
+    their seed; `observed_from`: the start of the window the log observes
+    (rows before it: the contacts held then, with their add times);
+    `left_truncation=False` treats those contacts as new (biased: for
+    comparison only)."""
+    log = read_events(events, path, observed_from)
     sp = reconstruct_spells(log)
     notes = _log_notes(log, sp)
     seg = _assign_segments(log, segments, population)
@@ -122,9 +126,10 @@ def calibrate(events, population=None, segments=None, path=None,
         seg.populations, seg.source = np.array([C + X]), "estimated"
         population_estimate = Estimate(float(C + X), never_est.se, C + never_est.lo,
                                        C + never_est.hi, "customers seen + never-adopters")
-    fits = _segment_fits(sp, facts, seg, adoption, a_est, notes)
-    notes.append("initial contacts (spells open on day 0) enter churn and re-adds by the "
-                 "memoryless property and are left out of adoption")
+    fits = _segment_fits(sp, facts, seg, adoption, a_est, notes, left_truncation)
+    notes.append("initial contacts (spells open on day 0) are left out of adoption; in churn "
+                 "those whose add time the log shows enter conditioned on having lasted until "
+                 "the window opened (left truncation), the others as new contacts")
     cal = Calibration(log=log, spells=sp, segments=fits, season=season,
                       population=int(seg.populations.sum()),
                       population_estimate=population_estimate, served=sp.served(), notes=notes)
@@ -141,6 +146,9 @@ def _log_notes(log: EventLog, sp: Spells) -> list:
         notes.append(f"{sp.duplicate_adds:,} adds of links already open were ignored (repeated callbacks)")
     if sp.stray_deletes:
         notes.append(f"{sp.stray_deletes:,} deletes of links already closed were ignored")
+    if sp.closed_before_window:
+        notes.append(f"{sp.closed_before_window:,} spells ended before the window opened: "
+                     "left out (they were not held when it opened)")
     if sp.before.any():
         notes.append(f"{int(sp.before.sum()):,} customers' first event is a delete: "
                      "taken as contacts since before the log (initial contacts)")
@@ -219,13 +227,14 @@ class _AdoptionData:
 
 
 def _segment_fits(sp: Spells, facts: SpellFacts, seg: _Segments, adoption: _AdoptionData,
-                  a_est, notes) -> list:
+                  a_est, notes, left_truncation=True) -> list:
     """Churn and re-adds fitted per segment, with the adoption rates."""
     fits = []
     closed, readded = facts.closed, facts.readded
     for s, name in enumerate(seg.names):
         cm = seg.of_customer == s
-        rate, shape, cn = fit_churn(facts.n_closed[cm], facts.exposure[cm])
+        ages = facts.entry_age[cm] if left_truncation else None
+        rate, shape, cn = fit_churn(facts.n_closed[cm], facts.exposure[cm], ages)
         smask = cm[sp.customer]
         p, mu, rn = fit_readd(facts.delay[smask & readded],
                               facts.window[smask & closed & ~readded])
