@@ -29,6 +29,7 @@ ORDER = 7           # within-day priority of an attempt, occurrence as RETRY_DEL
 PATH_GROWTH = 8     # path multiplier normals (customer = 0)
 PATH_CHURN = 9
 PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
+INITIAL_AGE = 11    # a starting contact's age in a stock (occurrence 0)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -32,7 +32,9 @@ TIER = np.dtype([("tier_size", I8), ("price", F8),
 # customers start..end-1; the first `initial` of them are initial contacts
 SEGMENT = np.dtype([("start", I8), ("end", I8), ("initial", I8), ("adoption", F8),
                     ("churn_rate", F8), ("churn_shape", F8), ("readd_prob", F8),
-                    ("readd_delay", F8), ("lost_value", F8)])
+                    ("readd_delay", F8), ("lost_value", F8),
+                    ("initial_age", F8),        # initial_age_days
+                    ("stock_ages", np.bool_)])  # initial_ages = "stock"
 
 # One row per simulated strategy; phantoms (never-blocked runs) come first.
 STRATEGY = np.dtype([
