@@ -140,3 +140,17 @@ def test_without_ages_fit_churn_is_unchanged():
     plain = fit_churn(n, T)
     zero = fit_churn(n, T, np.zeros(500, np.int64))
     assert plain[0].value == zero[0].value and plain[1].value == zero[1].value
+
+
+def test_the_written_scenario_carries_the_stock(base_log, tmp_path):
+    from simengine.calibration import write_calibration
+    from simengine.scenario import load_scenario
+    _, _, cal = fitted(base_log[0], True)
+    (seg,) = cal.segments
+    assert seg.initial_ages == "stock"
+    assert 3 * 365 - 5 <= seg.initial_age_days <= 3 * 365
+    out = tmp_path / "fitted.toml"
+    write_calibration(cal, out)
+    (loaded,) = load_scenario(out).segments
+    assert loaded.initial_ages == "stock" and loaded.initial_age_days == seg.initial_age_days
+    assert any("a stock" in n for n in cal.notes)

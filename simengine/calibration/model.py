@@ -33,6 +33,9 @@ class SegmentFit:
     readds: int
     estimates: dict            # PARAMS -> Estimate
     population_source: str = "given"
+    # the starting contacts' ages when the window opened (0: none known)
+    initial_age_days: float = 0.0
+    initial_ages: str = "equal"
 
 
 @dataclass
@@ -239,6 +242,9 @@ def _segment_fits(sp: Spells, facts: SpellFacts, seg: _Segments, adoption: _Adop
         p, mu, rn = fit_readd(facts.delay[smask & readded],
                               facts.window[smask & closed & ~readded])
         notes += [f"segment {name!r}: {x}" for x in cn + rn]
+        age_days, ages, age_note = _starting_ages(facts.entry_age[cm & facts.initial])
+        if age_note:
+            notes.append(f"segment {name!r}: {age_note}")
         fits.append(SegmentFit(
             name=name, population=int(seg.populations[s]), initial=int(adoption.initial[s]),
             seen=int(adoption.seen[s]), first_adds=int(adoption.A[s].sum()),
@@ -246,5 +252,24 @@ def _segment_fits(sp: Spells, facts: SpellFacts, seg: _Segments, adoption: _Adop
             readds=int((smask & readded).sum()),
             estimates={"adoption_rate": a_est[s], "churn_rate": rate, "churn_shape": shape,
                        "readd_prob": p, "readd_delay_days": mu},
-            population_source=seg.source))
+            population_source=seg.source, initial_age_days=age_days, initial_ages=ages))
     return fits
+
+
+def _starting_ages(ages) -> tuple:
+    """(initial_age_days, initial_ages, note) from the ages of the contacts
+    held when the window opened (0 where the log shows no add time). One age
+    for all: "equal"; several: a stock (constant inflow) whose span is the
+    oldest age seen, the span's maximum-likelihood estimate (the survivors'
+    ages have a density proportional to the survival on [0, span])."""
+    known = ages[ages > 0]
+    if not known.size:
+        return 0.0, "equal", ""
+    oldest = float(known.max())
+    if known.min() == known.max():
+        return oldest, "equal", (f"{known.size:,} starting contacts, all {oldest:,.0f} days old "
+                                 "when the window opened: initial_ages = \"equal\"")
+    return oldest, "stock", (
+        f"{known.size:,} starting contacts aged {int(known.min()):,} to {oldest:,.0f} days "
+        f"(median {float(np.median(known)):,.0f}) when the window opened: a stock, "
+        f"initial_ages = \"stock\" over initial_age_days = {oldest:,.0f} (the oldest seen)")
