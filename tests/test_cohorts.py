@@ -182,3 +182,20 @@ def test_scenario_written_from_the_base(tmp_path):
         fit.churn_shape.se / fit.churn_shape.value, rel=1e-3)
     with pytest.raises(CalibrationError, match="already exists"):
         write_cohort_scenario([fit], out)
+
+
+def test_forcing_the_table_into_the_event_time_fit_is_wrong(fitted):
+    # churns dated at period ends, as if exact: the shape comes out ~2.7,
+    # not 0.71 (why cohort tables get their own, interval-censored fit)
+    from simengine.calibration import fit_churn
+    alive = REGULAR[:8]
+    n, T = [], []
+    for j in range(1, 8):
+        churned = alive[j - 1] - alive[j]
+        n += [1] * churned
+        T += [365 * j - 1] * churned
+    n += [0] * alive[7]
+    T += [365 * 7] * alive[7]
+    _, shape, _ = fit_churn(np.array(n), np.array(T))
+    assert shape.value == pytest.approx(2.7, abs=0.1)
+    assert shape.lo > fitted.churn_shape.hi
