@@ -373,3 +373,22 @@ def check_cohort_output(output, force=False):
 def write_cohort_scenario(fits, output, base=None, table_source="", force=False) -> Path:
     check_cohort_output(output, force)
     return store.write_text(output, cohort_scenario_toml(fits, base, table_source))
+
+
+def calibrate_cohorts(table, output, base=None, period_days=PERIOD_DAYS, fit_through=None,
+                      force=False):
+    """`simengine calibrate --cohorts`: read and check the table, the base
+    and the output (before any fitting), fit every cohort, write OUT.toml.
+    Returns (fits, the path written)."""
+    if not (isinstance(period_days, int) and period_days >= 1):
+        raise CalibrationError(f"--period-days: expected a whole number of days >= 1, "
+                               f"got {period_days!r}")
+    if fit_through is not None and not (isinstance(fit_through, int) and fit_through >= 1):
+        raise CalibrationError(f"--fit-through: expected a period >= 1, got {fit_through!r}")
+    cohorts = read_cohorts(table)
+    data, source = read_toml(base)
+    check_cohort_names(cohorts, data, source)
+    check_cohort_output(output, force)
+    fits = [fit_cohort(c, period_days, fit_through) for c in cohorts]
+    name = Path(str(table)).name
+    return fits, write_cohort_scenario(fits, output, base, name, force)
