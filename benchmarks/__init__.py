@@ -76,6 +76,27 @@ def one_strategy(population=DEFAULT_POPULATION, horizon_years=None):
     return scenario(population, horizon_years, strategies=[NEVER_BINDING])
 
 
+def pack_scenario(scn):
+    """simengine's `pack_scenario` of the tree being measured: in
+    simengine.packing, or simengine.engine in the trees before it (asv and
+    compare.py measure older commits too)."""
+    try:
+        from simengine.packing import pack_scenario as pack
+    except ImportError:
+        from simengine.engine import pack_scenario as pack
+    return pack(scn)
+
+
+def simulate_chunk(packed, seed, paths, **kw):
+    """simengine's `simulate_chunk` of the tree being measured: in
+    simengine.chunks, or simengine.engine in the trees before it."""
+    try:
+        from simengine.chunks import simulate_chunk as simulate
+    except ImportError:
+        from simengine.engine import simulate_chunk as simulate
+    return simulate(packed, seed, paths, **kw)
+
+
 _warm = False
 
 
@@ -85,7 +106,6 @@ def warm():
     global _warm
     if _warm:
         return
-    from simengine.engine import pack_scenario, simulate_chunk
     simulate_chunk(pack_scenario(scenario(10_000, horizon_years=1)), 1, np.arange(2))
     _warm = True
 

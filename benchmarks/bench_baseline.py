@@ -4,7 +4,8 @@ import statistics
 
 import numpy as np
 
-from . import SEED, one_strategy, set_threads, timed, warm
+from . import (SEED, one_strategy, pack_scenario, set_threads, simulate_chunk, timed,
+               warm)
 from .numpy_baseline import simulate_scenario
 
 
@@ -18,7 +19,6 @@ class Baseline:
     timeout = 300
 
     def setup(self):
-        from simengine.engine import pack_scenario
         set_threads(1)
         warm()
         self.scn = one_strategy(100_000, horizon_years=1)
@@ -29,12 +29,10 @@ class Baseline:
         simulate_scenario(self.scn, rng=SEED)
 
     def time_engine_path(self):
-        from simengine.engine import simulate_chunk
         simulate_chunk(self.packed, SEED, np.arange(1))
 
     def track_ratio_numpy_over_engine(self):
         """Median NumPy time over median engine time per path (3 and 9 runs)."""
-        from simengine.engine import simulate_chunk
         numpy_s = [timed(simulate_scenario, self.scn, rng=SEED + i)[0] for i in range(3)]
         engine_s = [timed(simulate_chunk, self.packed, SEED, np.arange(i, i + 1))[0]
                     for i in range(9)]

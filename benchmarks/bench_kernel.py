@@ -2,7 +2,8 @@
 second, and the memory of a run."""
 import numpy as np
 
-from . import SEED, customer_events, scenario, set_threads, timed, warm
+from . import (SEED, customer_events, pack_scenario, scenario, set_threads, simulate_chunk,
+               timed, warm)
 
 SIZES = [100_000, 1_000_000, 10_000_000]
 # paths per events/s measurement: enough work for a stable rate, not more
@@ -23,7 +24,6 @@ class Kernel:
     timeout = 300
 
     def setup(self, customers):
-        from simengine.engine import pack_scenario
         set_threads(1)
         warm()
         self.packed = pack_scenario(scenario(customers))
@@ -31,11 +31,9 @@ class Kernel:
         self.time_path(customers)
 
     def time_path(self, customers):
-        from simengine.engine import simulate_chunk
         simulate_chunk(self.packed, SEED, self.path)
 
     def track_events_per_second(self, customers):
-        from simengine.engine import simulate_chunk
         seconds, raw = timed(simulate_chunk, self.packed, SEED,
                              np.arange(1, 1 + TRACK_PATHS[customers]))
         return customer_events(raw) / seconds

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from . import SEED, scenario, set_threads, warm
+from . import SEED, pack_scenario, scenario, set_threads, simulate_chunk, warm
 
 # strategies added to the default's: a never-blocking one costs microseconds,
 # so many are added to see it above the timer's noise
@@ -56,7 +56,6 @@ def _variants(base, kind, k):
 
 
 def _seconds_per_path(packed, paths, repeat=2):
-    from simengine.engine import simulate_chunk
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -68,7 +67,6 @@ def _seconds_per_path(packed, paths, repeat=2):
 def marginal_ms(kind, added=None, paths=PATHS, customers=1_000_000):
     """ms per path per added strategy of `kind`, on one thread."""
     added = added or ADDED[kind]
-    from simengine.engine import pack_scenario
     set_threads(1)
     warm()
     base = scenario(customers)

@@ -3,7 +3,7 @@ import statistics
 
 import numpy as np
 
-from . import SEED, scenario, set_threads, timed, warm
+from . import SEED, pack_scenario, scenario, set_threads, simulate_chunk, timed, warm
 
 BATCH = 8            # paths of the default scenario, 1,000,000 customers
 
@@ -20,7 +20,6 @@ class Threads:
     timeout = 300
 
     def setup(self, threads):
-        from simengine.engine import pack_scenario, simulate_chunk
         set_threads(threads)
         warm()
         self.packed = pack_scenario(scenario(1_000_000))
@@ -33,14 +32,12 @@ class Threads:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
     def time_batch(self, threads):
-        from simengine.engine import simulate_chunk
         simulate_chunk(self.packed, SEED, self.paths)
 
     def track_speedup(self, threads):
         """Wall time of the batch on 1 thread over that on `threads`,
         medians of 3 alternating runs."""
         import numba
-        from simengine.engine import simulate_chunk
         t = {1: [], threads: []}
         for _ in range(3):
             for n in t:

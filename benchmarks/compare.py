@@ -6,11 +6,12 @@ between the trees so drift in the machine's load hits both alike.
                                  [--threads 1 2] [--compile 2]
 
 Per-path time: the default scenario (1,000,000 customers, 3 years, 7
-strategies; sampling = "mc" in trees that have it), `engine.simulate_chunk` on `--paths` paths (1..paths) in one
-call, after a warm-up (numba's cache warm, threads awake); per process the
-fastest of `--reps` calls, as wall time and as the process's CPU time (on a
-shared machine CPU time is the steadier figure; with 2 threads it adds both
-threads' time), each over the paths. Compile: the cold first-run overhead of
+strategies; sampling = "mc" in trees that have it), `simulate_chunk` on
+`--paths` paths (1..paths) in one call, after a warm-up (numba's cache
+warm, threads awake); per process the fastest of `--reps` calls, as wall
+time and as the process's CPU time (on a shared machine CPU time is the
+steadier figure; with 2 threads it adds both threads' time), each over the
+paths. Compile: the cold first-run overhead of
 benchmarks/bench_compile.py's probe with an empty NUMBA_CACHE_DIR. Prints
 medians (and every sample) per tree.
 """
@@ -33,7 +34,11 @@ import json, sys, time
 import numba, numpy as np
 threads, paths, reps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 import simengine
-from simengine.engine import pack_scenario, simulate_chunk
+try:
+    from simengine.chunks import simulate_chunk
+    from simengine.packing import pack_scenario
+except ImportError:     # a tree before simengine.chunks and simengine.packing
+    from simengine.engine import pack_scenario, simulate_chunk
 numba.set_num_threads(threads)
 try:        # independent paths where the tree has sampling (issue 11), as before it
     scn = simengine.load_scenario("default", ["scenario.sampling=mc"])

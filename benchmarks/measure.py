@@ -63,8 +63,8 @@ def task_kernel(configs, paths=5):
     hits them alike; medians over `paths` paths each."""
     import numba
     import numpy as np
-    from simengine.engine import pack_scenario, simulate_chunk
     b = _bench()
+    pack_scenario, simulate_chunk = b.pack_scenario, b.simulate_chunk
     numba.set_num_threads(1)
     b.warm()
     packed, out = [], []

@@ -4,8 +4,7 @@
     res = simengine.run(scn, paths=200, seed=1)
     res.summary, res.write("results/my-run")
 """
-__version__ = "0.1.0"
-
+from .version import __version__
 from ._numba_cache import configure as _configure_numba_cache  # noqa: E402
 
 _configure_numba_cache()       # before any kernel module defines a numba function

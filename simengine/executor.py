@@ -1,15 +1,17 @@
-"""Where paths are simulated: one interface for `run`, `sweep` (and later
-`optimize`), with local numba threads or a Dask cluster behind it.
+"""Where paths are simulated: one interface for `run`, `sweep` and
+`optimize`, with local numba threads or a Dask cluster behind it.
 
 An executor turns (packed scenario, seed, path numbers) into the kernel's
 raw outputs for those paths:
 
-    executor.simulate(packed, seed, paths, chunk, progress) -> engine.RawOutputs
+    executor.simulate(packed, seed, paths, chunk, progress) -> chunks.RawOutputs
 
 Each path's results depend only on the seed and its number, so every
 executor gives bit-identical tables, whatever the chunking or the workers.
 Executors are context managers; `close()` releases what they started (a
-Dask cluster), and a closed local executor costs nothing.
+Dask cluster), and a closed local executor costs nothing. The shape of a
+run is decided here, once: its threads (`thread_count`) and its paths per
+chunk (`paths_per_chunk`).
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ import threading
 import numba
 import numpy as np
 
-from . import engine
+from .chunks import (allocate_outputs, compile_kernels, concat, simulate_chunk, simulate_into,
+                     without_phantoms)
 from .scenario import ScenarioError
 
 KINDS = ("local", "dask")
@@ -36,16 +39,38 @@ class ExecutorError(ScenarioError):
     nothing was done; the CLI reports it as bad input (exit 2)."""
 
 
-def thread_count(threads=None) -> int:
-    """The numba threads to use: all cores by default, at most the cores."""
-    n = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
-    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+def thread_count(threads=None, option="--threads") -> int:
+    """The numba threads of a local run: `threads`, all the cores when None.
+    Anything but an integer from 1 to the cores is refused (ExecutorError
+    naming `option`; exit 2 at the command line), never quietly changed."""
+    cores = numba.config.NUMBA_NUM_THREADS
+    if threads is None:
+        return cores
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
+            or not 1 <= threads <= cores:
+        raise ExecutorError(f"{option}: expected an integer from 1 to {cores} (this machine's "
+                            f"cores; default all of them), got {threads!r}")
+    return int(threads)
 
 
-def default_chunk(threads: int) -> int:
-    """Paths per chunk: enough to keep every thread busy, few enough that an
-    interrupt or a progress update comes within a second or two."""
-    return max(2 * threads, 8)
+def paths_per_chunk(threads: int, chunk_size=None) -> int:
+    """Paths per chunk: `chunk_size` when given (an integer >= 1), else
+    enough to keep every thread busy, few enough that an interrupt or a
+    progress update comes within a second or two."""
+    if chunk_size is None:
+        return max(2 * threads, 8)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
+            or chunk_size < 1:
+        raise ExecutorError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def run_shape(executor=None, chunk_size=None):
+    """(threads, paths per chunk) of a run on `executor` (None: the default
+    local one, all cores): the threads it simulates on in this process
+    (1 when it does not say), the chunk from them."""
+    threads = thread_count() if executor is None else getattr(executor, "threads", 1)
+    return threads, paths_per_chunk(threads, chunk_size)
 
 
 class LocalExecutor:
@@ -61,22 +86,22 @@ class LocalExecutor:
         """Compile the kernels for this scenario's types (or load them from
         numba's cache) before any path runs, so that the run's time excludes
         compilation; returns the seconds it took."""
-        return engine.compile_kernels(packed)
+        return compile_kernels(packed)
 
     def simulate(self, packed, seed, paths, chunk, progress=None):
-        out = engine.allocate_outputs(packed, paths)
+        out = allocate_outputs(packed, paths)
         previous = numba.get_num_threads()
         numba.set_num_threads(self.threads)
         try:
             n = out.paths.shape[0]
             for lo in range(0, n, chunk):
                 hi = min(lo + chunk, n)
-                engine.simulate_into(packed, seed, out, lo, hi)
+                simulate_into(packed, seed, out, lo, hi)
                 if progress is not None:
                     progress(hi, n)
         finally:
             numba.set_num_threads(previous)
-        return engine.without_phantoms(packed, out)
+        return without_phantoms(packed, out)
 
     def describe(self) -> dict:
         return {"executor": self.name, "threads": self.threads}
@@ -96,7 +121,8 @@ class LocalExecutor:
 # Dask
 
 def require_distributed():
-    """The `distributed` module, or an ExecutorError with the advice."""
+    """The `distributed` module, or an ExecutorError with the advice. An
+    optional extra, imported only when a Dask executor is asked for."""
     try:
         import distributed
     except ImportError:
@@ -113,24 +139,26 @@ _KERNEL_LOCK = threading.Lock()
 
 def _worker_threads() -> int:
     """The numba threads a task may use: its worker's thread count (the
-    worker runs one kernel at a time, see _KERNEL_LOCK)."""
+    worker runs one kernel at a time, see _KERNEL_LOCK), as far as the
+    worker's numba allows (a cluster's setting, not a user's option)."""
     try:
+        # the task runs on a worker, where `distributed` is imported already
         from distributed import get_worker
         worker = get_worker()
         n = getattr(getattr(worker, "state", worker), "nthreads", 1)
     except (ImportError, ValueError):        # not on a worker
         n = 1
-    return thread_count(n)
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def simulate_task(packed, seed, paths):
-    """One Dask task: `engine.simulate_chunk` on a worker. A pure function of
+    """One Dask task: `chunks.simulate_chunk` on a worker. A pure function of
     its arguments, so a task lost with its worker is simply run again."""
     with _KERNEL_LOCK:
         previous = numba.get_num_threads()
         numba.set_num_threads(_worker_threads())
         try:
-            return engine.simulate_chunk(packed, seed, paths)
+            return simulate_chunk(packed, seed, paths)
         finally:
             numba.set_num_threads(previous)
 
@@ -180,7 +208,7 @@ class DaskExecutor:
         paths = np.ascontiguousarray(paths, dtype=np.int64)
         n = paths.shape[0]
         if n == 0:
-            return engine.simulate_chunk(packed, seed, paths)
+            return simulate_chunk(packed, seed, paths)
         size = task_size(n, chunk, self.slots())
         futures = [self.client.submit(simulate_task, packed, seed, paths[lo:lo + size],
                                       pure=False, retries=TASK_RETRIES)
@@ -198,7 +226,7 @@ class DaskExecutor:
         finally:
             self.client.cancel([f for f in futures if not f.done()])
             del futures
-        return engine.concat(parts)
+        return concat(parts)
 
     def describe(self) -> dict:
         nthreads = self.client.nthreads()
@@ -242,8 +270,8 @@ def _connect(distributed, scheduler, workers, timeout):
 
 def planned_threads(kind="local", threads=None, scheduler=None, workers=None) -> int:
     """The threads of this machine an executor of these options simulates
-    on, as `engine.run` counts them for memory and chunks: numba threads
-    (local); the LocalCluster's worker processes, one path at a time each;
+    on, as `run_shape` counts them for memory and chunks: numba threads
+    (local, `thread_count`); the LocalCluster's worker processes, one path at a time each;
     1 with a scheduler (this process only gathers the outputs)."""
     if kind == "local":
         return thread_count(threads)
@@ -254,10 +282,10 @@ def check_options(kind="local", threads=None, scheduler=None, workers=None):
     """ExecutorError unless the options fit the kind (nothing is started)."""
     if kind not in KINDS:
         raise ExecutorError(f"--executor: expected one of {', '.join(KINDS)}, got {kind!r}")
-    for option, value in (("--threads", threads), ("--workers", workers)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ExecutorError(f"{option}: expected an integer >= 1, got {value!r}")
+    thread_count(threads)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ExecutorError(f"--workers: expected an integer >= 1, got {workers!r}")
     if scheduler and kind != "dask":
         raise ExecutorError("--scheduler: only with --executor dask")
 

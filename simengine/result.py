@@ -1,91 +1,23 @@
 """A run's result: the tables of SPEC section 7 built from the kernel's raw
-outputs (columns and types from `schema.py`), the statistics of the summary,
-and writing the run directory (through `store.py`).
+outputs (columns and types from `schema.py`), the summary's statistics
+(`stats.py`), and writing the run directory (through `store.py`).
 """
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
-from . import __version__, schema, store
-from .sampling import sectioning_interval
-from .schema import MONTHLY, PATHS, PERIODS, SUMMARY, SUMMARY_METRICS, SUMMARY_STATS
-
-SUMMARY_SCHEMA = SUMMARY.arrow_schema()
-
-
-def distribution_stats(x, replicate=None) -> dict:
-    """Statistics of one sample (SPEC sections 7, 12). Percentiles: numpy's
-    linear rule; `cvar95`: mean of the worst 5% (at least one value). NaN
-    where a statistic cannot be computed (the summary writes null).
-
-    Intervals (95%) and `se` follow the sampling. Independent paths
-    (`replicate` None, sampling = "mc"): `p95_lo`/`p95_hi` are the order
-    statistics whose ranks bound a Binomial(n, 0.95) count with 95%
-    probability (distribution-free); `cvar95_lo`/`cvar95_hi` the asymptotic
-    normal interval; `se` = std / sqrt(n). Sobol' replicates (`replicate`
-    gives each value's): sectioning, `q +- t(R-1) * sqrt(sum (q_r - q)^2 /
-    (R (R - 1)))` with q_r the statistic of replicate r alone, for P95 and
-    CVaR95; `se` = std of the replicates' means / sqrt(R)."""
-    x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
-    out = dict(n=n)
-    if n == 0:
-        return out | {s: math.nan for s in SUMMARY_STATS}
-    order = np.sort(x)
-    out["mean"] = float(order.mean())         # of the sorted sample, as pinned by golden files
-    out["std"] = float(order.std(ddof=1)) if n > 1 else math.nan
-    for q in (5, 50, 90, 95, 99):
-        out[f"p{q}"] = float(np.percentile(order, q))
-    out["cvar95"] = _cvar95(order)
-    if replicate is None:
-        out["se"] = out["std"] / math.sqrt(n) if n > 1 else math.nan
-        out["p95_lo"], out["p95_hi"] = _p95_order_interval(order)
-        out["cvar95_lo"], out["cvar95_hi"] = _cvar95_normal_interval(order, out["cvar95"])
-        return out
-    replicate = np.asarray(replicate)
-    groups = [np.sort(x[replicate == r]) for r in np.unique(replicate)]
-    means = [g.mean() for g in groups]
-    out["se"] = float(np.std(means, ddof=1) / math.sqrt(len(groups))) if len(groups) > 1 \
-        else math.nan
-    out["p95_lo"], out["p95_hi"] = sectioning_interval(
-        out["p95"], [np.percentile(g, 95) for g in groups])
-    out["cvar95_lo"], out["cvar95_hi"] = sectioning_interval(
-        out["cvar95"], [_cvar95(g) for g in groups])
-    return out
-
-
-def _cvar95(order) -> float:
-    """Mean of the worst 5% of a sorted sample (at least one value)."""
-    n = order.shape[0]
-    return float(order[n - max(1, int(math.ceil(0.05 * n))):].mean())
-
-
-def _p95_order_interval(order):
-    """Distribution-free 95% interval of P95 from order statistics."""
-    n = order.shape[0]
-    lo = int(stats.binom.ppf(0.025, n, 0.95))       # ranks, 1-based order statistics
-    hi = int(stats.binom.ppf(0.975, n, 0.95)) + 1
-    return (float(order[lo - 1]) if lo >= 1 else math.nan,
-            float(order[hi - 1]) if hi <= n else math.nan)
-
-
-def _cvar95_normal_interval(order, cvar):
-    """Asymptotic normal 95% interval of CVaR95 from independent paths: its
-    variance is (var of the tail + 0.95 (cvar - VaR)^2) / (0.05 n), the tail
-    being the worst 5% and VaR its smallest value (needs 2 tail values)."""
-    n = order.shape[0]
-    tail = order[n - max(1, int(math.ceil(0.05 * n))):]
-    if tail.shape[0] < 2:
-        return math.nan, math.nan
-    var = (tail.var(ddof=1) + 0.95 * (cvar - tail[0]) ** 2) / (0.05 * n)
-    half = stats.norm.ppf(0.975) * math.sqrt(var)
-    return cvar - half, cvar + half
+from . import schema, store
+from .percentiles import percentile_parts
+from .schema import MONTHLY, PATHS, PERIODS, SUMMARY, SUMMARY_METRICS
+from .stats import distribution_stats
+from .tables import format_table, html_table
+from .version import __version__
 
 
 def _metadata(scn, kind):
@@ -238,21 +170,16 @@ class Result:
                 f"{n:,} path{'s' * (n != 1)} over {years} year{'s' * (years != 1)}, seed {seed}")
 
     def _table_parts(self):
-        from .report import percentile_parts
         return percentile_parts(self.summary, "total_cost",
                                 getattr(self.scenario, "horizon_years", None), self._strategies())
 
     def __repr__(self) -> str:
         """Short: what was run and the percentile table of total_cost (not
         every table; they are `.paths`, `.periods`, `.monthly`, `.summary`)."""
-        from .report import format_table
         return f"<simengine.Result {self.describe()}>\n" + format_table(*self._table_parts())
 
     def _repr_html_(self) -> str:
         """In a notebook: the same, as an HTML table."""
-        import html
-
-        from .report.html import html_table
         return (f'<div class="simengine-result"><p><b>simengine.Result</b> '
                 f"{html.escape(self.describe())}; tables <code>.paths</code>, "
                 f"<code>.periods</code>, <code>.monthly</code>, <code>.summary</code> "

@@ -33,7 +33,7 @@ from scipy.stats import qmc
 
 from .rng import path_normals as _counter_normals
 
-GROWTH, CHURN = 0, 1            # dimensions; [uncertainty] key k is dimension 2 + k
+FIRST_KEY = 2                   # dimensions 0, 1: growth, churn; [uncertainty] key k: 2 + k
 SOBOL_BITS = 30                 # scipy's default: at most 2**30 points per replicate
 SOBOL_STREAM = 0x50B01          # spawn-key tag of the scrambling streams
 _HALF_CELL = 0.5 / 2.0 ** SOBOL_BITS
@@ -97,11 +97,12 @@ def sobol_points(seed: int, replicate: int, m: int, d: int) -> np.ndarray:
 
 def draw_values(uncertainty, medians, normals) -> np.ndarray:
     """(paths, keys): each `[uncertainty]` key's value on each path (SPEC
-    section 12), from its normal (dimension 2 + k) and the scenario's value
-    (`medians[k]`). A sigma of 0 gives the scenario's value exactly."""
+    section 12), from its normal (dimension FIRST_KEY + k) and the
+    scenario's value (`medians[k]`). A sigma of 0 gives the scenario's value
+    exactly."""
     values = np.empty((normals.shape[0], len(uncertainty)))
     for k, (u, median) in enumerate(zip(uncertainty, medians)):
-        z = normals[:, 2 + k]
+        z = normals[:, FIRST_KEY + k]
         if u.dist == "uniform":
             values[:, k] = u.low + (u.high - u.low) * special.ndtr(z)
         elif u.sigma == 0 or math.isinf(median):
@@ -112,16 +113,3 @@ def draw_values(uncertainty, medians, normals) -> np.ndarray:
             values[:, k] = special.expit(special.logit(median) + u.sigma * z)
     return values
 
-
-def sectioning_interval(pooled: float, per_replicate, level=0.95):
-    """(lo, hi): `pooled` +- t(R-1) * sqrt(sum (q_r - pooled)^2 / (R (R - 1)))
-    over the replicates' estimates q_r (SPEC section 12); NaN for R < 2 or a
-    non-finite estimate."""
-    from scipy import stats
-    q = np.asarray(per_replicate, dtype=np.float64)
-    R = q.shape[0]
-    if R < 2 or not math.isfinite(pooled) or not np.isfinite(q).all():
-        return math.nan, math.nan
-    half = stats.t.ppf(0.5 + level / 2, R - 1) * math.sqrt(((q - pooled) ** 2).sum()
-                                                           / (R * (R - 1)))
-    return pooled - half, pooled + half

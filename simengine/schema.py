@@ -170,9 +170,3 @@ SUMMARY_METRICS = ("total_cost", "economic_cost", "tier_cost", "upgrade_cost",
 PATH_RECORD = PATHS.kernel_dtype()
 PERIOD_RECORD = PERIODS.kernel_dtype()
 MONTH_RECORD = MONTHLY.kernel_dtype()
-
-
-def markdown_columns(table: TableSpec) -> str:
-    """The README's column list for one table: `name` type, in order."""
-    return ", ".join(f"`{c.name}` {c.type}" + (f" (when {c.when})" if c.when else "")
-                     for c in table.columns)

@@ -17,10 +17,12 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import numba
 import pyarrow as pa
 import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 
-from . import __version__
+from .version import __version__
 
 FORMATS = ("arrow", "parquet")
 
@@ -78,7 +80,6 @@ def read_json(path) -> dict:
 
 def _write_table_to(sink, table: pa.Table, fmt: str):
     if fmt == "parquet":
-        import pyarrow.parquet as pq
         pq.write_table(table, sink)
     else:
         with ipc.new_file(sink, table.schema) as w:
@@ -111,7 +112,6 @@ def read_table(path) -> pa.Table:
     """Read an Arrow IPC file or stream, or a Parquet file."""
     path = Path(path)
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
         return pq.read_table(path)
     try:
         with ipc.open_file(path) as r:
@@ -169,7 +169,6 @@ def check_creatable(path) -> None:
 
 
 def machine() -> dict:
-    import numba
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "numba": numba.__version__}
 

@@ -242,7 +242,7 @@ def test_readd_censoring_correction():
 
 
 def test_month_of_year():
-    from simengine.engine import month_bounds
+    from simengine.packing import month_bounds
     b = month_bounds(2)
     expect = np.repeat(np.arange(24) % 12, np.diff(b))
     assert (month_of_year(np.arange(730)) == expect).all()
@@ -337,7 +337,7 @@ def test_round_trip_recovers_known_parameters(simulated):
     from simengine.engine import run
     r = run(scn, paths=1)
     contacts = r.monthly.column("contacts").to_numpy()
-    from simengine.engine import month_bounds
+    from simengine.packing import month_bounds
     ends = month_bounds(3)[1:] - 1
     assert (cal.served[ends] == contacts).all()
     # without --population the pool size is estimated from the adds' saturation

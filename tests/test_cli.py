@@ -21,7 +21,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 import simengine
-from simengine import cli, engine, report, store
+from simengine import chunks, cli, report, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -454,14 +454,14 @@ def test_ctrl_c_in_a_callback_from_c_is_raised_after_compiling(monkeypatch):
     # the mechanism without numba: ctypes drops an exception raised in a callback
     ctrl_c = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGINT))
     done = []
-    monkeypatch.setattr(engine, "allocate_outputs", lambda packed, paths: None)
-    monkeypatch.setattr(engine, "simulate_into",
+    monkeypatch.setattr(chunks, "allocate_outputs", lambda packed, paths: None)
+    monkeypatch.setattr(chunks, "simulate_into",
                         lambda *args: (ctrl_c(), done.append("compiled")))
     # Ctrl-C's default handler, whatever the test runner inherited
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
-            engine.compile_kernels(None)
+            chunks.compile_kernels(None)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from simengine import cli, report
 from simengine.report.compare import paired_stats, per_path, scenario_changes
-from simengine.result import distribution_stats
+from simengine.stats import distribution_stats
 
 from test_cli import TINY
 

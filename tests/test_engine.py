@@ -268,7 +268,8 @@ def test_packed_scenario_travels_by_pickle():
     gives the same outputs."""
     import pickle
 
-    from simengine.engine import pack_scenario, simulate_chunk
+    from simengine.chunks import simulate_chunk
+    from simengine.packing import pack_scenario
     from pathlib import Path
     scn = simengine.load_scenario(str(Path(__file__).parent / "golden" / "cumulative.toml"))
     packed = pack_scenario(scn)

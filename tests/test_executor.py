@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 import simengine
-from simengine import engine, executor, store
+from simengine import executor, store
+from simengine.chunks import simulate_chunk
+from simengine.packing import pack_scenario
 
 TABLES = ("paths", "periods", "monthly", "summary")
 PATHS = 16      # the bundled default at 0.1 s a path: tasks long enough to be caught running
@@ -68,7 +70,7 @@ def test_path_level_numbers_travel_to_the_workers(dask, sampling):
         'uncertainty.segment.vip.readd_prob={dist="logitnormal", sigma=0.5}'])
     local = simengine.run(scn, threads=2)
     assert_same_tables(local, simengine.run(scn, executor=dask, chunk_size=5))
-    raw = engine.simulate_chunk(engine.pack_scenario(scn), scn.seed, np.arange(7, 12))
+    raw = simulate_chunk(pack_scenario(scn), scn.seed, np.arange(7, 12))
     S = len(scn.strategies)
     np.testing.assert_array_equal(
         raw.uncertain[:, 0], local.paths["segment.new.churn_rate"].to_numpy()[7 * S:12 * S:S])
@@ -100,11 +102,11 @@ def test_a_worker_killed_mid_run_is_retried_and_tables_stay_identical(scenario, 
 
 
 def test_packed_inputs_survive_pickling(scenario):
-    packed = engine.pack_scenario(scenario)
+    packed = pack_scenario(scenario)
     again = pickle.loads(pickle.dumps(packed))
     paths = np.arange(3)
-    a = engine.simulate_chunk(packed, scenario.seed, paths)
-    b = engine.simulate_chunk(again, scenario.seed, paths)
+    a = simulate_chunk(packed, scenario.seed, paths)
+    b = simulate_chunk(again, scenario.seed, paths)
     for field in ("paths", "path", "period", "month", "mult", "events"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
 

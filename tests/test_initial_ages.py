@@ -13,7 +13,8 @@ from scipy import integrate, optimize, stats
 
 import simengine
 from simengine.kernel.arrivals import stock_age
-from simengine.engine import pack_scenario, simulate_chunk
+from simengine.chunks import simulate_chunk
+from simengine.packing import pack_scenario
 from simengine.scenario import Billing, Growth, Overflow, Scenario, Segment, Staff, Strategy
 
 K, RATE = 0.7094, 0.001812          # Fader-Hardie regular cohort, Lomax twin

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from reference import simulate_path
-from simengine.engine import pack_scenario, simulate_chunk
+from simengine.chunks import simulate_chunk
+from simengine.packing import pack_scenario
 from simengine.schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
 from simengine.scenario import Billing, Growth, Overflow, Scenario, Segment, Staff, Strategy
 

@@ -22,9 +22,9 @@ from simengine.optimize.output import efficient_frontier
 from simengine.optimize.search import rung_sizes, search
 from simengine.optimize.space import (_strategy, check_space, default_space, read_space_file,
                                       rules)
-from simengine.report.tables import format_table
-from simengine.result import distribution_stats
 from simengine.scenario import ScenarioError
+from simengine.stats import distribution_stats
+from simengine.tables import format_table
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""The one table formatter (simengine.report.tables): fits a width without
+"""The one table formatter (simengine.tables): fits a width without
 cutting a cell, the same text on a terminal and in a pipe."""
 import io
 
 import pytest
 
-from simengine.report.tables import (SECTION, Column, compact_interval, format_table,
+from simengine.tables import (SECTION, Column, compact_interval, format_table,
                                      markdown_table, print_table, terminal_width)
 
 COLUMNS = [Column("strategy", "left"), Column("mean", priority=3), Column("P50"),

@@ -84,7 +84,8 @@ def test_replayed_strategies_with_reserves_equal_full_simulation(reserve):
     reached; otherwise it is simulated. Either way the tables are exact."""
     import dataclasses
 
-    from simengine.engine import pack_scenario, simulate_chunk
+    from simengine.chunks import simulate_chunk
+    from simengine.packing import pack_scenario
     scn = simengine.load_scenario("default", [
         f"strategy.fit-headroom-20.reserve.prospect={reserve}",
         f"strategy.forecast.reserve.new={reserve}"], scale=0.04)

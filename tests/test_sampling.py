@@ -12,9 +12,10 @@ from scipy import stats
 import naive
 import simengine
 from simengine import rng, sampling
-from simengine.engine import pack_scenario, simulate_chunk
-from simengine.result import distribution_stats
+from simengine.chunks import simulate_chunk
+from simengine.packing import pack_scenario
 from simengine.scenario import scenario_from_dict, scenario_warnings
+from simengine.stats import distribution_stats
 
 
 def small(sampling="sobol", paths=64, seed=0, replicates=8, population=5000, **tables):

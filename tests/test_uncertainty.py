@@ -12,7 +12,8 @@ from scipy import special, stats
 import simengine
 from reference import simulate_path
 from simengine import sampling
-from simengine.engine import pack_scenario, simulate_chunk
+from simengine.chunks import simulate_chunk
+from simengine.packing import pack_scenario
 from simengine.schema import PATH_RECORD
 from simengine.scenario import (Uncertainty, ScenarioError, apply_overrides, load_scenario,
                                 scenario_from_dict, to_toml)

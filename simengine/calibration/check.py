@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import store
+from ..engine import run
+from ..packing import month_bounds
 from ..scenario import scenario_from_dict
 from .writer import scenario_dict
 
@@ -34,7 +36,6 @@ class Check:
 def run_check(cal, paths=CHECK_PATHS, seed=0) -> Check:
     """Simulate the fitted scenario (never blocking: one free tier as large
     as the population) and take P5/P50/P95 of contacts at month ends."""
-    from ..engine import month_bounds, run
     # the band of the fitted values themselves: the log was fitted by them
     d = scenario_dict(cal, "calibration-check", uncertainty=False)
     big = max(cal.population, 2001)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..report.tables import Column, compact_interval, format_table, interval, terminal_width
+from ..tables import Column, compact_interval, format_table, interval, terminal_width
 from .events import date_text
 from .fit import PARAMS
 

@@ -79,10 +79,7 @@ def _check_event_log(args, scn, strategy):
     limit = _event_log_api().MAX_EVENT_ROWS
     _err(f"{PROG}: --events: measuring the contact log of {strategy!r} on path 0 (a first "
          "run compiles the kernels first) ...")
-    inputs = engine.pack_scenario(scn)
-    index = [s.name for s in scn.strategies].index(strategy)
-    probe = engine.simulate_chunk(inputs, scn.seed, [0], log_strategy=index, log_rows=1)
-    per_path = max(1, int(probe.log_n[0]))
+    per_path = max(1, int(engine.contact_log_rows(scn, strategy, [0])[0]))
     if per_path * scn.paths <= limit:
         return
     scale = args.scale or 1.0
@@ -131,10 +128,9 @@ def _executor_words(executor, facts) -> str:
 def _simulate(scn, executor, facts, args):
     """engine.run with a progress display; the result and the seconds taken."""
     from .. import engine
-    from ..executor import default_chunk
+    from ..executor import run_shape
     from ..report import Progress
-    threads = getattr(executor, "threads", 1)
-    chunk = args.chunk_size or default_chunk(threads)
+    threads, chunk = run_shape(executor, args.chunk_size)
     _scenario_checked(engine.check_resources, scn, threads, chunk)   # memory, before any work
     S = len(scn.strategies)
     label = f"{scn.name} ({_plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor, facts)})"
@@ -215,10 +211,9 @@ def _changes_words(args) -> str:
 
 def cmd_validate(args) -> int:
     from .. import engine
-    from ..executor import default_chunk, thread_count
+    from ..executor import run_shape
     scn = _load(args.scenario, args.set, args.scale)
-    threads = thread_count(None)
-    _scenario_checked(engine.check_resources, scn, threads, default_chunk(threads))
+    _scenario_checked(engine.check_resources, scn, *run_shape())
     print(f"ok: {scn.source}: scenario {scn.name!r}: {_plural(scn.population, 'customer')} "
           f"in {_plural(len(scn.segments), 'segment')}, "
           f"{_plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "

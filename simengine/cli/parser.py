@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..executor import ExecutorError, thread_count
 from .common import PROG
 from .commands import (cmd_calibrate, cmd_compare, cmd_optimize, cmd_report, cmd_run,
                        cmd_sweep, cmd_validate, cmd_warmup)
@@ -20,6 +21,19 @@ def _positive_int(text):
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
+
+
+def _threads(text):
+    """--threads: the executor's one rule (`executor.thread_count`), applied
+    as the option is read."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = text
+    try:
+        return thread_count(value)
+    except ExecutorError as e:
+        raise argparse.ArgumentTypeError(str(e).split(": ", 1)[1]) from None
 
 
 def _non_negative(text):
@@ -154,7 +168,7 @@ def _add_run(sub):
                    help="number of paths (default: the scenario's)")
     r.add_argument("--seed", type=_non_negative, metavar="S",
                    help="random seed (default: the scenario's)")
-    r.add_argument("--threads", type=_positive_int, metavar="T",
+    r.add_argument("--threads", type=_threads, metavar="T",
                    help="numba threads of a local run (default: all cores)")
     r.add_argument("--out", metavar="DIR",
                    help="write exactly this new directory (refused if it exists)")
@@ -235,7 +249,7 @@ def _add_warmup(sub):
     w = _subparser(sub, "warmup", "compile the numba kernels (or load them from cache)",
                    "Compile the numba kernels once (later runs load them from numba's "
                    "cache) and time a tiny run.")
-    w.add_argument("--threads", type=_positive_int, metavar="T",
+    w.add_argument("--threads", type=_threads, metavar="T",
                    help="numba threads (default: all cores)")
     w.set_defaults(handler=cmd_warmup)
 
@@ -327,7 +341,7 @@ def _add_optimize(sub):
                    help="evaluate every candidate on every search path (no successive halving)")
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     o.add_argument("--scale", type=_positive_number, metavar="F", help=SCALE_HELP)
-    o.add_argument("--threads", type=_positive_int, metavar="T",
+    o.add_argument("--threads", type=_threads, metavar="T",
                    help="numba threads (default: all cores)")
     o.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local numba threads (default) or a dask.distributed cluster")

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import store
-from ..report.tables import SECTION, Column, compact_interval, interval
+from ..executor import make_executor
 from ..scenario import MAX_STRATEGIES, Scenario, ScenarioError, scenario_from_dict
+from ..tables import SECTION, Column, compact_interval, format_table, interval
+from . import output
 from .evaluate import BATCH, anchors
 from .objective import Objective, in_cents
 from .search import SearchOutcome, search
@@ -92,15 +94,12 @@ class OptimizeResult:
         return float("nan")
 
     def candidates_table(self):
-        from .output import candidates_table
-        return candidates_table(self)
+        return output.candidates_table(self)
 
     def write(self, directory) -> Path:
-        from .output import write
-        return write(self, directory)
+        return output.write(self, directory)
 
     def __repr__(self) -> str:
-        from ..report.tables import format_table
         title, columns, rows = optimize_table(self)
         return format_table(title, columns, rows, notes=optimize_notes(self))
 
@@ -257,7 +256,6 @@ def check_candidates(scn, strategies):
 
 
 def _executor(executor):
-    from ..executor import make_executor
     if executor is None:
         return make_executor("local"), True
     if isinstance(executor, str):

@@ -5,7 +5,7 @@
     est = obj.estimate(costs, replicate)   # Estimate(value, lo, hi, n)
 
 P95 and CVaR95, values and intervals, are those of a run's `summary.arrow`
-(`result.distribution_stats`), so a candidate's objective reads the same as
+(`stats.distribution_stats`), so a candidate's objective reads the same as
 a run's summary, under either sampling. The other statistics follow the
 same rules:
 
@@ -28,11 +28,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
-from ..result import distribution_stats
-from ..sampling import sectioning_interval
 from ..scenario import ScenarioError
+from ..stats import (TAIL, cvar95, distribution_stats, mean_interval, quantile_interval,
+                     sectioning_interval)
 
 STATS = ("mean", "p50", "p90", "p95", "p99", "cvar95")
 # money columns of paths.arrow (regret: against the hindsight plan, SPEC 5)
@@ -40,9 +39,8 @@ METRICS = ("economic_cost", "total_cost", "regret", "tier_cost", "upgrade_cost",
            "certification_cost", "overflow_cost", "lost_value")
 DEFAULT = "p95:economic_cost"
 CONFIDENCE = 0.95
-TAIL = 0.05           # CVaR95: the worst 5% of paths
 MIN_TAIL = 2          # paths in the tail before CVaR95 gets an interval (the summary's rule)
-SUMMARY_STATS = ("p95", "cvar95")     # computed by result.distribution_stats
+SUMMARY_STATS = ("p95", "cvar95")     # computed by stats.distribution_stats
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def point(stat: str, x) -> float:
     if stat == "mean":
         return float(x.mean())
     if stat == "cvar95":
-        return float(np.sort(x)[n - max(1, int(math.ceil(TAIL * n))):].mean())
+        return cvar95(np.sort(x))
     return float(np.percentile(x, int(stat[1:])))
 
 
@@ -150,17 +148,7 @@ def estimate(stat: str, x, replicate=None) -> Estimate:
     if n < 2:
         return Estimate(value, math.nan, math.nan, n)
     if stat == "mean":
-        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
-        return Estimate(value, float(value - half), float(value + half), n)
-    return Estimate(value, *_quantile_interval(np.sort(x), int(stat[1:]) / 100), n)
+        lo, hi = mean_interval(value, x.std(ddof=1), n)
+        return Estimate(value, float(lo), float(hi), n)
+    return Estimate(value, *quantile_interval(np.sort(x), int(stat[1:]) / 100), n)
 
-
-def _quantile_interval(xs, q):
-    """Order statistics bounding the q-quantile with 95% probability (the
-    ranks of the summary's p95_lo/p95_hi)."""
-    n = xs.shape[0]
-    alpha = (1 - CONFIDENCE) / 2
-    lo = int(stats.binom.ppf(alpha, n, q))            # 1-based ranks
-    hi = int(stats.binom.ppf(1 - alpha, n, q)) + 1
-    return (float(xs[lo - 1]) if lo >= 1 else math.nan,
-            float(xs[hi - 1]) if hi <= n else math.nan)

@@ -9,6 +9,9 @@ place when complete:
 - `frontier.png`: every candidate's mean against its objective statistic,
   the efficient frontier, the scenario's own strategies and the winner;
 - `manifest.json`.
+
+matplotlib is imported inside the functions that draw (as in
+`report/plots.py`: about 0.3 s that only a written directory should cost).
 """
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .. import __version__, store
+from .. import store
+from ..report.plots import pyplot, save_figure, thousands
 from ..scenario import load_scenario, to_toml
+from ..version import __version__
 from .objective import in_cents
 
 PLOT = "frontier.png"
@@ -165,8 +170,7 @@ def plot_frontier(res, path) -> Path:
     efficient frontier on the right (linear axes, the validated top
     candidates named); the frontier drawn, the scenario's own strategies,
     the winner and the hindsight bound marked."""
-    from ..report.plots import _plt, _save
-    plt = _plt()
+    plt = pyplot()
     out, found, obj = res.search, res.candidates, res.objective
     risk, mean = np.asarray(res.risk, float), np.asarray(out.means, float)
     front = efficient_frontier(risk, mean)
@@ -201,7 +205,7 @@ def plot_frontier(res, path) -> Path:
     fig.suptitle(f"{res.scenario.name}: {len(found.strategies):,} candidate strategies on "
                  f"{P:,} search paths (lower-left is better)\n{story}", fontsize=11.5)
     fig.tight_layout(rect=(0, 0.07, 1, 0.95))
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 NEAR = 20     # the best-ranked candidates the right panel shows, at least
@@ -232,7 +236,6 @@ def _near_frontier(res, risk, mean, front):
 def _candidates_panel(ax, res, risk, mean, front, labels, limits=None):
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    from ..report.plots import _thousands
     out, found = res.search, res.candidates
     P = out.rungs[-1].paths
     full = out.paths_seen == P
@@ -279,7 +282,7 @@ def _candidates_panel(ax, res, risk, mean, front, labels, limits=None):
                 axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
                 axis.set_minor_formatter(NullFormatter())
     for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(_thousands))
+        axis.set_major_formatter(FuncFormatter(thousands))
     ax.grid(alpha=0.3, which="major")
     _place_labels(ax, texts)
 

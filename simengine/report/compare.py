@@ -7,7 +7,7 @@ simulate the same customers on the same paths (the same scenario apart from
 common random numbers make the change on each path the thing to measure:
 the paired difference B - A, its mean with a t interval (mean +- t * sd /
 sqrt(n)) and its P95 with the distribution-free order-statistic interval of
-`result.distribution_stats`. Under `sobol` sampling with several replicates
+`stats.distribution_stats`. Under `sobol` sampling with several replicates
 the intervals come from sectioning over the replicates instead (SPEC
 section 12). The interval of the difference of two separate estimates is
 shown beside it, so the gain from pairing is visible.
@@ -19,10 +19,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
-from .runs import Run, _summary_rows, number
-from .tables import Column, compact_interval, interval
+from ..percentiles import number, summary_rows
+from ..stats import distribution_stats, mean_interval, sectioning_interval
+from ..tables import Column, compact_interval, interval
+from .runs import Run
 
 PAIRABLE = ("total_cost", "economic_cost", "tier_cost", "upgrade_cost", "certification_cost",
             "overflow_cost", "lost_value", "peak_contacts", "final_contacts", "first_adds",
@@ -123,26 +124,18 @@ def paired_stats(d, replicate=None) -> dict:
     """Mean and P95 of the per-path differences `d`, each with a 95%
     interval: t interval and order statistics, or sectioning over
     `replicate` when given (independent scramblings, SPEC section 12)."""
-    from ..result import distribution_stats
     d = np.asarray(d, dtype=np.float64)
     n = len(d)
     ds = distribution_stats(d)
     out = {"n": n, "mean": ds["mean"], "p95": ds.get("p95", math.nan)}
     if replicate is not None:
         groups = [d[replicate == r] for r in np.unique(replicate)]
-        R = len(groups)
-        if R > 1:
-            t = stats.t.ppf(0.975, R - 1)
+        if len(groups) > 1:
             for key, f in (("mean", np.mean), ("p95", lambda x: np.percentile(x, 95))):
-                q = out[key]
-                half = t * math.sqrt(sum((f(g) - q) ** 2 for g in groups) / (R * (R - 1)))
-                out[f"{key}_lo"], out[f"{key}_hi"] = q - half, q + half
+                out[f"{key}_lo"], out[f"{key}_hi"] = sectioning_interval(
+                    out[key], [f(g) for g in groups])
             return out
-    if n > 1:
-        half = stats.t.ppf(0.975, n - 1) * ds["std"] / math.sqrt(n)
-        out["mean_lo"], out["mean_hi"] = ds["mean"] - half, ds["mean"] + half
-    else:
-        out["mean_lo"] = out["mean_hi"] = math.nan
+    out["mean_lo"], out["mean_hi"] = mean_interval(ds["mean"], ds["std"], n)
     out["p95_lo"], out["p95_hi"] = ds["p95_lo"], ds["p95_hi"]
     return out
 
@@ -174,8 +167,8 @@ class Comparison:
 
 
 def _side_by_side(a: Run, b: Run, metric: str, strategies):
-    ra = {r["strategy"]: r for r in _summary_rows(a.summary, metric)}
-    rb = {r["strategy"]: r for r in _summary_rows(b.summary, metric)}
+    ra = {r["strategy"]: r for r in summary_rows(a.summary, metric)}
+    rb = {r["strategy"]: r for r in summary_rows(b.summary, metric)}
     digits = 0 if metric != "cheapest" else 3
     stats_ = (("mean", "mean"), ("p50", "P50"), ("p95", "P95"))
     columns = [Column("strategy", "left")]
@@ -200,7 +193,7 @@ def _paired_table(a: Run, b: Run, metric: str, strategies, n_paths):
                Column("P95 B-A"), Column("95% CI", "right", 1, compact_interval)]
     rows = []
     replicates = _replicates(a)
-    se = [{r["strategy"]: r["se"] for r in _summary_rows(run.summary, metric)}
+    se = [{r["strategy"]: r["se"] for r in summary_rows(run.summary, metric)}
           if metric in set(run.summary.column("metric").to_pylist()) else {} for run in (a, b)]
     for s in strategies:
         _, va, rep = per_path(a, metric, s)
@@ -229,7 +222,7 @@ def _ci(lo, hi) -> str:
 def compare_runs(a: Run, b: Run, metric: str = "total_cost") -> Comparison:
     """Compare two runs on `metric` (ValueError when a run lacks it)."""
     for run in (a, b):
-        _summary_rows(run.summary, metric)           # a missing metric: ValueError
+        summary_rows(run.summary, metric)           # a missing metric: ValueError
     strategies = [s for s in a.strategies if s in b.strategies]
     strategies += [s for s in a.strategies + b.strategies if s not in strategies]
     common = [s for s in a.strategies if s in b.strategies]

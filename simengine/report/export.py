@@ -12,8 +12,8 @@ import csv
 import io
 import json
 
-from .runs import percentile_parts, table_records
-from .tables import format_table, markdown_table
+from ..percentiles import percentile_parts, table_records
+from ..tables import format_table, markdown_table
 
 FORMATS = ("text", "csv", "md", "json")
 

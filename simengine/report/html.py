@@ -10,9 +10,12 @@ import base64
 import html
 from pathlib import Path
 
-from .. import __version__, store
+from .. import store
+from ..percentiles import changes_text, percentile_parts
+from ..tables import html_table
+from ..version import __version__
 from .plots import PLOTS, write_plots
-from .runs import Run, changes_text, load_run, percentile_parts
+from .runs import Run, load_run
 from .words import SEGMENT_HEADERS, overview, segment_rows, strategy_words
 
 REPORT_FILE = "report.html"
@@ -58,19 +61,6 @@ PLOT_CAPTIONS = {
 
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
-
-
-def html_table(title, columns, rows, note=None) -> str:
-    """A (title, columns, rows) table of `report.tables` as an HTML table,
-    numbers right-aligned."""
-    cls = ['class="name" style="text-align:left"' if c.align == "left"
-           else 'class="num" style="text-align:right"' for c in columns]
-    head = "".join(f"<th {k}>{_e(c.header)}</th>" for c, k in zip(columns, cls))
-    body = "".join("<tr>" + "".join(f"<td {k}>{_e(v)}</td>" for v, k in zip(r, cls))
-                   + "</tr>" for r in rows if r is not None)
-    out = (f'<p class="title">{_e(title)}</p><table><thead><tr>{head}</tr></thead>'
-           f"<tbody>{body}</tbody></table>")
-    return out + (f'<p class="note">{_e(note)}</p>' if note else "")
 
 
 def _plain_table(headers, rows, numeric_from=1) -> str:
@@ -191,4 +181,4 @@ def write_html(run, path=None) -> list[Path]:
     return plots + [store.write_text(target, html_report(run, plots))]
 
 
-__all__ = ["PLOTS", "REPORT_FILE", "html_report", "html_table", "write_html"]
+__all__ = ["PLOTS", "REPORT_FILE", "html_report", "write_html"]

@@ -2,7 +2,10 @@
 cost_distribution.png, contacts_vs_capacity.png, yearly_cost.png.
 
 matplotlib runs headless (Agg), so plotting works with the core
-dependencies and without a display.
+dependencies and without a display. It is imported inside the functions
+that draw: it takes about 0.3 s, which a command that draws nothing should
+not pay. `pyplot`, `thousands` and `save_figure` are the helpers other plots
+(optimize's frontier) share.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from .runs import Run, load_run
 PLOTS = ("cost_distribution.png", "contacts_vs_capacity.png", "yearly_cost.png")
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend."""
     import matplotlib
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
@@ -33,26 +37,29 @@ def _horizontal() -> dict:
     return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
 
-def _thousands(x, _pos=None):
+def thousands(x, _pos=None):
+    """An axis tick in yuan: thousands separators, no decimals (a
+    matplotlib FuncFormatter)."""
     return f"{x:,.0f}"
 
 
 def _yuan_axis(axis):
     from matplotlib.ticker import FuncFormatter
-    axis.set_major_formatter(FuncFormatter(_thousands))
+    axis.set_major_formatter(FuncFormatter(thousands))
 
 
-def _save(fig, path: Path):
-    """savefig to a temporary name in the same directory, then rename."""
+def save_figure(fig, path: Path):
+    """Write `fig` as a PNG at `path` atomically (a temporary name in the
+    same directory, then renamed) and close it; returns `path`."""
     try:
         store.atomic_file(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
     return path
 
 
 def _colors(strategies):
-    plt = _plt()
+    plt = pyplot()
     cmap = plt.get_cmap("tab10")
     return {s: cmap(i % 10) for i, s in enumerate(strategies)}
 
@@ -85,14 +92,14 @@ def _log_ticks(ax, lo, hi):
              for m in mults]
     ticks = [t for t in ticks if lo - 0.05 <= math.log10(t) <= hi + 0.05]
     ax.set_xticks([math.log10(t) for t in ticks])
-    ax.set_xticklabels([_thousands(t) for t in ticks])
+    ax.set_xticklabels([thousands(t) for t in ticks])
 
 
 def plot_cost_distribution(run: Run, path=None) -> Path:
     """Per strategy: the distribution over paths of the total cost (fees) and
     of the economic cost (fees + lost customer value), as horizontal violins
     with P50 and P95 marked. An axis spanning more than 30x is logarithmic."""
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import FuncFormatter, MaxNLocator
     strategies = run.strategies
     colors = _colors(strategies)
@@ -136,7 +143,7 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
             ax.set_xlabel("yuan per path over the whole horizon (log scale)")
         else:
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
-            ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+            ax.xaxis.set_major_formatter(FuncFormatter(thousands))
             ax.set_xlabel("yuan per path over the whole horizon")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y)
@@ -162,7 +169,7 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
                  fontsize=9, color="0.3")
         top = 0.93
     fig.tight_layout(rect=(0, 0.05, 1, top))
-    return _save(fig, path or run.directory / "cost_distribution.png")
+    return save_figure(fig, path or run.directory / "cost_distribution.png")
 
 
 REGRET_NOTE = ("\"{oracle}\" is the hindsight benchmark: the cheapest tiers and upgrades "
@@ -178,7 +185,7 @@ CAPACITY_NOTE = ("New adds are blocked while usage is at or above capacity. Cont
 def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
     """One panel per strategy: WeCom contacts over time (P5-P95 band, median)
     against the capacity bought (median, P5-P95 range)."""
-    plt = _plt()
+    plt = pyplot()
     strategies = run.strategies
     S = len(strategies)
     ncols = min(4, S)
@@ -235,7 +242,7 @@ def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
                  "by month")
     fig.text(0.5, 0.945, CAPACITY_NOTE, ha="center", va="top", fontsize=9, color="0.3")
     fig.tight_layout(rect=(0, bottom, 1, 0.915))
-    return _save(fig, path or run.directory / "contacts_vs_capacity.png")
+    return save_figure(fig, path or run.directory / "contacts_vs_capacity.png")
 
 
 COMPONENTS = (("tier_cost", "tier (renewal)", "tab:blue"),
@@ -247,7 +254,7 @@ COMPONENTS = (("tier_cost", "tier (renewal)", "tab:blue"),
 def plot_yearly_cost(run: Run, path=None) -> Path:
     """Per strategy and billing year: mean fees stacked by component, with the
     P5-P95 range of that year's total as a whisker."""
-    plt = _plt()
+    plt = pyplot()
     strategies = run.strategies
     S = len(strategies)
     periods = np.unique(run.periods.column("period").to_numpy())
@@ -290,7 +297,7 @@ def plot_yearly_cost(run: Run, path=None) -> Path:
     ax.set_title(f"{run.scenario_name}: fees per strategy and billing year "
                  f"(Y1..Y{K}, {period_days}-day periods)")
     fig.tight_layout()
-    return _save(fig, path or run.directory / "yearly_cost.png")
+    return save_figure(fig, path or run.directory / "yearly_cost.png")
 
 
 def write_plots(run, directory=None) -> list[Path]:

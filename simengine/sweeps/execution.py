@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import engine, store
-from ..executor import (ExecutorError, check_options, default_chunk, make_executor,
-                        planned_threads, require_distributed)
+from ..executor import (ExecutorError, check_options, make_executor, paths_per_chunk,
+                        planned_threads, require_distributed, run_shape, thread_count)
 from ..report.progress import Progress, plural
 from ..scenario import ScenarioError
 from . import storage
@@ -38,10 +38,9 @@ def _simulate_point(scn, executor, chunk_size, progress):
     return engine.run(scn, executor=executor, chunk_size=chunk_size, progress=progress)
 
 
-def _check_points(sweep: Sweep, threads, chunk_size):
+def _check_points(sweep: Sweep, threads, chunk):
     """Every point fits in memory (as engine.run checks it), before any work."""
     problems = []
-    chunk = chunk_size or default_chunk(threads)
     for p in sweep.points:
         try:
             engine.check_resources(p.scenario, threads, chunk)
@@ -81,15 +80,16 @@ def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=
     Raises ScenarioError (ExecutorError, SweepError) before any simulation on
     bad options, a point too large for memory, a missing dask or unreachable
     scheduler, or a folder that holds another sweep or is being written."""
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ScenarioError(f"chunk_size: expected an integer >= 1, got {chunk_size!r}")
     options = _executor_options(executor, scheduler, workers)
     if isinstance(executor, str):
+        if executor == "local":         # a local sweep's --workers are its numba threads
+            thread_count(workers, "--workers")
         check_options(**options)
         threads = planned_threads(**options)
+        chunk = paths_per_chunk(threads, chunk_size)
     else:
-        threads = getattr(executor, "threads", 1)
-    _check_points(sweep, threads, chunk_size)
+        threads, chunk = run_shape(executor, chunk_size)
+    _check_points(sweep, threads, chunk)
     if executor == "dask":
         require_distributed()
     root = Path(out or DEFAULT_OUT) / sweep.name

@@ -3,8 +3,9 @@ strategy, the cheapest strategy per point and where along each swept key it
 changes (crossovers); `report.md` and one plot per swept axis.
 
 Tables are data (`SweepTable`: title, columns, rows) printed with the one
-table formatter of `simengine.report.tables`, and written to report.md as
-Markdown with the same cells.
+table formatter of `simengine.tables`, and written to report.md as
+Markdown with the same cells. matplotlib is imported inside the functions
+that draw (about 0.3 s a sweep that is only printed should not pay).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import store
-from ..report.tables import SECTION, Column, markdown_table, print_table
+from ..tables import SECTION, Column, markdown_table, print_table
 from .spec import text_value
 from .storage import SweepError, read_manifest, read_sweep_summary
 
@@ -27,9 +28,9 @@ ZOOM = 4.0              # strategies above ZOOM x the dearest of the cheapest va
 
 
 class SweepTable(NamedTuple):
-    """A table as data: print it with `report.tables.print_table(*table)`."""
+    """A table as data: print it with `tables.print_table(*table)`."""
     title: str
-    columns: list           # report.tables.Column
+    columns: list           # tables.Column
     rows: list              # lists of cells (str), or SECTION between groups
 
     @property

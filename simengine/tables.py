@@ -1,6 +1,7 @@
-"""The one table formatter of every command (run, report, sweep, calibrate).
+"""The one table formatter of every command (run, report, sweep, calibrate,
+optimize) and of a Result: text, Markdown or HTML.
 
-    from simengine.report.tables import Column, format_table, print_table
+    from simengine.tables import Column, format_table, print_table
     cols = [Column("strategy", "left"), Column("P50"), Column("P90", priority=2)]
     print_table("total_cost per path", cols, [["fit", "102,616", "126,066"]])
 
@@ -14,6 +15,7 @@ numbers and names are never cut.
 """
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import sys
@@ -141,6 +143,21 @@ def markdown_table(columns: Sequence[Column], rows) -> str:
            "|" + "|".join("---:" if c.align == "right" else "---" for c in columns) + "|"]
     out += ["| " + " | ".join(esc(v) for v in r) + " |" for r in rows if r is not SECTION]
     return "\n".join(out)
+
+
+def html_table(title, columns: Sequence[Column], rows, note=None) -> str:
+    """The same table as HTML (a run's report.html, a Result in a notebook),
+    numbers right-aligned."""
+    def esc(text):
+        return html.escape(str(text), quote=True)
+    cls = ['class="name" style="text-align:left"' if c.align == "left"
+           else 'class="num" style="text-align:right"' for c in columns]
+    head = "".join(f"<th {k}>{esc(c.header)}</th>" for c, k in zip(columns, cls))
+    body = "".join("<tr>" + "".join(f"<td {k}>{esc(v)}</td>" for v, k in zip(r, cls))
+                   + "</tr>" for r in rows if r is not None)
+    out = (f'<p class="title">{esc(title)}</p><table><thead><tr>{head}</tr></thead>'
+           f"<tbody>{body}</tbody></table>")
+    return out + (f'<p class="note">{esc(note)}</p>' if note else "")
 
 
 def interval(lo: str, hi: str) -> str:
