@@ -21,8 +21,8 @@ from .kernel.calendar import BLOCK, QUEUE_DAY
 from .kernel.layout import DAY, EVENT, LOG, MAX_CUSTOMERS
 from .packing import pack_scenario, with_path_draws
 from .result import Result
-from .scenario import Scenario, ScenarioError, load_scenario
-from .scenario.checks import sampling_warnings
+from .scenario import Scenario, ScenarioError, load_scenario, replace_run, sampling_warnings
+
 from .schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
 
 
@@ -32,7 +32,7 @@ def contact_log(scn, strategy=None, max_rows=1_000_000, paths=None, seed=None):
     (kernel.layout.LOG_ADD / LOG_CHURN), segment. Raises ScenarioError when the
     log would exceed `max_rows` rows."""
     if paths is not None or seed is not None:
-        scn = scn.replace_run(paths=paths, seed=seed)
+        scn = replace_run(scn, paths=paths, seed=seed)
     names = [s.name for s in scn.strategies]
     if strategy is None:
         strategy = names[0]
@@ -137,7 +137,7 @@ def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None
     if not isinstance(scn, Scenario):
         scn = load_scenario(os.fspath(scn))
     if paths is not None or seed is not None:
-        scn = scn.replace_run(paths=paths, seed=seed)
+        scn = replace_run(scn, paths=paths, seed=seed)
     executor = executor or LocalExecutor(threads)
     n_threads, chunk = run_shape(executor, chunk_size)
     check_resources(scn, n_threads, chunk)

@@ -123,3 +123,28 @@ def test_compile_phase_on_the_bar(monkeypatch):
         assert bar.bar.tasks[0].description == "tiny: compiling (first run only)"
         bar(1, 4)
         assert bar.bar.tasks[0].description == "tiny"
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_progress_line_keeps_every_number_whole_on_a_narrow_terminal(width):
+    """The label and the bar give way, never a count or a time (rich used to
+    cut them: `elapsed 0:00:... left -:--:...`)."""
+    import io
+
+    from rich.console import Console
+    out = io.StringIO()
+    console = Console(width=width, file=out, force_terminal=True, color_system=None)
+    now = [0.0]
+    bar = progress.rich_bar("paths", console, get_time=lambda: now[0], auto_refresh=False)
+    task = bar.add_task("default (7 strategies, 2 threads)", total=1_000_000,
+                        status="3/10 points")
+    now[0] = 3600.0
+    bar.update(task, completed=100_000)
+    now[0] = 3620.0                     # 233,333 paths in 20 s: 58 s left
+    bar.update(task, completed=333_333)
+    console.print(bar.get_renderable())
+    (line,) = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()).splitlines()
+    assert len(line) <= width
+    assert line.endswith(" 333,333/1,000,000 paths 3/10 points 1:00:20, 0:58 left"), line
+    if width == 80:
+        assert line.startswith("default (7 strat"), line

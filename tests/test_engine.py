@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 import simengine
-from simengine.scenario import scenario_from_dict
+from simengine.scenario import replace_run, scenario_from_dict
 
 
 def scenario(sizes, segments, strategies, **tables):
@@ -95,7 +95,7 @@ def test_cumulative_usage_is_start_plus_every_add_in_the_period():
     assert 9_000 < column(per, "first_adds").mean() < 11_500
     assert 500 < column(per, "readds").mean() < 1_500
     # concurrent counting of the same customers never reaches that
-    conc = simengine.run(scn.replace_run(), threads=1)
+    conc = simengine.run(replace_run(scn), threads=1)
     assert column(conc.paths, "peak_contacts").max() < column(per, "peak_usage").min()
 
 

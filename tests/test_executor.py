@@ -16,6 +16,7 @@ import simengine
 from simengine import executor, store
 from simengine.chunks import simulate_chunk
 from simengine.packing import pack_scenario
+from simengine.scenario import replace_run
 
 TABLES = ("paths", "periods", "monthly", "summary")
 PATHS = 16      # the bundled default at 0.1 s a path: tasks long enough to be caught running
@@ -23,7 +24,7 @@ PATHS = 16      # the bundled default at 0.1 s a path: tasks long enough to be c
 
 @pytest.fixture(scope="module")
 def scenario():
-    return simengine.load_scenario("default").replace_run(paths=PATHS)
+    return replace_run(simengine.load_scenario("default"), paths=PATHS)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from simengine.optimize.output import efficient_frontier
 from simengine.optimize.search import rung_sizes, search
 from simengine.optimize.space import (_strategy, check_space, default_space, read_space_file,
                                       rules)
-from simengine.scenario import ScenarioError
+from simengine.scenario import ScenarioError, replace_run
 from simengine.stats import distribution_stats
 from simengine.tables import format_table
 
@@ -133,7 +133,7 @@ def test_duplicates_and_meaningless_combinations_are_evaluated_once(small):
     assert len({s.name for s in found.strategies}) == len(found.strategies)
     counting = Counting()
     paths = 4
-    scn = small.replace_run(paths=paths)
+    scn = replace_run(small, paths=paths)
     evaluate(scn, found.strategies, 0, paths, ["economic_cost"], counting, batch=50)
     rows = [n for r in counting.rows for n in r]
     oracle = oracle_of(scn).name
@@ -225,7 +225,7 @@ def test_objective_parse():
 def test_a_window_of_search_paths_equals_a_plain_run_bit_for_bit(small):
     """Candidates in passes of any size, on any window of the search paths,
     give the numbers of one plain run of all of them (sobol sampling)."""
-    scn = small.replace_run(paths=32)
+    scn = replace_run(small, paths=32)
     strategies = default_space(scn).candidates(scn).strategies[:20]
     oracle = oracle_of(scn)
     plain = simengine.run(dataclasses.replace(scn, strategies=tuple(strategies) + (oracle,)),
@@ -246,7 +246,7 @@ def test_a_window_of_search_paths_equals_a_plain_run_bit_for_bit(small):
 
 
 def test_more_than_64_strategies_in_one_pass(small):
-    scn = small.replace_run(paths=2)
+    scn = replace_run(small, paths=2)
     strategies = default_space(scn).candidates(scn).strategies[:100]
     one = evaluate(scn, strategies, 0, 2, ["total_cost"], LocalExecutor(1), batch=200)
     many = evaluate(scn, strategies, 0, 2, ["total_cost"], LocalExecutor(1), batch=30)
@@ -301,7 +301,7 @@ def test_pruning_never_drops_the_exhaustive_winner(small, seed):
     """Close candidates (headrooms 3% apart, three upgrade rules, fixed tiers
     around the contacts): the winner of the search without pruning sees every
     search path with pruning, and is ranked first or within its interval."""
-    scn = small.replace_run(paths=256, seed=seed)
+    scn = replace_run(small, paths=256, seed=seed)
     space = check_space({"renewal": ["fit", "forecast", "fixed"], "tier": [5_000, 20_000],
                          "headroom": [0.0, 0.03, 0.06], "upgrade": ["next", "fit", "none"],
                          "on_blocked": ["retry"]}, scn, "s")

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 import simengine
-from simengine import cli, report, schema, store
+from simengine import calibration, cli, report, schema, store
 from simengine.result import Result
 
 from test_cli import TINY, _env
@@ -198,11 +198,9 @@ def test_interrupt_during_the_write_is_130_and_leaves_nothing(tiny, monkeypatch,
 
 
 def test_interrupt_before_the_contact_log_is_written(tiny, monkeypatch, capsys):
-    api = cli._event_log_api()
-
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(api, "write_event_log", interrupted)
+    monkeypatch.setattr(calibration, "write_event_log", interrupted)
     assert cli.main(["run", "tiny.toml", "--paths", "2", "--out", "r", "--events"]) == 130
     err = capsys.readouterr().err
     assert "r was written completely, but not the contact log r/events.arrow" in err

@@ -14,7 +14,7 @@ import simengine
 from simengine import rng, sampling
 from simengine.chunks import simulate_chunk
 from simengine.packing import pack_scenario
-from simengine.scenario import scenario_from_dict, scenario_warnings
+from simengine.scenario import replace_run, scenario_from_dict, scenario_warnings
 from simengine.stats import distribution_stats
 
 
@@ -118,7 +118,7 @@ def test_paths_round_up_to_a_multiple_of_the_replicates_and_say_so():
                for w in scenario_warnings(scn))
     assert small(paths=100, sampling="mc").paths == 100
     assert scenario_warnings(small(paths=128)) == []
-    again = small(paths=128).replace_run(paths=9)
+    again = replace_run(small(paths=128), paths=9)
     assert again.paths == 16 and "rounded up to 16" in again.notes[0]
     res = simengine.run(small(paths=128), paths=9)
     assert res.manifest["paths"] == 16 and res.paths.num_rows == 16

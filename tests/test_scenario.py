@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from simengine.scenario import (Billing, Scenario, ScenarioError, apply_overrides,
-                                bundled_scenarios, load_scenario, scenario_from_dict,
-                                to_toml)
+                                bundled_scenarios, load_scenario, replace_run,
+                                scenario_from_dict, to_toml)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -375,13 +375,13 @@ def test_sha256_stable_and_sensitive(tmp_path):
 
 def test_replace_run(tmp_path):
     a = load_scenario(write(tmp_path, BASE))
-    b = a.replace_run(paths=24, seed=9)
+    b = replace_run(a, paths=24, seed=9)
     assert (b.paths, b.seed) == (24, 9) and b.resolved["scenario"]["paths"] == 24
     assert b.sha256 != a.sha256 and a.paths == 16
-    assert a.replace_run() is a
-    assert a.replace_run(paths=16, seed=5).sha256 == a.sha256
+    assert replace_run(a) is a
+    assert replace_run(a, paths=16, seed=5).sha256 == a.sha256
     with pytest.raises(ScenarioError, match="scenario.paths"):
-        a.replace_run(paths=0)
+        replace_run(a, paths=0)
 
 
 @pytest.mark.parametrize("src", ["default", "base"])
@@ -474,11 +474,11 @@ def test_initial_contacts_too_large_names_what_would_fit(tmp_path):
 
 
 def test_smallest_population_is_smallest():
-    from simengine.scenario.checks import _largest_remainder, smallest_population
+    from simengine.scenario.checks import largest_remainder, smallest_population
     shares, initial = [0.02, 0.13, 0.25, 0.6], [12_000, 45_000, 33_000, 5_000]
     n = smallest_population(shares, initial)
-    assert all(i <= s for i, s in zip(initial, _largest_remainder(shares, n)))
-    assert any(i > s for i, s in zip(initial, _largest_remainder(shares, n - 1)))
+    assert all(i <= s for i, s in zip(initial, largest_remainder(shares, n)))
+    assert any(i > s for i, s in zip(initial, largest_remainder(shares, n - 1)))
 
 
 def test_scale_makes_a_small_version_on_purpose():

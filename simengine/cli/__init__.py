@@ -19,11 +19,12 @@ import signal
 import sys
 import traceback
 
+from ..scenario import ScenarioError
+from .commands import default_log_strategy, timing_words  # noqa: F401
 from .common import (EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK,  # noqa: F401
-                     EXIT_TERMINATED, PROG, BadInput, Outputs, Terminated, _debug, _err,
-                     _outputs, changes_suffix, run_id, safe_name)
-from .commands import _event_log_api, default_log_strategy, timing_words  # noqa: F401
-from .parser import build_parser  # noqa: F401
+                     EXIT_TERMINATED, PROG, BadInput, Terminated, changes_suffix, debugging, err,
+                     outputs, safe_name)
+from .parser import build_parser
 
 
 # --------------------------------------------------------------------------
@@ -37,42 +38,41 @@ def _interrupted(e) -> int:
     """The status after Ctrl-C or SIGTERM: success when the command's output
     was complete on disk before the signal."""
     what = "terminated" if isinstance(e, Terminated) else "interrupted"
-    written = _outputs.written()
-    if _outputs.all_written():
-        _err(f"\n{what} after the output was complete"
-             + (f" ({', '.join(written)} written)" if written else ""))
+    written = outputs.written()
+    if outputs.all_written():
+        err(f"\n{what} after the output was complete"
+            + (f" ({', '.join(written)} written)" if written else ""))
         return EXIT_OK
     if written:
-        missing = [w for p, w in _outputs.targets if not p.exists()]
+        missing = [w for p, w in outputs.targets if not p.exists()]
         msg = f"{', '.join(written)} was written completely, but not {', '.join(missing)}"
-    elif _outputs.hint and not _outputs.targets:
-        msg = _outputs.hint
+    elif outputs.hint and not outputs.targets:
+        msg = outputs.hint
     else:
         msg = "nothing written"
-    if _outputs.hint and msg != _outputs.hint:
-        msg += f"; {_outputs.hint}"
-    _err(f"\n{what}: {msg}")
+    if outputs.hint and msg != outputs.hint:
+        msg += f"; {outputs.hint}"
+    err(f"\n{what}: {msg}")
     return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
 
 
 def _failed(e) -> int:
-    from ..scenario import ScenarioError
     if isinstance(e, ScenarioError):        # bad input found deeper down (sweep, calibrate)
         raise BadInput(e.problems) from None
-    if _debug():
+    if debugging():
         traceback.print_exc()
     msg = str(e).splitlines()[0] if str(e) else ""
-    _err(f"{PROG}: failed: {type(e).__name__}" + (f": {msg}" if msg else "")
-         + (f"; {_outputs.hint}" if _outputs.hint else "")
-         + ("" if _debug() else " (set SIMENGINE_DEBUG=1 for the traceback)"))
+    err(f"{PROG}: failed: {type(e).__name__}" + (f": {msg}" if msg else "")
+        + (f"; {outputs.hint}" if outputs.hint else "")
+        + ("" if debugging() else " (set SIMENGINE_DEBUG=1 for the traceback)"))
     return EXIT_FAILURE
 
 
 def _bad_input(e) -> int:
     for line in e.problems:
-        _err(f"error: {line}")
+        err(f"error: {line}")
     if len(e.problems) > 1:
-        _err(f"{len(e.problems)} problems found")
+        err(f"{len(e.problems)} problems found")
     return EXIT_BAD_INPUT
 
 
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     except SystemExit as e:                 # --help, --version, usage errors (2)
         return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     args.argv = argv
-    _outputs.reset()                        # one command per call: forget the last one's
+    outputs.reset()                        # one command per call: forget the last one's
 
     previous = None
     try:

@@ -1,15 +1,40 @@
-"""The commands: a few lines each, calling the module that does the work."""
+"""The commands: a few lines each, calling the module that does the work.
+
+That module's functions are called through its name (`engine.run`,
+`report.print_table`, `sweeps.run_sweep`): what a test replaces on the
+module is what the command calls."""
 from __future__ import annotations
 
-import datetime as _dt
-import sys
-import time
+import datetime as dt
 import math
+import sys
+import textwrap
+import time
 from pathlib import Path
 
-from .common import (PROG, EXIT_OK, BadInput, _debug, _err, _load, _outputs, _plural,  # noqa: F401
-                     _scenario_checked, changes_suffix, check_creatable, check_output_dir,
-                     run_id, safe_name)
+from .. import calibration, engine, optimize, report, sweeps
+from ..calibration.writer import output_paths
+from ..executor import make_executor, run_shape
+from ..report import plural
+from ..scenario import (ScenarioError, load_scenario, replace_run, scenario_from_dict,
+                        scenario_warnings)
+from .common import (EXIT_OK, PROG, BadInput, changes_suffix, check_creatable,
+                     check_output_dir, err, outputs, run_id, safe_name)
+
+
+def _load(scenario, overrides, scale=None):
+    try:
+        return load_scenario(scenario, overrides or [], scale=scale)
+    except ScenarioError as e:
+        raise BadInput(e.problems) from None
+
+
+def _scenario_checked(call, *args, suffix=""):
+    """call(*args), a ScenarioError turned into BadInput."""
+    try:
+        return call(*args)
+    except ScenarioError as e:
+        raise BadInput([p + suffix for p in e.problems]) from None
 
 
 # --------------------------------------------------------------------------
@@ -17,7 +42,7 @@ from .common import (PROG, EXIT_OK, BadInput, _debug, _err, _load, _outputs, _pl
 
 def _run_scenario(args):
     scn = _load(args.scenario, args.set, args.scale)
-    return _scenario_checked(lambda: scn.replace_run(paths=args.paths, seed=args.seed),
+    return _scenario_checked(replace_run, scn, args.paths, args.seed,
                              suffix=" (from the command line)")
 
 
@@ -27,8 +52,8 @@ def _run_directory(args, scn) -> Path:
     else:
         name = safe_name(scn.name)
         if name != scn.name:
-            _err(f"{PROG}: scenario name {scn.name!r} is not safe as a directory name; "
-                 f"writing under results/{name}/")
+            err(f"{PROG}: scenario name {scn.name!r} is not safe as a directory name; "
+                f"writing under results/{name}/")
         suffix = changes_suffix(args)
         out = Path("results") / name / (run_id() + suffix)
         while out.exists():                 # same second and same 24 random bits
@@ -75,10 +100,9 @@ def _check_event_log(args, scn, strategy):
     """Refuse, before the run, a contact log larger than the limit: its rows
     on path 0 are counted by simulating that path, and the advice (fewer
     paths, or a scaled-down scenario) leaves room for paths twice as busy."""
-    from .. import engine
-    limit = _event_log_api().MAX_EVENT_ROWS
-    _err(f"{PROG}: --events: measuring the contact log of {strategy!r} on path 0 (a first "
-         "run compiles the kernels first) ...")
+    limit = calibration.MAX_EVENT_ROWS
+    err(f"{PROG}: --events: measuring the contact log of {strategy!r} on path 0 (a first "
+        "run compiles the kernels first) ...")
     per_path = max(1, int(engine.contact_log_rows(scn, strategy, [0])[0]))
     if per_path * scn.paths <= limit:
         return
@@ -96,19 +120,11 @@ def _check_event_log(args, scn, strategy):
                   "contacts; which tiers bind changes)")
     raise BadInput(f"--events: the contact log of {strategy!r} would have about "
                    f"{per_path * scn.paths:,} rows ({per_path:,} on path 0 x "
-                   f"{_plural(scn.paths, 'path')}), more than the limit of {limit:,} rows; "
+                   f"{plural(scn.paths, 'path')}), more than the limit of {limit:,} rows; "
                    f"{advice}")
 
 
-def _event_log_api():
-    """The module that writes contact event logs (check_event_log_size,
-    write_event_log)."""
-    from .. import calibration
-    return calibration
-
-
 def _executor(args):
-    from ..executor import make_executor
     if args.executor == "local" and args.workers is not None:
         raise BadInput("--workers: only with --executor dask (local runs use --threads)")
     if args.executor == "dask" and args.threads is not None:
@@ -121,24 +137,21 @@ def _executor(args):
 def _executor_words(executor, facts) -> str:
     if facts.get("executor") == "dask":
         where = facts.get("scheduler") or "LocalCluster"
-        return f"dask at {where}, {_plural(facts.get('workers') or 0, 'worker')}"
-    return _plural(getattr(executor, "threads", 1), "thread")
+        return f"dask at {where}, {plural(facts.get('workers') or 0, 'worker')}"
+    return plural(getattr(executor, "threads", 1), "thread")
 
 
 def _simulate(scn, executor, facts, args):
     """engine.run with a progress display; the result and the seconds taken."""
-    from .. import engine
-    from ..executor import run_shape
-    from ..report import Progress
     threads, chunk = run_shape(executor, args.chunk_size)
     _scenario_checked(engine.check_resources, scn, threads, chunk)   # memory, before any work
     S = len(scn.strategies)
-    label = f"{scn.name} ({_plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor, facts)})"
-    with Progress(label, scn.paths, enabled=False if args.no_progress else None) as prog:
+    label = f"{scn.name} ({plural(S, 'strateg', 'y', 'ies')}, {_executor_words(executor, facts)})"
+    with report.Progress(label, scn.paths, enabled=False if args.no_progress else None) as prog:
         res = engine.run(scn, chunk_size=args.chunk_size, progress=prog, executor=executor,
                          on_phase=prog.phase)
-    _err(f"{PROG}: {_plural(scn.paths, 'path')} x {_plural(S, 'strateg', 'y', 'ies')} "
-         + timing_words(res.manifest, prog.elapsed))
+    err(f"{PROG}: {plural(scn.paths, 'path')} x {plural(S, 'strateg', 'y', 'ies')} "
+        + timing_words(res.manifest, prog.elapsed))
     return res
 
 
@@ -160,7 +173,7 @@ def timing_words(manifest, elapsed) -> str:
 def _write_run(res, out, args, executor_facts):
     res.manifest.update(
         kind="run", run_id=out.name, output_dir=str(out),
-        created=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        created=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         command=[PROG] + list(args.argv),
         overrides=list(args.set), scale=args.scale,
         executor=executor_facts)
@@ -176,9 +189,9 @@ def cmd_run(args) -> int:
     scn = _run_scenario(args)
     out = _run_directory(args, scn)
     events_strategy, events_file = _events_plan(args, scn, out)
-    _outputs.expect(out)
+    outputs.expect(out)
     if events_file is not None:
-        _outputs.expect(events_file, f"the contact log {events_file}")
+        outputs.expect(events_file, f"the contact log {events_file}")
     executor = _executor(args)
     try:
         facts = executor.describe() if hasattr(executor, "describe") else {}
@@ -188,14 +201,13 @@ def cmd_run(args) -> int:
     _write_run(res, out, args, facts)
     if events_strategy is not None:
         written = _scenario_checked(
-            lambda: _event_log_api().write_event_log(scn, out, events_strategy, path=events_file),
+            lambda: calibration.write_event_log(scn, out, events_strategy, path=events_file),
             suffix=f" ({out} was written, but not the contact log)")
-        _err(f"{PROG}: contact log of {events_strategy!r} written to {written or events_file}")
-    _outputs.complete()
-    from ..report import percentile_parts, print_table, run_changes
+        err(f"{PROG}: contact log of {events_strategy!r} written to {written or events_file}")
+    outputs.complete()
     names = [s.name for s in scn.strategies]
-    print_table(*percentile_parts(res.summary, "total_cost", scn.horizon_years, names,
-                                  run_changes(res.manifest)))
+    report.print_table(*report.percentile_parts(res.summary, "total_cost", scn.horizon_years,
+                                                names, report.run_changes(res.manifest)))
     print(f"\nwrote {out}")
     print(f"plots: {PROG} report {out}")
     return EXIT_OK
@@ -205,19 +217,16 @@ def cmd_run(args) -> int:
 # validate, report, warmup
 
 def _changes_words(args) -> str:
-    from ..report import changes_text, run_changes
-    return changes_text(run_changes({"scale": args.scale, "overrides": args.set}))
+    return report.changes_text(report.run_changes({"scale": args.scale, "overrides": args.set}))
 
 
 def cmd_validate(args) -> int:
-    from .. import engine
-    from ..executor import run_shape
     scn = _load(args.scenario, args.set, args.scale)
     _scenario_checked(engine.check_resources, scn, *run_shape())
-    print(f"ok: {scn.source}: scenario {scn.name!r}: {_plural(scn.population, 'customer')} "
-          f"in {_plural(len(scn.segments), 'segment')}, "
-          f"{_plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "
-          f"{_plural(scn.horizon_years, 'year')}, {_plural(scn.paths, 'path')}, "
+    print(f"ok: {scn.source}: scenario {scn.name!r}: {plural(scn.population, 'customer')} "
+          f"in {plural(len(scn.segments), 'segment')}, "
+          f"{plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "
+          f"{plural(scn.horizon_years, 'year')}, {plural(scn.paths, 'path')}, "
           f"seed {scn.seed}, rule {scn.billing.rule} (sha256 {scn.sha256[:12]})"
           + _changes_words(args))
     _print_warnings(scn)
@@ -227,13 +236,11 @@ def cmd_validate(args) -> int:
 def _print_warnings(scn):
     """Settings that are valid but do nothing, and what the loader changed
     (paths rounded up to the replicates): said, never silent."""
-    from ..scenario import scenario_warnings
     for line in scenario_warnings(scn):
-        _err(f"warning: {line}")
+        err(f"warning: {line}")
 
 
 def _read_run(directory):
-    from .. import report
     try:
         return report.load_run(directory)
     except report.NotARun as e:
@@ -241,7 +248,6 @@ def _read_run(directory):
 
 
 def cmd_report(args) -> int:
-    from .. import report
     directory = Path(args.run_dir)
     try:
         manifest = report.read_manifest(directory)
@@ -268,7 +274,7 @@ def cmd_report(args) -> int:
             written = report.write_plots(run)
     except OSError as e:
         raise BadInput(f"{directory}: cannot write the report: {e.strerror or e}") from None
-    _outputs.complete()
+    outputs.complete()
     print(table, flush=True)
     info = sys.stdout if text else sys.stderr      # csv/md/json: stdout holds the table only
     if written and text:
@@ -279,13 +285,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .. import report
     a, b = _read_run(args.run_a), _read_run(args.run_b)
     try:
         comp = report.compare_runs(a, b, args.metric)
     except ValueError as e:
         raise BadInput(f"--metric: {e}") from None
-    _outputs.complete()
+    outputs.complete()
     print("\n".join(comp.lines()))
     print()
     report.print_table(*comp.side)
@@ -293,7 +298,6 @@ def cmd_compare(args) -> int:
         print()
         report.print_table(*comp.paired)
     print()
-    import textwrap
     width = min(report.terminal_width() or 100, 100)
     for note in comp.notes:
         print(textwrap.fill(note, width))
@@ -313,8 +317,6 @@ WARMUP_SCENARIO = {
 
 
 def cmd_warmup(args) -> int:
-    from .. import engine
-    from ..scenario import scenario_from_dict
     scn = scenario_from_dict(WARMUP_SCENARIO, "<warmup>")
     t0 = time.perf_counter()
     engine.run(scn, threads=args.threads)
@@ -333,25 +335,22 @@ RESUME_HINT = "finished points are kept; rerun the same command to resume"
 
 
 def _report_sweep(directory) -> int:
-    from .. import sweeps
     sweeps.report_sweep(directory).print()
-    _outputs.complete()
+    outputs.complete()
     return EXIT_OK
 
 
 def cmd_sweep(args) -> int:
-    from .. import sweeps
-    from ..report import plural, print_table
     sweep = sweeps.load_sweep(args.sweep, overrides=args.set, paths=args.paths, scale=args.scale,
                               fmt=args.format)
-    _outputs.hint = RESUME_HINT
+    outputs.hint = RESUME_HINT
     run = sweeps.run_sweep(sweep, out=args.out, executor=args.executor,
                            scheduler=args.scheduler, workers=args.workers)
-    _outputs.complete()
+    outputs.complete()
     title, columns, rows = sweeps.result_table(sweep, run)
     if sweep.command_line:
         title += f" ({', '.join(sweep.command_line)})"
-    print_table(title, columns, rows)
+    report.print_table(title, columns, rows)
     print(f"{plural(len(sweep.points), 'point')}: {len(run.simulated)} simulated, "
           f"{len(run.skipped)} already done, in {run.wall_seconds:.1f} s")
     print(f"wrote {run.directory} (report: {PROG} report {run.directory})")
@@ -359,15 +358,12 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from .. import optimize
-    from ..executor import make_executor
-    from ..report import Progress, print_table
     if args.out is not None:
         check_output_dir(Path(args.out))
     executor = make_executor(args.executor, threads=args.threads, scheduler=args.scheduler,
                              workers=args.workers)
     try:
-        with Progress("optimize", total=1, unit="strategy-paths", announce=False) as bar:
+        with report.Progress("optimize", total=1, unit="strategy-paths", announce=False) as bar:
             res = optimize.optimize(
                 args.scenario, space=args.space, objective=args.objective, paths=args.paths,
                 validate_paths=args.validate_paths, top=args.top, out=args.out,
@@ -375,9 +371,9 @@ def cmd_optimize(args) -> int:
                 scale=args.scale, progress=bar)
     finally:
         executor.close()
-    _outputs.complete()
+    outputs.complete()
     title, columns, rows = optimize.optimize_table(res)
-    print_table(title, columns, rows)
+    report.print_table(title, columns, rows)
     for line in optimize.optimize_notes(res):
         print(line)
     if args.out is not None:
@@ -386,13 +382,11 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .. import calibration
-    from ..calibration.writer import output_paths
     check_paths = calibration.CHECK_PATHS if args.check_paths is None else args.check_paths
     calibration.check_output(args.output, args.force, check=check_paths > 0)   # before fitting
     if not args.force:
         for path in output_paths(args.output, check_paths > 0):
-            _outputs.expect(path)
+            outputs.expect(path)
     cal = calibration.calibrate(args.events, population=args.population, segments=args.segments,
                                 path=args.path, check_paths=check_paths, seed=args.seed or 0)
     try:
@@ -400,7 +394,7 @@ def cmd_calibrate(args) -> int:
                                                 uncertainty=not args.no_uncertainty)
     except OSError as e:
         raise BadInput(f"{args.output}: cannot write: {e.strerror or e}") from None
-    _outputs.complete()
+    outputs.complete()
     print(cal.report())
     print()
     print("Wrote " + ", ".join(str(p) for p in written))

@@ -1,14 +1,16 @@
 """What every command shares: exit statuses, bad input, what a command
 writes (so that an interrupt reports what is on disk), names and checks of
-outputs, loading a scenario."""
+outputs."""
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import os
 import re
 import secrets
 import sys
 from pathlib import Path
+
+from .. import store
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -55,20 +57,16 @@ class Outputs:
         return self.done or bool(self.targets) and len(self.written()) == len(self.targets)
 
 
-_outputs = Outputs()
+outputs = Outputs()       # the running command's (one command per process or main call)
 
 
-def _err(msg=""):
+def err(msg=""):
     print(msg, file=sys.stderr, flush=True)
 
 
-def _debug() -> bool:
+def debugging() -> bool:
+    """SIMENGINE_DEBUG=1: tracebacks instead of one-line failures."""
     return os.environ.get("SIMENGINE_DEBUG", "") not in ("", "0")
-
-
-def _plural(n, stem, one="", many="s") -> str:
-    from ..report import plural
-    return plural(n, stem, one, many)
 
 
 # --------------------------------------------------------------------------
@@ -99,14 +97,13 @@ def changes_suffix(args, limit=60) -> str:
 
 
 def run_id(now=None) -> str:
-    now = now or _dt.datetime.now()
+    now = now or dt.datetime.now()
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def check_creatable(path: Path, option: str, exists_advice: str) -> None:
     """BadInput unless `path` can be created (store.check_creatable: it does
     not exist, and a file can really be made where it goes)."""
-    from .. import store
     try:
         store.check_creatable(path)
     except FileExistsError:
@@ -119,20 +116,3 @@ def check_output_dir(directory: Path) -> None:
     """Raise BadInput unless `directory` can be created as a new run directory."""
     check_creatable(directory, "", "a run never overwrites another (choose a new --out, "
                     "or leave --out out for a fresh results/ directory)")
-
-
-def _load(scenario, overrides, scale=None):
-    from ..scenario import ScenarioError, load_scenario
-    try:
-        return load_scenario(scenario, overrides or [], scale=scale)
-    except ScenarioError as e:
-        raise BadInput(e.problems) from None
-
-
-def _scenario_checked(call, *args, suffix=""):
-    """call(*args), a ScenarioError turned into BadInput."""
-    from ..scenario import ScenarioError
-    try:
-        return call(*args)
-    except ScenarioError as e:
-        raise BadInput([p + suffix for p in e.problems]) from None

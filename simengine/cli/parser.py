@@ -1,13 +1,19 @@
-"""The one argument parser: every command, option, help text and example."""
+"""The one argument parser: every command, option, help text and example.
+An option several commands take is declared once, in a parent parser
+(`_shared_options`), and each command lists the parents it takes."""
 from __future__ import annotations
 
 import argparse
 import math
+from types import SimpleNamespace
 
 from ..executor import ExecutorError, thread_count
-from .common import PROG
+from ..optimize.objective import Objective
+from ..scenario import ScenarioError
+from ..version import __version__
 from .commands import (cmd_calibrate, cmd_compare, cmd_optimize, cmd_report, cmd_run,
                        cmd_sweep, cmd_validate, cmd_warmup)
+from .common import PROG
 
 
 # --------------------------------------------------------------------------
@@ -48,8 +54,6 @@ def _non_negative(text):
 
 def _objective(text):
     """STAT:METRIC, checked here so the error names the option like the others."""
-    from ..optimize.objective import Objective
-    from ..scenario import ScenarioError
     try:
         Objective.parse(text, "--objective")
     except ScenarioError as e:
@@ -74,7 +78,8 @@ SCALE_HELP = ("a small (or large) version of the scenario on purpose: multiply t
 
 SET_HELP = ("override a scalar key of the scenario by its dotted path, e.g. "
             "billing.rule=cumulative, population.size=2000000, "
-            "segment.vip.churn_rate=0.001, strategy.fit.headroom=0.1 (repeatable)")
+            "segment.vip.churn_rate=0.001, strategy.fit.headroom=0.1 (repeatable; sweep: on "
+            "every point, after the file's [sweep.set], not a swept key)")
 
 # Examples in each command's help. They run as written from the repository's
 # root, in this order (a later one may read what an earlier one wrote);
@@ -151,41 +156,74 @@ def _epilog(command, extra=""):
     return "\n".join(lines)
 
 
-def _subparser(sub, name, help, description, extra=""):
+def _shared_options() -> SimpleNamespace:
+    """The options several commands take, each declared once: a parent
+    parser per group, which a command lists in `parents`."""
+    def group():
+        return argparse.ArgumentParser(add_help=False)
+
+    changes = group()           # run, validate, sweep, optimize
+    changes.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help=SET_HELP)
+    changes.add_argument("--scale", type=_positive_number, metavar="F", help=SCALE_HELP)
+
+    paths = group()             # run, sweep, optimize
+    paths.add_argument("--paths", type=_positive_int, metavar="N",
+                       help="number of paths (run: default the scenario's; sweep: of every "
+                       "point, default the sweep's; optimize: of the search, default 256)")
+
+    seed = group()              # run, calibrate
+    seed.add_argument("--seed", type=_non_negative, metavar="S",
+                      help="random seed (run: default the scenario's; calibrate: of the check "
+                      "simulation, default 0)")
+
+    threads = group()           # run, warmup, optimize
+    threads.add_argument("--threads", type=_threads, metavar="T",
+                         help="numba threads of a local run (default: all cores)")
+
+    tables = group()            # run, sweep
+    tables.add_argument("--format", choices=("arrow", "parquet"), default="arrow",
+                        help="table files: Arrow IPC (.arrow; default) or Parquet (.parquet); "
+                        "the same columns")
+
+    executor = group()          # run, sweep, optimize
+    executor.add_argument("--executor", choices=("local", "dask"), default="local",
+                          help="where paths run: numba threads here (local, default; a "
+                          "sweep's points one after another) or a dask.distributed cluster "
+                          "(dask; the same tables, bit for bit)")
+    executor.add_argument("--scheduler", metavar="ADDRESS",
+                          help="with --executor dask: the scheduler (tcp://HOST:8786); "
+                          "default: a LocalCluster started here")
+    executor.add_argument("--workers", type=_positive_int, metavar="N",
+                          help="with --executor dask: LocalCluster processes (default 2), or "
+                          "the workers to wait for with --scheduler (sweep with --executor "
+                          "local: numba threads, default all cores)")
+
+    out = group()               # run, sweep, optimize
+    out.add_argument("--out", metavar="DIR",
+                     help="run, optimize: write exactly this new directory (refused if it "
+                     "exists); sweep: the directory the sweep's folder goes in (default: "
+                     "results)")
+    return SimpleNamespace(changes=changes, paths=paths, seed=seed, threads=threads,
+                           tables=tables, executor=executor, out=out)
+
+
+def _subparser(sub, name, help, description, extra="", parents=()):
     return sub.add_parser(name, help=help, description=description, epilog=_epilog(name, extra),
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          parents=list(parents))
 
 
-def _add_run(sub):
+def _add_run(sub, shared):
     r = _subparser(sub, "run", "simulate a scenario and write a run directory",
                    "Simulate a scenario and write paths, periods, monthly and summary tables "
                    "and manifest.json into a new directory (default "
                    "results/<scenario name>/<timestamp>-<id>/); print the percentile table "
-                   "of total_cost per strategy.")
+                   "of total_cost per strategy.",
+                   parents=(shared.paths, shared.seed, shared.threads, shared.out,
+                            shared.changes, shared.tables, shared.executor))
     r.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
                    help="scenario TOML file or bundled name (default: the bundled default)")
-    r.add_argument("--paths", type=_positive_int, metavar="N",
-                   help="number of paths (default: the scenario's)")
-    r.add_argument("--seed", type=_non_negative, metavar="S",
-                   help="random seed (default: the scenario's)")
-    r.add_argument("--threads", type=_threads, metavar="T",
-                   help="numba threads of a local run (default: all cores)")
-    r.add_argument("--out", metavar="DIR",
-                   help="write exactly this new directory (refused if it exists)")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
-    r.add_argument("--scale", type=_positive_number, metavar="F", help=SCALE_HELP)
-    r.add_argument("--format", choices=("arrow", "parquet"), default="arrow",
-                   help="table files: Arrow IPC (paths.arrow, ...; default) or Parquet "
-                   "(paths.parquet, ...); the same columns")
-    r.add_argument("--executor", choices=("local", "dask"), default="local",
-                   help="where paths run: numba threads here (local, default) or a "
-                   "dask.distributed cluster (dask; the same tables, bit for bit)")
-    r.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --executor dask: the scheduler (tcp://HOST:8786); "
-                   "default: a LocalCluster started here")
-    r.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="with --executor dask: LocalCluster processes (default 2), or the "
-                   "workers to wait for with --scheduler")
     r.add_argument("--events", nargs="?", const="", default=None, metavar="FILE",
                    help="also write the contact event log of one strategy "
                    "(default RUN_DIR/events.arrow; put SCENARIO before --events or use "
@@ -200,17 +238,15 @@ def _add_run(sub):
     r.set_defaults(handler=cmd_run)
 
 
-def _add_validate(sub):
+def _add_validate(sub, shared):
     v = _subparser(sub, "validate", "check a scenario and list every problem",
                    "Check a scenario file; print a one-line summary (exit 0) or every "
-                   "problem found (exit 2).")
+                   "problem found (exit 2).", parents=(shared.changes,))
     v.add_argument("scenario", metavar="SCENARIO", help="scenario TOML file or bundled name")
-    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
-    v.add_argument("--scale", type=_positive_number, metavar="F", help=SCALE_HELP)
     v.set_defaults(handler=cmd_validate)
 
 
-def _add_report(sub):
+def _add_report(sub, shared):
     rp = _subparser(sub, "report", "print a run's table and write its plots",
                     "Print the percentile table of a run directory (Arrow or Parquet) and "
                     "write cost_distribution.png, contacts_vs_capacity.png and "
@@ -230,7 +266,7 @@ def _add_report(sub):
     rp.set_defaults(handler=cmd_report)
 
 
-def _add_compare(sub):
+def _add_compare(sub, shared):
     c = _subparser(sub, "compare", "set two runs side by side, per strategy",
                    "Set two run directories side by side per strategy (mean, P50, P95). When "
                    "they simulate the same customers on the same paths (the same scenario "
@@ -245,52 +281,33 @@ def _add_compare(sub):
     c.set_defaults(handler=cmd_compare)
 
 
-def _add_warmup(sub):
+def _add_warmup(sub, shared):
     w = _subparser(sub, "warmup", "compile the numba kernels (or load them from cache)",
                    "Compile the numba kernels once (later runs load them from numba's "
-                   "cache) and time a tiny run.")
-    w.add_argument("--threads", type=_threads, metavar="T",
-                   help="numba threads (default: all cores)")
+                   "cache) and time a tiny run.", parents=(shared.threads,))
     w.set_defaults(handler=cmd_warmup)
 
 
-def _add_sweep(sub):
+def _add_sweep(sub, shared):
     s = _subparser(sub, "sweep", "run a scenario over a grid of --set values",
                    "Run every unfinished point of a sweep file (SPEC section 10) into "
                    "results/<sweep name>/ (or DIR/<sweep name>/): one Arrow dataset per table, "
                    "partitioned by the swept keys; print the cheapest strategy per point. "
-                   "Rerunning resumes: finished points are skipped.")
+                   "Rerunning resumes: finished points are skipped.",
+                   parents=(shared.out, shared.changes, shared.paths, shared.tables,
+                            shared.executor))
     s.add_argument("sweep", metavar="SWEEP.toml",
                    help="the sweep file ([sweep] table), or a bundled sweep by name "
                    "(rule-by-churn)")
-    s.add_argument("--out", metavar="DIR",
-                   help="parent directory of the sweep's folder (default: results)")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a scalar key on every point, after the file's [sweep.set] "
-                   "(not a swept key; repeatable)")
-    s.add_argument("--paths", type=_positive_int, metavar="N",
-                   help="paths of every point (scenario.paths; default: the sweep's)")
-    s.add_argument("--scale", type=_positive_number, metavar="F", help=SCALE_HELP)
-    s.add_argument("--format", choices=("arrow", "parquet"), default="arrow",
-                   help="the tables' files: Arrow IPC (part.arrow, sweep_summary.arrow; "
-                   "default) or Parquet (part.parquet, sweep_summary.parquet)")
-    s.add_argument("--executor", choices=("local", "dask"), default="local",
-                   help="local: points one after another, paths on numba threads (default); "
-                   "dask: tasks of (point, paths) on a dask.distributed cluster")
-    s.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --executor dask: the scheduler (tcp://HOST:8786); default: a "
-                   "LocalCluster started here")
-    s.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="local: numba threads (default: all cores); dask: LocalCluster "
-                   "processes (default 2), or the workers to wait for with --scheduler")
     s.set_defaults(handler=cmd_sweep)
 
 
-def _add_calibrate(sub):
+def _add_calibrate(sub, shared):
     c = _subparser(sub, "calibrate", "fit a scenario to a contact event log",
                    "Estimate segment rates from a WeCom contact event log (SPEC section 11) "
                    "and write a scenario TOML, with SCENARIO-check.png and SCENARIO-fit.json "
-                   "beside it; print the fit report. An existing output is never overwritten.")
+                   "beside it; print the fit report. An existing output is never overwritten.",
+                   parents=(shared.seed,))
     c.add_argument("events", metavar="EVENTS",
                    help="event log: CSV, Parquet or Arrow (time, external_user_id, user_id, "
                    "chat_id, event)")
@@ -308,19 +325,20 @@ def _add_calibrate(sub):
                    "(default 0)")
     c.add_argument("--check-paths", type=_non_negative, metavar="N",
                    help="paths of the check simulation (default 200; 0 = no check)")
-    c.add_argument("--seed", type=_non_negative, metavar="S", help="seed of the check simulation")
     c.add_argument("--no-uncertainty", action="store_true",
                    help="leave the [uncertainty] table (from the fits' standard errors) out of "
                    "the written scenario")
     c.set_defaults(handler=cmd_calibrate)
 
 
-def _add_optimize(sub):
+def _add_optimize(sub, shared):
     o = _subparser(sub, "optimize", "search a space of strategies for the lowest risk of cost",
                    "Search a space of strategies (SPEC section 13; docs/optimize.md) for the "
                    "one with the lowest objective on shared search paths, then validate the "
                    "best on fresh paths against the scenario's own strategies and the "
-                   "hindsight bound.")
+                   "hindsight bound.",
+                   parents=(shared.paths, shared.out, shared.changes, shared.threads,
+                            shared.executor))
     o.add_argument("scenario", nargs="?", metavar="SCENARIO",
                    help="scenario TOML file or bundled name (default: the bundled default); "
                    "its [optimize] table is used when present")
@@ -331,28 +349,16 @@ def _add_optimize(sub):
                    help="STAT one of mean, p50, p90, p95, p99, cvar95; METRIC a money column "
                    "of paths.arrow: economic_cost, total_cost, regret, tier_cost, ... "
                    "(default p95:economic_cost)")
-    o.add_argument("--paths", type=_positive_int, metavar="N", help="search paths (default 256)")
     o.add_argument("--validate-paths", type=_positive_int, metavar="N",
                    help="fresh paths for the best candidates (default 1024)")
     o.add_argument("--top", type=_positive_int, metavar="K",
                    help="candidates validated (default 5)")
-    o.add_argument("--out", metavar="DIR", help="the output directory (must not exist)")
     o.add_argument("--no-prune", action="store_true",
                    help="evaluate every candidate on every search path (no successive halving)")
-    o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
-    o.add_argument("--scale", type=_positive_number, metavar="F", help=SCALE_HELP)
-    o.add_argument("--threads", type=_threads, metavar="T",
-                   help="numba threads (default: all cores)")
-    o.add_argument("--executor", choices=("local", "dask"), default="local",
-                   help="local numba threads (default) or a dask.distributed cluster")
-    o.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler")
-    o.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="with --executor dask: LocalCluster processes (default 2)")
     o.set_defaults(handler=cmd_optimize)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
     p = argparse.ArgumentParser(
         prog=PROG, description="Monte Carlo engine for the cost of WeCom external-contact "
         "scale tiers.", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -361,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
         "`simengine COMMAND --help` shows each command's options and examples.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    shared = _shared_options()
     for add in (_add_run, _add_validate, _add_report, _add_compare, _add_warmup, _add_sweep,
                 _add_calibrate, _add_optimize):
-        add(sub)
+        add(sub, shared)
     return p

@@ -24,7 +24,8 @@ import numpy as np
 
 from .. import store
 from ..executor import make_executor
-from ..scenario import MAX_STRATEGIES, Scenario, ScenarioError, scenario_from_dict
+from ..scenario import (MAX_STRATEGIES, Scenario, ScenarioError, replace_run,
+                        scenario_from_dict)
 from ..tables import SECTION, Column, compact_interval, format_table, interval
 from . import output
 from .evaluate import BATCH, anchors
@@ -286,8 +287,8 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
     obj = settings.objective
     if out is not None:
         store.check_creatable(out)
-    search_scn = scn.replace_run(paths=settings.paths)
-    validate_scn = scn.replace_run(paths=settings.validate_paths)
+    search_scn = replace_run(scn, paths=settings.paths)
+    validate_scn = replace_run(scn, paths=settings.validate_paths)
     own_rows = len(scn.strategies) + (0 if any(s.renewal == "oracle"
                                                for s in scn.strategies) else 1)
     validation_work = validate_scn.paths * (settings.top + own_rows)

@@ -29,9 +29,10 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..scenario import ScenarioError, Strategy
-from ..scenario.checks import NAME_RE
+from ..scenario import (NAME_RE, ScenarioError, Strategy, format_value,
+                        load_scenario_with_tables, read_toml)
 from .objective import DEFAULT as DEFAULT_OBJECTIVE
 from .objective import Objective
 
@@ -45,18 +46,6 @@ SETTINGS = ("objective", "paths", "validate_paths", "top", "space")
 DEFAULTS = {"objective": DEFAULT_OBJECTIVE, "paths": 256, "validate_paths": 1024, "top": 5}
 MAX_COMBINATIONS = 200_000     # the product of the lists, before duplicates go
 MAX_CANDIDATES = 20_000        # distinct strategies
-
-
-def _fmt(v) -> str:
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "a table"
-    return repr(v)
 
 
 def _isint(v):
@@ -267,7 +256,7 @@ def check_space(raw, scn, source, prefix="optimize.space.") -> SearchSpace:
     p = _Problems(source, prefix)
     if not isinstance(raw, dict):
         raise ScenarioError(f"{source}: {prefix.rstrip('.')}: expected a table of lists, "
-                            f"got {_fmt(raw)}", source)
+                            f"got {format_value(raw)}", source)
     if not raw:
         p.bad("*", "expected at least one key (" + ", ".join(KEYS) + ", reserve.<segment>)")
     segs = [s.name for s in scn.segments]
@@ -277,7 +266,7 @@ def check_space(raw, scn, source, prefix="optimize.space.") -> SearchSpace:
             seg = key[len("reserve."):]
             if seg not in segs:
                 p.bad(key, f"expected reserve.<segment> with a segment of the scenario "
-                      f"({', '.join(segs)}), got unknown segment {_fmt(seg)}")
+                      f"({', '.join(segs)}), got unknown segment {format_value(seg)}")
                 continue
         elif key not in KEYS:
             p.bad(key, "unknown key; allowed keys: " + ", ".join(KEYS)
@@ -285,13 +274,14 @@ def check_space(raw, scn, source, prefix="optimize.space.") -> SearchSpace:
             continue
         check, what = _value_check(key, scn)
         if not isinstance(value, list) or not value:
-            p.bad(key, f"expected a non-empty list of values, each {what}, got {_fmt(value)}")
+            p.bad(key, f"expected a non-empty list of values, each {what}, "
+                  f"got {format_value(value)}")
             continue
         resolved = []
         for v in value:
             r = check(v)
             if r is None:
-                p.bad(key, f"expected each value {what}, got {_fmt(v)}")
+                p.bad(key, f"expected each value {what}, got {format_value(v)}")
             elif r not in resolved:
                 resolved.append(r)
         values[key] = resolved
@@ -300,7 +290,7 @@ def check_space(raw, scn, source, prefix="optimize.space.") -> SearchSpace:
             buys = [v for v in values.get(key, ()) if v != "none"]
             if buys:
                 p.bad(key, 'expected only "none" because billing.certified = false (an '
-                      f"uncertified enterprise cannot buy tiers), got {_fmt(buys[0])}")
+                      f"uncertified enterprise cannot buy tiers), got {format_value(buys[0])}")
         if "renewal" not in values or "upgrade" not in values:
             p.bad("renewal" if "renewal" not in values else "upgrade",
                   'required with billing.certified = false: expected ["none"] (the default '
@@ -329,7 +319,7 @@ def _setting(p, raw, key, scn):
             return None
     if _isint(v) and v >= 1:
         return v
-    p.bad(key, f"expected an integer >= 1, got {_fmt(v)}")
+    p.bad(key, f"expected an integer >= 1, got {format_value(v)}")
     return None
 
 
@@ -340,7 +330,8 @@ def read_settings(raw, scn, source, fallback: "Settings | None" = None) -> Setti
     raw = {} if raw is None else raw
     p = _Problems(source, "optimize.")
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{source}: optimize: expected a table, got {_fmt(raw)}", source)
+        raise ScenarioError(f"{source}: optimize: expected a table, got {format_value(raw)}",
+                            source)
     out = {}
     for key in raw:
         if key not in SETTINGS:
@@ -369,8 +360,6 @@ def read_settings(raw, scn, source, fallback: "Settings | None" = None) -> Setti
 def read_space_file(path, scn, fallback=None) -> Settings:
     """Settings from a --space file: a TOML file holding an `[optimize]`
     table (and nothing else)."""
-    from ..scenario import read_toml
-    from pathlib import Path
     if not Path(path).is_file():
         raise ScenarioError(f"{path}: --space: no such file (expected a TOML file with an "
                             "[optimize] table)", str(path))
@@ -386,22 +375,10 @@ def read_space_file(path, scn, fallback=None) -> Settings:
 
 
 def load_scenario_with_settings(path=None, overrides=(), scale=None):
-    """(Scenario, its file's `[optimize]` table or None) for a scenario file
-    or bundled name: `load_scenario` with the `[optimize]` table taken out
-    first (the scenario's own checks do not know it)."""
-    from ..scenario import apply_overrides, read_toml, scale_scenario, scenario_from_dict
-    from ..scenario.overrides import _split_overrides
-    data, source = read_toml(path)
-    raw = data.pop("optimize", None) if isinstance(data, dict) else None
-    population = data.get("population") if isinstance(data, dict) else None
-    file_population = population.get("size") if isinstance(population, dict) else None
-    if scale is not None:
-        data = scale_scenario(data, scale, source)
-    overrides = list(_split_overrides(overrides))
-    data = apply_overrides(data, overrides, source)
-    scn = scenario_from_dict(data, source, overridden=[k for k, _ in overrides],
-                             file_population=file_population)
-    return scn, raw
+    """(Scenario, its file's `[optimize]` table or None, unchecked) for a
+    scenario file or bundled name."""
+    scn, tables = load_scenario_with_tables(path, overrides, scale)
+    return scn, tables.get("optimize")
 
 
 # --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import engine
-from ..scenario import MAX_STRATEGIES
+from ..scenario import MAX_STRATEGIES, replace_run
 from .evaluate import oracle_of
 from .objective import Objective, in_cents
 from .space import rules
@@ -50,7 +50,7 @@ def validation_scenario(scn, finalists, seed, paths):
     if len(rows) > MAX_STRATEGIES:
         raise ValueError(f"{len(rows)} strategies to validate; a scenario holds at most "
                          f"{MAX_STRATEGIES}")
-    return dataclasses.replace(scn, strategies=tuple(rows)).replace_run(paths=paths, seed=seed)
+    return replace_run(dataclasses.replace(scn, strategies=tuple(rows)), paths=paths, seed=seed)
 
 
 @dataclass

@@ -3,15 +3,28 @@
     with Progress("default (7 strategies, 2 threads)", total=1000) as bar:
         engine.run(scn, progress=bar)             # bar(done, total) after each chunk
 
-On a terminal (stderr) a rich bar: done/total, elapsed, time left and an
-optional status text ("3/10 points"). Elsewhere (a pipe, a log) one line
-at the start, so that a log says what was started; nothing per chunk.
+On a terminal (stderr) a rich bar, one line:
+
+    default (7 strategies, 2 threads) ━━━━━━╸ 333,333/1,000,000 paths 1:02, 2:04 left
+
+the label, the bar, done/total, an optional status text ("3/10 points"),
+the time elapsed and the time left. When the terminal is narrow the label
+and the bar give way, never a number. Elsewhere (a pipe, a log) one line at
+the start, so that a log says what was started; nothing per chunk.
 """
 from __future__ import annotations
 
 import sys
 import threading
 import time
+
+from rich.console import Console
+from rich.measure import Measurement
+from rich.progress import BarColumn, ProgressColumn
+from rich.progress import Progress as RichProgress
+from rich.segment import Segment
+from rich.table import Column
+from rich.text import Text
 
 PROG = "simengine"
 # what a phase reported by the engine is shown as
@@ -29,6 +42,88 @@ def _is_tty(stream) -> bool:
 def plural(n, stem, one="", many="s") -> str:
     """`1 path`, `2 paths`; plural(n, "strateg", "y", "ies")."""
     return f"{n:,} {stem}{one if n == 1 else many}"
+
+
+# The line: label, bar, count and status, times. rich shrinks every column
+# that may wrap when a line is too long, numbers included (it cut them:
+# "elapsed 0:00:... left -:--:..."), so only the label-and-bar column may:
+# within it the bar gives way first (to BAR_MIN columns), then the label,
+# cut with an ellipsis.
+BAR_WIDTH, BAR_MIN = 40, 6
+_FIXED = Column(no_wrap=True)
+
+
+def _clock(seconds) -> str:
+    """`1:02`, `1:02:03`; `-:--` when not known yet."""
+    if seconds is None:
+        return "-:--"
+    minutes, s = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{s:02d}" if hours else f"{minutes}:{s:02d}"
+
+
+class _LabelAndBar(ProgressColumn):
+    def __init__(self):
+        super().__init__()
+        self.bar = BarColumn(bar_width=None)
+
+    def render(self, task):
+        return _Fit(Text(task.description), self.bar.render(task))
+
+
+class _Fit:
+    """The label, then the bar in the room left (at most BAR_WIDTH)."""
+
+    def __init__(self, label, bar):
+        self.label, self.bar = label, bar
+
+    def __rich_measure__(self, console, options):
+        return Measurement(0, min(options.max_width, self.label.cell_len + 1 + BAR_WIDTH))
+
+    def __rich_console__(self, console, options):
+        width = options.max_width
+        room = min(self.label.cell_len, width - 1 - BAR_MIN)
+        if room > 0:            # segments: a Text would be padded to the whole width
+            label = self.label.copy()
+            label.truncate(room, overflow="ellipsis")
+            yield from label.render(console)
+            yield Segment(" ")
+            width -= room + 1
+        self.bar.width = min(BAR_WIDTH, width)
+        if self.bar.width > 0:
+            yield self.bar
+
+
+class _Count(ProgressColumn):
+    """`333,333/1,000,000 paths`, then the status text (`3/10 points`)."""
+
+    def __init__(self, unit):
+        super().__init__(table_column=_FIXED)
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        total = "?" if task.total is None else f"{int(task.total):,}"
+        status = task.fields.get("status") or ""
+        return Text(f"{int(task.completed):,}/{total} {self.unit}"
+                    + (f" {status}" if status else ""))
+
+
+class _Times(ProgressColumn):
+    """`1:02, 2:04 left`: the time elapsed, then the time left."""
+
+    def __init__(self):
+        super().__init__(table_column=_FIXED)
+
+    def render(self, task) -> Text:
+        elapsed = task.finished_time if task.finished else task.elapsed
+        return Text(f"{_clock(elapsed)}, {_clock(task.time_remaining)} left")
+
+
+def rich_bar(unit="paths", console=None, **kwargs) -> RichProgress:
+    """The bar's rich display (`console`: default stderr); `kwargs` go to
+    rich's Progress (a test passes `get_time`)."""
+    return RichProgress(_LabelAndBar(), _Count(unit), _Times(),
+                        console=console or Console(stderr=True), transient=False, **kwargs)
 
 
 class Progress:
@@ -57,15 +152,7 @@ class Progress:
     def __enter__(self):
         self.start = time.perf_counter()
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
-            self.bar = Bar(TextColumn("{task.description}"), BarColumn(),
-                           MofNCompleteColumn(), TextColumn(self.unit),
-                           TextColumn("{task.fields[status]}"),
-                           TextColumn("elapsed"), TimeElapsedColumn(),
-                           TextColumn("left"), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=False)
+            self.bar = rich_bar(self.unit)
             self.bar.__enter__()
             self.task = self.bar.add_task(self.label, total=max(self.total, 1),
                                           status=self.text)

@@ -1,8 +1,10 @@
 """Validation: every key of SPEC section 6 with its check and default;
 problems are collected, each naming the file, the key and what is
-expected, and raised together."""
+expected, and raised together. Making a Scenario (`scenario_from_dict`)
+or changing one (`replace_run`) goes through here."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -13,14 +15,15 @@ from .model import (Billing, Growth, Overflow, Scenario, ScenarioError, Segment,
 
 
 # Value checks. Each takes the raw TOML value and returns the resolved value,
-# or raises _Bad(what is expected). Every check fails on _MISSING, which is how
-# the "required" message learns what is expected.
+# or raises _Bad(what is expected). Every check fails on MISSING (a key not
+# given, or `--set KEY` without `=VALUE`), which is how the "required"
+# message learns what is expected.
 
 class _Bad(Exception):
     pass
 
 
-_MISSING = object()
+MISSING = object()
 _REQUIRED = object()
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_SEGMENTS, MAX_STRATEGIES = 63, 64   # the engine packs them into bit masks
@@ -136,8 +139,9 @@ def _opt_int(v):
     raise _Bad("a tier size (a positive integer)")
 
 
-# Key -> (check, default). Order is the order of the resolved dict / to_toml.
-_SCHEMA = {
+# Table -> key -> (check, default). Order is the order of the resolved dict
+# and of to_toml.
+SCHEMA = {
     "scenario": {
         "name": (_text, _REQUIRED),
         "horizon_years": (_int(1, 100), 1),
@@ -196,7 +200,7 @@ _SCHEMA = {
         "reserve": (_reserve, ()),
     },
 }
-_ARRAYS = ("segment", "strategy")     # [[segment]], [[strategy]]
+ARRAY_TABLES = ("segment", "strategy")     # [[segment]], [[strategy]]
 
 # [uncertainty] (SPEC section 12): `"dotted.key" = { dist = ..., params }`.
 UNCERTAINTY = "uncertainty"
@@ -217,9 +221,10 @@ UNCERTAIN_KEYS = {
 PROBABILITY_KEYS = {("segment", "readd_prob")}
 
 
-def _fmt(v):
-    """A value as the user would write it in TOML."""
-    if v is _MISSING:
+def format_value(v):
+    """A value as the user would write it in TOML (MISSING: "nothing"), for
+    the `got ...` of a problem."""
+    if v is MISSING:
         return "nothing"
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -228,9 +233,9 @@ def _fmt(v):
     if isinstance(v, float) and not math.isfinite(v):
         return repr(v)
     if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "a table {" + ", ".join(f"{k} = {_fmt(x)}" for k, x in v.items()) + "}"
+        return "a table {" + ", ".join(f"{k} = {format_value(x)}" for k, x in v.items()) + "}"
     return repr(v)
 
 
@@ -247,9 +252,9 @@ class _Checker:
 
     def table(self, raw, prefix, kind):
         """Check the keys of one table; return {key: resolved value or None if bad}."""
-        schema = _SCHEMA[kind]
+        schema = SCHEMA[kind]
         if not isinstance(raw, dict):
-            self.bad(prefix, f"expected a table, got {_fmt(raw)}")
+            self.bad(prefix, f"expected a table, got {format_value(raw)}")
             return dict.fromkeys(schema)
         for key in raw:
             if key not in schema:
@@ -257,17 +262,17 @@ class _Checker:
                          f"unknown key; allowed keys: {', '.join(schema)}")
         out = {}
         for key, (check, default) in schema.items():
-            value = raw.get(key, _MISSING)
-            if value is _MISSING and default is not _REQUIRED:
+            value = raw.get(key, MISSING)
+            if value is MISSING and default is not _REQUIRED:
                 out[key] = default
                 continue
             try:
                 out[key] = check(value)
             except _Bad as e:
-                if value is _MISSING:
+                if value is MISSING:
                     self.bad(f"{prefix}.{key}", f"required: expected {e}, got nothing")
                 else:
-                    self.bad(f"{prefix}.{key}", f"expected {e}, got {_fmt(value)}")
+                    self.bad(f"{prefix}.{key}", f"expected {e}, got {format_value(value)}")
                 out[key] = None
         return out
 
@@ -275,7 +280,7 @@ class _Checker:
         """Read [[segment]] / [[strategy]] entries, keyed by name where possible."""
         raw = data.get(kind, [])
         if not isinstance(raw, list):
-            self.bad(kind, f"expected an array of tables [[{kind}]], got {_fmt(raw)}")
+            self.bad(kind, f"expected an array of tables [[{kind}]], got {format_value(raw)}")
             raw = []
         entries = []
         for i, item in enumerate(raw):
@@ -286,7 +291,7 @@ class _Checker:
         return entries
 
 
-def _largest_remainder(shares, total):
+def largest_remainder(shares, total):
     """Integer sizes summing to `total`, ties to the earlier entry. Shares are
     taken as the decimals written (repr of the float) so that 0.3/0.7 of 5 is
     an exact tie, not decided by binary rounding."""
@@ -309,7 +314,7 @@ def smallest_population(shares, initial) -> int:
                    for s, i in zip(shares, initial)))
     if math.isinf(n):
         return n
-    while any(i > size for i, size in zip(initial, _largest_remainder(shares, n))):
+    while any(i > size for i, size in zip(initial, largest_remainder(shares, n))):
         n += 1
     return n
 
@@ -343,7 +348,9 @@ def _check_initial_contacts(c, segs, sizes, population):
               f"(share * population.size {population:,}), got {initial:,}; {fits}")
 
 
-OPTIMIZE = "optimize"
+# Tables of a scenario file that belong to other commands: [optimize]
+# (SPEC 13) is `simengine optimize`'s, which checks it.
+OTHER_TABLES = ("optimize",)
 
 
 def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
@@ -356,12 +363,11 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: expected a TOML table at top level"], source)
     for key in data:
-        # [optimize] (SPEC 13) belongs to `simengine optimize`, which checks it
-        if key not in _SCHEMA and key not in (UNCERTAINTY, OPTIMIZE):
+        if key not in SCHEMA and key != UNCERTAINTY and key not in OTHER_TABLES:
             c.bad(key, "unknown table; allowed tables: "
-                  + ", ".join([*_SCHEMA, UNCERTAINTY, OPTIMIZE]))
+                  + ", ".join([*SCHEMA, UNCERTAINTY, *OTHER_TABLES]))
 
-    tables = {k: c.table(data.get(k, {}), k, k) for k in _SCHEMA if k not in _ARRAYS}
+    tables = {k: c.table(data.get(k, {}), k, k) for k in SCHEMA if k not in ARRAY_TABLES}
     segs = c.array(data, "segment")
     strats = c.array(data, "strategy")
     sc, pop, bill = tables["scenario"], tables["population"], tables["billing"]
@@ -384,9 +390,9 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
             set_here = [f"{p}.share" for p, _, _ in segs if f"{p}.share" in c.overridden]
             c.bad(set_here[0] if set_here else "segment.*.share",
                   f"expected shares summing to 1, got "
-                  f"{' + '.join(_fmt(s) for s in shares)} = {math.fsum(shares):.12g}")
+                  f"{' + '.join(format_value(s) for s in shares)} = {math.fsum(shares):.12g}")
         elif pop["size"] is not None:
-            sizes = _largest_remainder(shares, pop["size"])
+            sizes = largest_remainder(shares, pop["size"])
     _check_initial_contacts(c, segs, sizes, pop["size"])
 
     # Strategies: count, names, tier, admit, certification.
@@ -406,23 +412,23 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
                 c.bad(f"{prefix}.tier", f"expected one of the tier sizes {sizes_txt}, got {v['tier']}")
         elif "tier" in raw and v["renewal"] is not None:
             c.bad(f"{prefix}.tier", f'expected no tier unless renewal = "fixed" '
-                  f'(renewal is "{v["renewal"]}"), got {_fmt(raw["tier"])}')
+                  f'(renewal is "{v["renewal"]}"), got {format_value(raw["tier"])}')
         if v["admit"] is None and "admit" not in raw:
             v["admit"] = tuple(seg_names)
         elif v["admit"] is not None:
             unknown = [n for n in v["admit"] if n not in seg_names]
             if unknown:
                 c.bad(f"{prefix}.admit", f"expected names of segments ({', '.join(seg_names)}), "
-                      f"got unknown {', '.join(map(_fmt, unknown))}")
+                      f"got unknown {', '.join(map(format_value, unknown))}")
         if v["reserve"]:
             reserve = dict(v["reserve"])
             for name, contacts in reserve.items():
                 if name not in seg_names:
                     c.bad(f"{prefix}.reserve.{name}", f"expected the name of a segment "
-                          f"({', '.join(seg_names)}), got unknown {_fmt(name)}")
+                          f"({', '.join(seg_names)}), got unknown {format_value(name)}")
                 elif not (_isint(contacts) and contacts >= 0):
                     c.bad(f"{prefix}.reserve.{name}", f"expected a non-negative integer "
-                          f"number of contacts, got {_fmt(contacts)}")
+                          f"number of contacts, got {format_value(contacts)}")
             # in segment order, so that equal reserves compare equal
             v["reserve"] = tuple((n, reserve[n]) for n in seg_names if n in reserve)
         if bill["certified"] is False:
@@ -448,6 +454,29 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
         strategies=strategies, source=str(source), sampling=sc["sampling"],
         replicates=sc["replicates"], uncertainty=uncertainty, notes=(note,) if note else ())
     return scn
+
+
+def replace_run(scn: Scenario, paths=None, seed=None) -> Scenario:
+    """The same scenario with `scenario.paths` / `scenario.seed` changed
+    (the `run(paths=, seed=)` keywords). Only the changed keys are checked;
+    the rest was validated when the scenario was loaded. Under "sobol",
+    paths are rounded up to a multiple of the replicates (a note says so)."""
+    changes = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    if not changes:
+        return scn
+    c = _Checker(scn.source, ())
+    for key, value in changes.items():
+        check = SCHEMA["scenario"][key][0]
+        try:
+            changes[key] = check(value)
+        except _Bad as e:
+            c.bad(f"scenario.{key}", f"expected {e}, got {format_value(value)}")
+    if c.problems:
+        raise ScenarioError(c.problems, scn.source)
+    if "paths" in changes:
+        changes["paths"], note = rounded_paths(changes["paths"], scn.sampling, scn.replicates)
+        changes["notes"] = (note,) if note else ()
+    return dataclasses.replace(scn, **changes)
 
 
 def rounded_paths(paths, sampling, replicates):
@@ -484,20 +513,20 @@ def _uncertain_target(key, tables, segs, strats):
     if table == "scenario" or key == "population.size" or key.endswith(".initial_contacts"):
         raise _Bad("a key that can vary by path (scenario.*, population.size and "
                    "initial_contacts cannot)")
-    if table in _ARRAYS:
+    if table in ARRAY_TABLES:
         name, _, leaf = rest.rpartition(".")
         entries = {v["name"]: v for _, _, v in (segs if table == "segment" else strats)}
-        if leaf not in _SCHEMA[table] or name not in entries:
+        if leaf not in SCHEMA[table] or name not in entries:
             raise _Bad(f"{table}.<name>.<key> naming one of the {table}s "
                        f"({', '.join(n for n in entries if n is not None)}) and a key")
         values = entries[name]
-    elif table in _SCHEMA and table not in _ARRAYS and rest in _SCHEMA[table]:
+    elif table in SCHEMA and table not in ARRAY_TABLES and rest in SCHEMA[table]:
         leaf, values = rest, tables[table]
     else:
         raise _Bad("the dotted path of a scenario key, as for --set "
                    "(e.g. segment.vip.churn_rate)")
     if leaf not in UNCERTAIN_KEYS.get(table, ()):
-        allowed = ", ".join(f"{t}.{'<name>.' if t in _ARRAYS else ''}{k}"
+        allowed = ", ".join(f"{t}.{'<name>.' if t in ARRAY_TABLES else ''}{k}"
                             for t, keys in UNCERTAIN_KEYS.items() for k in keys)
         raise _Bad(f"a real-valued key that can vary by path ({allowed}); counts, sizes, "
                    "shares and words stay fixed for the run")
@@ -508,7 +537,7 @@ def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
     """The [uncertainty] entries (SPEC section 12), in file order."""
     if not isinstance(raw, dict):
         c.bad(UNCERTAINTY, 'expected a table of "dotted.key" = { dist = ..., ... }, '
-                           f"got {_fmt(raw)}")
+                           f"got {format_value(raw)}")
         return ()
     out = []
     for key, spec in raw.items():
@@ -516,14 +545,14 @@ def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
         try:
             table, leaf, value = _uncertain_target(key, tables, segs, strats)
         except _Bad as e:
-            c.bad(where, f"expected {e}, got {_fmt(key)}")
+            c.bad(where, f"expected {e}, got {format_value(key)}")
             continue
         dist = spec.get("dist") if isinstance(spec, dict) else None
         if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
-            got = spec.get("dist", _MISSING) if isinstance(spec, dict) else spec
+            got = spec.get("dist", MISSING) if isinstance(spec, dict) else spec
             c.bad(where if not isinstance(spec, dict) else f"{where}.dist",
                   "expected a table { dist = ..., ... } with dist one of "
-                  + ", ".join(f'"{d}"' for d in DISTRIBUTIONS) + f", got {_fmt(got)}")
+                  + ", ".join(f'"{d}"' for d in DISTRIBUTIONS) + f", got {format_value(got)}")
             continue
         dist = spec["dist"]
         params = DISTRIBUTIONS[dist]
@@ -532,9 +561,9 @@ def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
             if p != "dist" and p not in params:
                 c.bad(f"{where}.{p}", f'unknown parameter for dist = "{dist}"; expected '
                       + ", ".join(params))
-        check = _SCHEMA[table][leaf][0]
+        check = SCHEMA[table][leaf][0]
         for p in params:
-            v = spec.get(p, _MISSING)
+            v = spec.get(p, MISSING)
             try:
                 if p == "sigma":
                     entry[p] = _num(what="a non-negative number")(v)
@@ -543,7 +572,7 @@ def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
                     if math.isinf(entry[p]):
                         raise _Bad("a finite number")
             except _Bad as e:
-                c.bad(f"{where}.{p}", f"expected {e}, got {_fmt(v)}")
+                c.bad(f"{where}.{p}", f"expected {e}, got {format_value(v)}")
                 entry[p] = None
         if value is None or None in (entry.get(p, 0) for p in params):
             continue
@@ -561,17 +590,18 @@ def _check_median(c, where, key, value, entry):
                   '(a lognormal value can exceed 1), got "lognormal"')
         elif not value > 0:
             c.bad(where, f"expected a key whose value (the median) is > 0 for a lognormal, "
-                  f"got {_fmt(value)}")
+                  f"got {format_value(value)}")
     elif dist == "logitnormal":
         if not 0 < value < 1:
             c.bad(where, f"expected a key whose value (the median) is in (0, 1) for a "
-                  f"logitnormal, got {_fmt(value)}")
+                  f"logitnormal, got {format_value(value)}")
     elif entry["low"] > entry["high"]:
-        c.bad(f"{where}.low", f"expected low <= high, got low = {_fmt(entry['low'])} > "
-              f"high = {_fmt(entry['high'])}")
+        c.bad(f"{where}.low", f"expected low <= high, got low = {format_value(entry['low'])} > "
+              f"high = {format_value(entry['high'])}")
     elif not entry["low"] <= value <= entry["high"]:
         c.bad(where, f"expected the key's value between low and high (uniform), got "
-              f"{_fmt(value)} outside [{_fmt(entry['low'])}, {_fmt(entry['high'])}]")
+              f"{format_value(value)} outside [{format_value(entry['low'])}, "
+              f"{format_value(entry['high'])}]")
 
 
 def scenario_warnings(scn: Scenario) -> list[str]:
@@ -612,5 +642,6 @@ def _unique(c, entries, kind):
     for prefix, _, v in entries:
         name = v["name"]
         if name is not None and name in seen:
-            c.bad(f"{prefix}.name", f"expected a unique {kind} name, got {_fmt(name)} more than once")
+            c.bad(f"{prefix}.name",
+                  f"expected a unique {kind} name, got {format_value(name)} more than once")
         seen.add(name)

@@ -9,10 +9,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from .checks import scenario_from_dict
+from .checks import OTHER_TABLES, scenario_from_dict
 from .model import Scenario, ScenarioError
-from .overrides import _split_overrides, apply_overrides
-
+from .overrides import apply_overrides, split_overrides
 
 
 def bundled_scenarios() -> list[str]:
@@ -76,15 +75,24 @@ def load_scenario(path=None, overrides=(), scale=None) -> Scenario:
     `path`: a file, a bundled name ("default", "default.toml") or None for the
     bundled default; `scale` (see `scale_scenario`) applies before the
     overrides. Raises ScenarioError naming every problem."""
+    return load_scenario_with_tables(path, overrides, scale)[0]
+
+
+def load_scenario_with_tables(path=None, overrides=(), scale=None) -> tuple[Scenario, dict]:
+    """`load_scenario`, and the file's tables that belong to other commands
+    (OTHER_TABLES: `[optimize]`) as read, unchecked: {name: table} for those
+    the file has. They are taken out before the overrides and the checks."""
     data, source = read_toml(path)
+    others = {name: data.pop(name) for name in OTHER_TABLES if name in data}
     population = data.get("population")
     file_population = population.get("size") if isinstance(population, dict) else None
     if scale is not None:
         data = scale_scenario(data, scale, source)
-    overrides = list(_split_overrides(overrides))
+    overrides = list(split_overrides(overrides))
     data = apply_overrides(data, overrides, source)
-    return scenario_from_dict(data, source, overridden=[k for k, _ in overrides],
-                              file_population=file_population)
+    scn = scenario_from_dict(data, source, overridden=[k for k, _ in overrides],
+                             file_population=file_population)
+    return scn, others
 
 
 def _toml_value(v):

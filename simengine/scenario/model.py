@@ -1,6 +1,8 @@
 """The scenario as the engine sees it: frozen dataclasses, one
-representation. The resolved dict (what manifests store and `to_toml`
-writes) and the sha256 are derived from the fields."""
+representation, and nothing else: the resolved dict (what manifests store
+and `to_toml` writes) and the sha256 are derived from the fields. Making or
+changing a scenario checks values, which is `checks.py`'s (this module
+imports nothing of the package, so everything may import it)."""
 from __future__ import annotations
 
 import dataclasses
@@ -167,30 +169,6 @@ class Scenario:
     def dimensions(self) -> int:
         """Path-level normals per path: growth, churn, one per uncertainty key."""
         return 2 + len(self.uncertainty)
-
-    def replace_run(self, paths=None, seed=None) -> "Scenario":
-        """The same scenario with `scenario.paths` / `scenario.seed` changed
-        (the `run(paths=, seed=)` keywords). Only the changed keys are checked;
-        the rest was validated when the scenario was loaded. Under "sobol",
-        paths are rounded up to a multiple of the replicates (a note says so)."""
-        changes = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
-        if not changes:
-            return self
-        from .checks import _SCHEMA, _Bad, _Checker, _fmt, rounded_paths
-        c = _Checker(self.source, ())
-        for key, value in changes.items():
-            check = _SCHEMA["scenario"][key][0]
-            try:
-                changes[key] = check(value)
-            except _Bad as e:
-                c.bad(f"scenario.{key}", f"expected {e}, got {_fmt(value)}")
-        if c.problems:
-            raise ScenarioError(c.problems, self.source)
-        if "paths" in changes:
-            changes["paths"], note = rounded_paths(changes["paths"], self.sampling,
-                                                   self.replicates)
-            changes["notes"] = (note,) if note else ()
-        return dataclasses.replace(self, **changes)
 
 
 def _resolve(scn: Scenario) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import tomllib
 
-from .checks import _ARRAYS, _MISSING, _SCHEMA, UNCERTAINTY, UNCERTAINTY_PARAMS, _fmt
+from .checks import (ARRAY_TABLES, MISSING, SCHEMA, UNCERTAINTY, UNCERTAINTY_PARAMS,
+                     format_value)
 from .model import ScenarioError
-
 
 
 def _parse_value(text):
@@ -17,14 +17,15 @@ def _parse_value(text):
         return text            # bare words: billing.rule=cumulative
 
 
-def _split_overrides(overrides):
-    """Yield (dotted key, value) from "k=v" strings, (k, v) pairs or a mapping."""
+def split_overrides(overrides):
+    """Yield (dotted key, value) from "k=v" strings, (k, v) pairs or a mapping;
+    a string without "=" yields (key, MISSING), for the caller to report."""
     items = overrides.items() if isinstance(overrides, dict) else overrides
     for item in items:
         if isinstance(item, str):
             key, eq, text = item.partition("=")
             if not eq:
-                yield item.strip(), _MISSING
+                yield item.strip(), MISSING
             else:
                 yield key.strip(), _parse_value(text.strip())
         else:
@@ -41,10 +42,10 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
     (all of them at once); values are checked later by `scenario_from_dict`."""
     data = copy.deepcopy(data)
     problems = []
-    for key, value in _split_overrides(overrides):
+    for key, value in split_overrides(overrides):
         where = f"{source}: --set {key}"
-        if value is _MISSING:
-            problems.append(f"{where}: expected KEY=VALUE, got {_fmt(key)}")
+        if value is MISSING:
+            problems.append(f"{where}: expected KEY=VALUE, got {format_value(key)}")
             continue
         table, _, rest = key.partition(".")
         if table == UNCERTAINTY:
@@ -58,7 +59,7 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
             entries = [e for e in data.get("strategy", []) if isinstance(e, dict)]
             names = [str(e.get("name")) for e in entries]
             if name not in names:
-                problems.append(f"{where}: no strategy named {_fmt(name)}; "
+                problems.append(f"{where}: no strategy named {format_value(name)}; "
                                 f"the strategy names are: {', '.join(names) or '(none)'}")
             else:
                 entry = entries[names.index(name)]
@@ -66,22 +67,23 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
                 entry["reserve"] = {**(reserve if isinstance(reserve, dict) else {}),
                                     segment: value}
             continue
-        if table in _ARRAYS:
+        if table in ARRAY_TABLES:
             name, _, leaf = rest.rpartition(".")   # names may contain dots; keys don't
             entries = data.get(table)
-            entries = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+            entries = ([e for e in entries if isinstance(e, dict)]
+                       if isinstance(entries, list) else [])
             names = [str(e.get("name")) for e in entries]
-            if leaf not in _SCHEMA[table] or not name:
+            if leaf not in SCHEMA[table] or not name:
                 problems.append(f"{where}: unknown key; expected {table}.<name>.<key> with "
-                                f"<key> one of {', '.join(_SCHEMA[table])}")
+                                f"<key> one of {', '.join(SCHEMA[table])}")
             elif name not in names:
-                problems.append(f"{where}: no {table} named {_fmt(name)}; "
+                problems.append(f"{where}: no {table} named {format_value(name)}; "
                                 f"the {table} names are: {', '.join(names) or '(none)'}")
             else:
                 entries[names.index(name)][leaf] = value
-        elif table in _SCHEMA:
-            if rest not in _SCHEMA[table]:
-                problems.append(f"{where}: unknown key; {table} keys: {', '.join(_SCHEMA[table])}")
+        elif table in SCHEMA:
+            if rest not in SCHEMA[table]:
+                problems.append(f"{where}: unknown key; {table} keys: {', '.join(SCHEMA[table])}")
             else:
                 tbl = data.setdefault(table, {})
                 if isinstance(tbl, dict):
@@ -90,8 +92,8 @@ def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
                     problems.append(f"{where}: [{table}] is not a table in the file")
         else:
             problems.append(f"{where}: unknown key; expected one of "
-                            + ", ".join([f"{t}.<name>.<key>" if t in _ARRAYS else f"{t}.<key>"
-                                         for t in _SCHEMA] + [f"{UNCERTAINTY}.<key>.<param>"]))
+                            + ", ".join([f"{t}.<name>.<key>" if t in ARRAY_TABLES else f"{t}.<key>"
+                                         for t in SCHEMA] + [f"{UNCERTAINTY}.<key>.<param>"]))
     if problems:
         raise ScenarioError(problems, source)
     return data

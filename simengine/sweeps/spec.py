@@ -32,23 +32,21 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..scenario import (NAME_RE, Scenario, ScenarioError, apply_overrides, bundled_scenarios,
-                        read_toml, scale_scenario, scenario_from_dict)
-from ..scenario.checks import _MISSING
-from ..scenario.overrides import _split_overrides
+from ..scenario import (MISSING, NAME_RE, Scenario, ScenarioError, apply_overrides,
+                        bundled_scenarios, read_toml, scale_scenario, scenario_from_dict,
+                        split_overrides)
 
 TABLES = ("paths", "periods", "monthly", "summary")
-PART = "part.arrow"
 FORMATS = ("arrow", "parquet")
+SWEEP_KEYS = ("name", "description", "base", "scenario", "set", "grid", "zip", "strategies")
+_SCALARS = (str, int, float, bool)
+ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(),
+               "string": pa.string()}
 
 
 def part_file(fmt="arrow") -> str:
     """The file of one point in each table's tree: part.arrow or part.parquet."""
     return f"part.{fmt}"
-SWEEP_KEYS = ("name", "description", "base", "scenario", "set", "grid", "zip", "strategies")
-_SCALARS = (str, int, float, bool)
-ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(),
-               "string": pa.string()}
 
 
 @dataclass(frozen=True)
@@ -430,9 +428,9 @@ def _command_line(overrides, paths, where: dict, bad: _Problems) -> dict:
     """The settings `simengine sweep --set/--paths` add to every point (they
     replace the file's [sweep.set] values; a swept key cannot be set)."""
     out = {}
-    for key, value in _split_overrides(overrides or ()):
+    for key, value in split_overrides(overrides or ()):
         loc = where.get(key)
-        if value is _MISSING:
+        if value is MISSING:
             bad.add(f"--set {key}", "expected KEY=VALUE")
         elif loc is not None and loc != "sweep.set":
             bad.add(f"--set {key}", f"the sweep varies this key ({loc}); remove it from "
