@@ -199,3 +199,43 @@ def test_forcing_the_table_into_the_event_time_fit_is_wrong(fitted):
     _, shape, _ = fit_churn(np.array(n), np.array(T))
     assert shape.value == pytest.approx(2.7, abs=0.1)
     assert shape.lo > fitted.churn_shape.hi
+
+
+def test_the_documented_example_prints_what_its_page_shows(tmp_path, monkeypatch):
+    import re
+    import shlex
+    import shutil
+    from simengine import cli
+    page = (ROOT / "docs" / "examples" / "fader-hardie.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- fader-hardie: output -->\n```\n(.*?)\n```", page, re.S).group(1)
+    command, _, shown = block.partition("\n")
+    shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
+    monkeypatch.chdir(tmp_path)
+    import contextlib
+    import io
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(shlex.split(command.removeprefix("$ "))[1:]) == 0
+    assert printed.getvalue().rstrip("\n") == shown
+    assert (tmp_path / "fader-hardie.toml").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cohorts", str(FADER_HARDIE), "--population", "5"],
+     "calibrate: --population is for an event log, not for --cohorts"),
+    (["events.csv", "--fit-through", "3"], "calibrate: --fit-through is for --cohorts"),
+    ([], "give an event log (EVENTS) or a cohort table (--cohorts FILE), one of the two"),
+    (["--cohorts", "missing.csv"], "missing.csv: no such cohort table file"),
+    # the input is checked before the output (which exists here)
+    (["nowhere.csv"], "nowhere.csv: no such event log file"),
+    (["--cohorts", str(FADER_HARDIE)], "cohort regular names no segment of <bundled>/default"),
+])
+def test_cli_refuses_before_any_work(tmp_path, monkeypatch, capsys, args, message):
+    from simengine import cli
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "events.csv").write_text("time,external_user_id,user_id,event\n")
+    (tmp_path / "exists.toml").write_text("")
+    out = "exists.toml" if args == ["nowhere.csv"] else "out.toml"
+    assert cli.main(["calibrate", *args, "-o", out]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.toml").exists()

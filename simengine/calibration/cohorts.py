@@ -282,7 +282,7 @@ def cohort_report(fits, beyond=PROJECT_BEYOND) -> str:
             mark = "" if j <= f.fit_through else ("  held out" if obs is not None else "")
             o = f"{100 * obs:7.1f}%" if obs is not None else "       -"
             d = f"{100 * (projected[j] - obs):+9.1f}" if obs is not None else ""
-            out.append(f"  {j:>6}  {o}  {100 * projected[j]:8.1f}%  {d:>10}{mark}")
+            out.append(f"  {j:>6}  {o}  {100 * projected[j]:8.1f}%  {d:>10}{mark}".rstrip())
         held = [j for j in c.periods.tolist() if j > f.fit_through]
         if held:
             err = np.abs(projected[held] - observed_share(c, held))
@@ -339,6 +339,7 @@ def cohort_scenario_toml(fits, base=None, table_source="") -> str:
             item = tomlkit.item(value)
             se = f"SE {est.se:.3g}, " if math.isfinite(est.se) else ""
             item.comment(f"{se}from cohort table {table_source} (periods 0..{f.fit_through})")
+            item.trivia.comment_ws = "  "
             seg[key] = item
             dotted = f"segment.{f.cohort.name}.{key}"
             if unc is not None and dotted in unc:
@@ -347,8 +348,15 @@ def cohort_scenario_toml(fits, base=None, table_source="") -> str:
                 if unc is None:
                     unc = tomlkit.table()
                     doc["uncertainty"] = unc
-                unc[dotted] = {"dist": "lognormal", "sigma": float(f"{est.se / est.value:.4g}")}
-    out = tomlkit.dumps(doc)
+                spec = tomlkit.inline_table()
+                spec.update({"dist": "lognormal", "sigma": float(f"{est.se / est.value:.4g}")})
+                unc[dotted] = spec
+    names = ", ".join(f.cohort.name for f in fits)
+    header = (f"# churn_rate and churn_shape of segment{'s' if len(fits) > 1 else ''} {names}: "
+              f"fitted by `simengine calibrate --cohorts` to {table_source}\n"
+              f"# (interval-censored maximum likelihood, docs/model.md section 12a); the rest "
+              f"is {source}.\n\n")
+    out = header + tomlkit.dumps(doc)
     scenario_from_dict(tomlkit.parse(out).unwrap(), source)     # the result must load
     return out
 
