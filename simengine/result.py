@@ -5,6 +5,7 @@ outputs (columns and types from `schema.py`), the summary's statistics
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import pyarrow as pa
 from . import schema, store
 from .percentiles import percentile_parts
 from .schema import MONTHLY, PATHS, PERIODS, SUMMARY, SUMMARY_METRICS
-from .stats import distribution_stats
+from .stats import distribution_stats, is_nonnegative
 from .tables import format_table, html_table
 from .version import __version__
 
@@ -89,10 +90,20 @@ def _table(cols, arrow_schema, metadata):
     return pa.Table.from_arrays(arrays, schema=arrow_schema.with_metadata(metadata))
 
 
+def hindsight_bounds(scn) -> list:
+    """The names of the scenario's oracle strategies: the hindsight plan is
+    a bound on what a strategy can achieve, not a strategy one can buy, so
+    it is left out of `cheapest` and shown apart in the tables."""
+    return [s.name for s in getattr(scn, "strategies", ()) if s.renewal == "oracle"]
+
+
 def summarize(scn, names, paths_table) -> pa.Table:
     """A row per (strategy, metric), computed from the per-path samples, with
     the intervals of the run's sampling (`distribution_stats`); a statistic
-    that cannot be computed is null."""
+    that cannot be computed is null. `cheapest` is among the strategies one
+    can buy: an oracle (the hindsight bound) has no `cheapest` row and wins
+    no path; the schema metadata `hindsight_bounds` names the oracles (a
+    JSON list) for the tables."""
     S = len(names)
     strat = paths_table.column("strategy").to_numpy(zero_copy_only=False)
     n = len(strat) // S if S else 0
@@ -105,22 +116,25 @@ def summarize(scn, names, paths_table) -> pa.Table:
         replicate = paths_table.column("replicate").to_numpy().reshape(n, S)[:, 0]
     rows = []
 
-    def add(metric, x):
-        for si, name in enumerate(names):
-            rows.append({"strategy": name, "metric": metric}
-                        | distribution_stats(x[:, si], replicate))
+    def add(metric, x, which=range(S)):
+        for j, si in enumerate(which):
+            rows.append({"strategy": names[si], "metric": metric}
+                        | distribution_stats(x[:, j], replicate, is_nonnegative(metric)))
 
     for metric in SUMMARY_METRICS:
         add(metric, matrix(metric))
-    econ = matrix("economic_cost")
-    if n:
+    bounds = hindsight_bounds(scn)
+    buyable = [si for si, name in enumerate(names) if name not in bounds]
+    if n and buyable:
+        econ = matrix("economic_cost")[:, buyable]
         best = econ.min(axis=1, keepdims=True)
-        add("cheapest", (econ == best) / (econ == best).sum(axis=1, keepdims=True))
-        if "regret" in paths_table.column_names:
-            add("regret", matrix("regret"))
+        add("cheapest", (econ == best) / (econ == best).sum(axis=1, keepdims=True), buyable)
+    if n and "regret" in paths_table.column_names:
+        add("regret", matrix("regret"))
     cols = {c: [None if isinstance(r[c], float) and math.isnan(r[c]) else r[c] for r in rows]
             for c in SUMMARY.names}
-    return pa.Table.from_pydict(cols, schema=SUMMARY.arrow_schema(_metadata(scn, "summary")))
+    metadata = _metadata(scn, "summary") | {b"hindsight_bounds": json.dumps(bounds).encode()}
+    return pa.Table.from_pydict(cols, schema=SUMMARY.arrow_schema(metadata))
 
 
 @dataclass(repr=False)

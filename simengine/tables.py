@@ -147,14 +147,21 @@ def markdown_table(columns: Sequence[Column], rows) -> str:
 
 def html_table(title, columns: Sequence[Column], rows, note=None) -> str:
     """The same table as HTML (a run's report.html, a Result in a notebook),
-    numbers right-aligned."""
+    numbers right-aligned; a group after a SECTION starts under a rule."""
     def esc(text):
         return html.escape(str(text), quote=True)
     cls = ['class="name" style="text-align:left"' if c.align == "left"
            else 'class="num" style="text-align:right"' for c in columns]
     head = "".join(f"<th {k}>{esc(c.header)}</th>" for c, k in zip(columns, cls))
-    body = "".join("<tr>" + "".join(f"<td {k}>{esc(v)}</td>" for v, k in zip(r, cls))
-                   + "</tr>" for r in rows if r is not None)
+    body, rule = "", False
+    for r in rows:
+        if r is SECTION:
+            rule = bool(body)
+            continue
+        top = ' style="border-top:2px solid #8c959f"' if rule else ""
+        body += (f"<tr{top}>" + "".join(f"<td {k}>{esc(v)}</td>" for v, k in zip(r, cls))
+                 + "</tr>")
+        rule = False
     out = (f'<p class="title">{esc(title)}</p><table><thead><tr>{head}</tr></thead>'
            f"<tbody>{body}</tbody></table>")
     return out + (f'<p class="note">{esc(note)}</p>' if note else "")

@@ -393,6 +393,17 @@ def test_cli_writes_a_valid_scenario_and_report(simulated, tmp_path, capsys):
 
 # ---------------------------------------------------------------- files written
 
+def test_the_check_plot_writes_counts_with_thousands_separators(simulated):
+    from simengine.calibration.check import check_figure
+    scn, path = simulated
+    cal = calibrate(path, population=scn.population, check_paths=4)
+    fig = check_figure(cal)
+    fig.canvas.draw()
+    ticks = [(t.get_position()[1], t.get_text()) for t in fig.axes[0].get_yticklabels()]
+    big = [(v, text) for v, text in ticks if v >= 1000]
+    assert big and all(text == f"{v:,.0f}" for v, text in big), ticks
+
+
 def test_written_scenario_loads_back_to_the_fitted_values(simulated, tmp_path):
     from simengine.calibration import write_calibration
     scn, path = simulated

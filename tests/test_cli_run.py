@@ -75,8 +75,10 @@ def test_the_table_fits_80_columns_with_every_name_and_whole_numbers(tmp_path):
     lines = p.stdout.splitlines()
     header = next(i for i, x in enumerate(lines) if x.startswith("strategy "))
     names = [s.name for s in simengine.load_scenario("default").strategies]
-    rows = lines[header + 2:header + 2 + len(names)]
+    # the oracle last, apart after a blank line (the hindsight bound)
+    rows = [r for r in lines[header + 2:header + 3 + len(names)] if r]
     assert [r.split()[0] for r in rows] == names
+    assert rows[-1].startswith("oracle (hindsight bound)")
     for line in lines:
         assert len(line) <= 80, line
     columns = lines[header].split()

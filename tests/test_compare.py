@@ -55,6 +55,11 @@ def test_one_set_apart_gives_paired_differences_with_intervals(runs, capsys, mon
     assert 'billing.rule: "concurrent" -> "cumulative"' in out
     assert "B: " in out and "--set billing.rule=cumulative" in out
     assert "Paired differences of total_cost, B - A" in out and "on the same 80 paths" in out
+    # the P95 of the per-path differences, not the gap between two P95s: said so
+    assert "P95 of B-A" in out and "P95 B-A" not in out
+    headers = [c.header for c in report.compare_runs(
+        report.load_run(runs / "a"), report.load_run(runs / "b")).paired[1]]
+    assert headers[:2] == ["strategy", "mean B-A"] and headers[4] == "P95 of B-A"
     rows = _paired_rows(out)
     assert sorted(rows) == sorted(STRATEGIES)
     a, b = report.load_run(runs / "a"), report.load_run(runs / "b")
@@ -69,6 +74,34 @@ def test_one_set_apart_gives_paired_differences_with_intervals(runs, capsys, mon
                     f"{ds['p95_lo']:,.0f} - {ds['p95_hi']:,.0f}"]
         for cell in expected:
             assert cell in rows[s], (s, cell, rows[s])
+
+
+def test_a_run_and_a_comparison_show_themselves_briefly(runs):
+    """Like a Result: one line and one table, not every table of the run (a
+    loaded run printed 9 KB, a comparison 21 KB)."""
+    a, b, c = (report.load_run(runs / n) for n in "abc")
+    text = repr(a)
+    assert text.startswith(f"<simengine.report.Run {runs / 'a'}: 'tiny', 4 strategies x 80 "
+                           "paths over 2 years, seed 3>\n")
+    assert "total_cost per path over 2 years, 80 paths" in text
+    assert len(text.splitlines()) == 4 + len(STRATEGIES) + 1 and len(text) < 1500
+    assert "pyarrow.Table" not in text and "manifest" not in text
+    page = a._repr_html_()
+    assert page.startswith('<div class="simengine-run">') and page.count("<table>") == 1
+    assert page.count("<tr") == 1 + len(STRATEGIES) and len(page) < 5000
+    assert page.count('<tr style="border-top') == 1          # the oracle apart, under a rule
+    comp = report.compare_runs(a, b)
+    text = repr(comp)
+    assert text.startswith(f"<simengine.report.Comparison of total_cost: A {runs / 'a'}, "
+                           f"B {runs / 'b'}>\n")
+    assert 'billing.rule: "concurrent" -> "cumulative"' in text
+    assert "Paired differences of total_cost" in text and "P95 of B-A" in text
+    assert len(text) < 2000 and "pyarrow.Table" not in text
+    page = comp._repr_html_()
+    assert page.count("<table>") == 1 and "billing.rule" in page and len(page) < 5000
+    unpaired = repr(report.compare_runs(a, c))      # other seeds: side by side only
+    assert "(not paired: the seeds differ" in unpaired and "side by side" in unpaired
+    assert len(unpaired) < 2000
 
 
 def test_paired_interval_is_narrower_than_two_separate_estimates(runs):

@@ -63,6 +63,14 @@ def test_the_page_says_what_was_run(page):
     for fact in (run.manifest["scenario_sha256"], run.manifest["engine_version"],
                  "simulation time (compile excluded)"):
         assert fact in text
+    # each fact once: the threads are not repeated in the executor's line
+    facts = re.search(r'<dl class="facts">(.*?)</dl>', text).group(1)
+    assert facts.count("thread") == 1 and "<dt>threads</dt>" in facts
+    executor = re.search(r"<dt>executor</dt><dd>(.*?)</dd>", facts).group(1)
+    assert executor == run.manifest["executor"]["executor"]
+    # the oracle is the hindsight bound: apart in every table, out of the shares
+    assert text.count("oracle (hindsight bound)") == 3
+    assert "(oracle, the hindsight bound, left out" in text
 
 
 def _pixels(png):

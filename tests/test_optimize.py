@@ -214,6 +214,13 @@ def test_sectioning_interval_of_the_other_statistics():
 
 def test_objective_parse():
     assert str(Objective.parse("cvar95:regret")) == "cvar95:regret"
+    # any case, as a user types it: P95 is how every table writes it
+    for text in ("P95:ECONOMIC_COST", "P95:economic_cost", " p95 : Economic_Cost "):
+        assert Objective.parse(text) == Objective("p95", "economic_cost")
+    assert str(Objective.parse("CVaR95:Total_Cost")) == "cvar95:total_cost"
+    from simengine.cli.parser import build_parser
+    args = build_parser().parse_args(["optimize", "--objective", "P95:ECONOMIC_COST"])
+    assert Objective.parse(args.objective) == Objective("p95", "economic_cost")
     for bad in ("p95", "p97:economic_cost", "mean:blocked", 3):
         with pytest.raises(ScenarioError, match="STAT:METRIC"):
             Objective.parse(bad)
@@ -364,6 +371,67 @@ def test_output_directory(small, tmp_path):
     title, columns, rows = optimize_table(res)
     text = format_table(title, columns, rows, notes=optimize_notes(res))
     assert "hindsight" in title and res.winner in text and "oracle" in text
+
+
+def test_best_toml_carries_the_scale_and_the_changes(tmp_path):
+    """`optimize --scale 0.02` simulated 20,000 customers: best.toml holds
+    those values and says so, so running it gives the validation run."""
+    out = tmp_path / "opt"
+    res = optimize("default", space={"renewal": ["fit"], "headroom": [0.0, 0.2]}, paths=16,
+                   validate_paths=16, top=1, out=out, executor=LocalExecutor(2), scale=0.02,
+                   overrides=["billing.rule=cumulative"])
+    text = (out / "best.toml").read_text()
+    head = [ln for ln in text.splitlines() if ln.startswith("#")]
+    assert head[0].endswith("default.toml with --scale 0.02 --set billing.rule=cumulative")
+    assert ("--scale 0.02 --set billing.rule=cumulative is written into the values below "
+            "(population.size 20,000 and 2,000 initial contacts in all: the scaled "
+            "values)") in head[1]
+    best = simengine.load_scenario(str(out / "best.toml"))
+    assert best.population == 20_000 and best.billing.rule == "cumulative"
+    assert best.sha256 == res.best_scenario.sha256
+    m = store.read_json(out / "manifest.json")
+    assert m["scale"] == 0.02 and m["overrides"] == ["billing.rule=cumulative"]
+    assert res.changes == ["--scale 0.02", "--set billing.rule=cumulative"]
+    # no change given: the header says nothing of one
+    res = optimize(res.best_scenario, space={"renewal": ["fit"]}, paths=16, validate_paths=16,
+                   top=1, out=tmp_path / "plain", executor=LocalExecutor(2))
+    assert "--scale" not in (tmp_path / "plain" / "best.toml").read_text()
+
+
+def test_frontier_labels_cover_no_label_and_no_marker(small):
+    """frontier.png's names sit where they cover no other name and no
+    marker, inside their panel (they used to stack onto each other and onto
+    the winner's star)."""
+    from simengine.optimize.output import frontier_figure
+    res = optimize(small, space=SMALL_SPACE, paths=64, validate_paths=32, top=3,
+                   executor=LocalExecutor(2))
+    fig = frontier_figure(res)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        names = [t for t in ax.texts if t.get_text()]
+        assert names, ax.get_title()
+        boxes = [t.get_window_extent(renderer) for t in names]
+        inside = ax.get_window_extent(renderer)
+        for t, b in zip(names, boxes):
+            assert inside.x0 <= b.x0 and b.x1 <= inside.x1, t.get_text()
+            assert inside.y0 <= b.y0 and b.y1 <= inside.y1, t.get_text()
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                w = min(a.x1, b.x1) - max(a.x0, b.x0)
+                h = min(a.y1, b.y1) - max(a.y0, b.y0)
+                assert w <= 0.5 or h <= 0.5, (a, b)
+        centres = np.concatenate([c.get_offset_transform().transform(c.get_offsets())
+                                  for c in ax.collections if len(c.get_offsets())])
+        for t, b in zip(names, boxes):
+            hit = [(x, y) for x, y in centres if b.x0 < x < b.x1 and b.y0 < y < b.y1]
+            assert not hit, (t.get_text(), hit)
+    pyplot_close(fig)
+
+
+def pyplot_close(fig):
+    from simengine.report.plots import pyplot
+    pyplot().close(fig)
 
 
 def test_identical_across_threads_and_executors(small):

@@ -88,10 +88,13 @@ def test_result_shows_its_percentile_table(tiny_result):
     assert text.splitlines()[0] == "<simengine.Result 'tiny': 4 strategies x 8 paths over 2 years, seed 7>"
     assert "total_cost per path over 2 years, 8 paths" in text
     assert all(s in text for s in STRATEGIES)
-    assert len(text.splitlines()) == 4 + len(STRATEGIES) and "segment" not in text
+    # the oracle apart after a blank line, as the hindsight bound
+    assert len(text.splitlines()) == 5 + len(STRATEGIES) and "segment" not in text
+    assert text.splitlines()[-1].startswith("oracle (hindsight bound)")
     html = tiny_result._repr_html_()
     assert html.startswith('<div class="simengine-result">') and html.count("<table>") == 1
-    assert html.count("<tr>") == 1 + len(STRATEGIES) and "vip-first" in html
+    assert html.count("<tr") == 1 + len(STRATEGIES) and "vip-first" in html
+    assert html.count('<tr style="border-top') == 1          # the oracle apart, under a rule
     assert "text-align:right" in html and "initial_contacts" not in html
 
 

@@ -71,7 +71,9 @@ def test_markdown_is_a_pipe_table(run_dir, capsys):
                                "billing.rule=cumulative)")
     assert lines[2].startswith("| strategy | mean | P50 |")
     assert lines[3].startswith("|---|---:|")
-    assert [ln.split(" | ")[0].lstrip("| ") for ln in lines[4:]] == STRATEGIES
+    # the oracle last, named as the hindsight bound it is
+    assert [ln.split(" | ")[0].lstrip("| ") for ln in lines[4:]] == STRATEGIES[:-1] + [
+        "oracle (hindsight bound)"]
 
 
 def test_text_prints_the_table_and_writes_the_plots(run_dir, capsys, monkeypatch):
@@ -95,6 +97,42 @@ def test_cheapest_is_the_share_of_paths_won(run_dir, capsys):
     for r in shares.values():
         assert 0 <= r["share_lo"] <= r["share"] <= r["share_hi"] <= 1
         assert f"{100 * r['share']:.1f}%" in out
+
+
+def test_cheapest_leaves_the_hindsight_bound_out(run_dir, capsys):
+    """The oracle knows each path's future: a bound, not a strategy one can
+    buy. `cheapest` is among the others, so fit, which ties the oracle on
+    most paths, gets its true share instead of half of it; the oracle is
+    shown apart, labelled, in every table."""
+    paths = store.read_table(run_dir / "paths.arrow")
+    assert paths.column("strategy").to_pylist()[:4] == STRATEGIES
+    econ = paths.column("economic_cost").to_numpy().reshape(-1, len(STRATEGIES))
+    fit, oracle = STRATEGIES.index("fit"), STRATEGIES.index("oracle")
+    assert (econ[:, fit] == econ[:, oracle]).mean() > 0.5           # the case in point
+    buyable = econ[:, :oracle]
+    wins = buyable == buyable.min(axis=1, keepdims=True)
+    want = (wins / wins.sum(axis=1, keepdims=True)).mean(axis=0)
+    shares = _summary(run_dir, "cheapest")
+    assert list(shares) == STRATEGIES[:-1]
+    for name, share in zip(STRATEGIES, want):
+        assert shares[name]["mean"] == pytest.approx(share)
+    assert shares["fit"]["mean"] > 0.5
+    out = _report(run_dir, capsys, "--metric", "cheapest").out
+    title, rows = out.splitlines()[0], out.splitlines()[3:]
+    assert "(oracle, the hindsight bound, left out" in title
+    assert not any(r.startswith("oracle") for r in rows)
+    assert f"{100 * shares['fit']['mean']:.1f}%" in out
+    data = json.loads(_report(run_dir, capsys, "--metric", "cheapest", "--format", "json").out)
+    assert [r["strategy"] for r in data["rows"]] == STRATEGIES[:-1]
+    # the other tables: the oracle apart, last, after a blank line, labelled
+    lines = _report(run_dir, capsys, "--metric", "economic_cost", "--format", "text").out
+    lines = lines.splitlines()
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("oracle (hindsight bound)"))
+    assert lines[i - 1] == "" and lines[i - 2].startswith(STRATEGIES[-2])
+    data = json.loads(_report(run_dir, capsys, "--format", "json").out)
+    assert [r["hindsight_bound"] for r in data["rows"]] == [False, False, False, True]
+    assert report.cheapest_strategy(store.read_table(run_dir / "summary.arrow"),
+                                    "economic_cost", "p50") != "oracle"
 
 
 def test_share_interval_is_wilsons():

@@ -276,7 +276,7 @@ def test_dataset_reads_in_one_call_with_swept_keys_as_columns(tmp_path, counted)
 
     summary = sw.read_sweep_summary(root)
     n_metrics = len(set(summary["metric"].to_pylist()))
-    assert summary.num_rows == 4 * 3 * n_metrics
+    assert summary.num_rows == 4 * (3 * n_metrics - 1)     # the oracle has no cheapest row
     assert summary.column_names[:4] == ["billing.rule", "segment.a.churn_rate", "point",
                                         "scenario_sha256"]
     assert summary["segment.a.churn_rate"].type == pa.float64()
@@ -485,20 +485,21 @@ def test_report_writes_plots_and_tables(tmp_path, capsys):
     assert sweep_command(path, tmp_path / "out") == 0
     out = capsys.readouterr().out
     assert "4 points: 4 simulated, 0 already done" in out
-    assert "Sweep s4: cheapest strategy by economic cost" in out
+    assert ("Sweep s4: cheapest strategy by economic cost; oracle, the hindsight bound, "
+            "left out") in out
     root = tmp_path / "out" / "s4"
     rep = sw.report_sweep(root)
     assert rep.written == [root / "plots" / "billing.rule.png",
                            root / "plots" / "segment.a.churn_rate.png", root / "report.md"]
     assert [t.title for t in rep.tables] == [
         "P50 / P95 by point and strategy (yuan; * cheapest economic cost)",
-        "Cheapest strategy per point (s4)"]
+        "Cheapest strategy per point (s4; oracle, the hindsight bound, left out)"]
     cheap = rep.tables[1]
     assert cheap.headers == ["billing.rule", "segment.a.churn_rate", "total P50", "total P95",
                              "economic P50", "economic P95"]
     assert [r[:2] for r in cheap.rows] == [["concurrent", "0.001"], ["concurrent", "0.01"],
                                            ["cumulative", "0.001"], ["cumulative", "0.01"]]
-    assert {c for r in cheap.rows for c in r[2:]} <= {"none", "fit", "oracle"}
+    assert {c for r in cheap.rows for c in r[2:]} <= {"none", "fit"}
     rep.print()
     out = capsys.readouterr().out
     assert "Cheapest strategy per point" in out and f"wrote {root / 'report.md'}" in out
@@ -508,6 +509,7 @@ def test_report_writes_plots_and_tables(tmp_path, capsys):
         assert png.stat().st_size > 10_000
     md = (root / "report.md").read_text()
     assert "## Crossovers" in md and "plots/segment.a.churn_rate.png" in md
+    assert "`oracle`: the hindsight bound" in md
     assert md.count("| concurrent | 0.001 |") >= 1 + 3
     assert not [p for p in (root / "plots").iterdir() if p.name.startswith(".")]
     # the dataset is still readable in one call with the report files around
@@ -515,6 +517,41 @@ def test_report_writes_plots_and_tables(tmp_path, capsys):
     # not a sweep directory
     with pytest.raises(sw.SweepError, match="cannot read the sweep manifest"):
         sw.report_sweep(tmp_path)
+
+
+def test_the_oracle_is_a_bound_never_the_cheapest(tmp_path, capsys):
+    """The hindsight plan knows each path's future: however far below the
+    others it is (here halved, at every point), no table names it cheapest,
+    no crossover leads to it, and it is shown apart, labelled; in the plots
+    a dashed line drawn over the others, so a strategy equal to it shows."""
+    assert sweep_command(write_sweep(tmp_path), tmp_path / "out") == 0
+    root = tmp_path / "out" / "s4"
+    path = root / "sweep_summary.arrow"
+    t = store.read_table(path)
+    oracle = pc.equal(t["strategy"], "oracle")
+    for col in ("p50", "p95"):
+        i = t.column_names.index(col)
+        t = t.set_column(i, col, pc.if_else(oracle, pc.multiply(t[col], 0.5), t[col]))
+    store.write_table(path, t)
+    rep = sw.report_sweep(root)
+    costs, cheap = rep.tables
+    assert {c for r in cheap.rows for c in r[2:]} <= {"none", "fit"}
+    assert not [c for c in rep.crossovers if "oracle" in c]
+    rows = [r for r in costs.rows if r is not None]
+    assert [r[2] for r in rows[:3]] == ["none", "fit", "oracle (hindsight bound)"]
+    assert not [r for r in rows if r[2].startswith("oracle") and "*" in "".join(r)]
+    # the plot draws the bound dashed, over the strategies one can buy
+    drawn = {}
+    from matplotlib.figure import Figure
+    ax = Figure().subplots()
+    view = report.axis_views(sw.read_manifest(root), report.report_data(t))[0]
+    report._panel(ax, view, view["rows"][0][1], report.report_data(t), ["none", "fit", "oracle"],
+                  [], "economic_cost", "p95", bounds=["oracle"])
+    for line in ax.get_lines():
+        drawn[line.get_label()] = line
+    bound = drawn["oracle (hindsight bound)"]
+    assert bound.get_linestyle() == "--" and bound.get_zorder() > drawn["fit"].get_zorder()
+    assert bound.get_linewidth() < drawn["fit"].get_linewidth()
 
 
 def test_crossovers_are_found_where_the_cheapest_strategy_changes():

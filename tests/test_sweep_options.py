@@ -84,7 +84,8 @@ def test_parquet_sweep_holds_the_arrow_rows(tmp_path, capsys):
     assert rows[1] == pytest.approx(float(np.sum(paths.column("total_cost").to_numpy())))
     # the report reads either, and names the command line's changes
     assert cli.main(["report", str(p)]) == 0
-    assert "Cheapest strategy per point (s4, --paths 8)" in capsys.readouterr().out
+    assert ("Cheapest strategy per point (s4, --paths 8; oracle, the hindsight bound, left "
+            "out)") in capsys.readouterr().out
     assert "Command-line changes to every point: --paths 8." in (p / "report.md").read_text()
 
 

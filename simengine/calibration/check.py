@@ -56,9 +56,21 @@ def run_check(cal, paths=CHECK_PATHS, seed=0) -> Check:
 
 def plot_check(cal, path) -> Path:
     """PNG of the observed served count against the simulated band."""
+    import matplotlib.pyplot as plt
+    fig = check_figure(cal)
+    try:
+        return store.atomic_file(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+
+
+def check_figure(cal):
+    """The figure of `plot_check` (matplotlib, Agg): counts with thousands
+    separators, as every table writes them."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import StrMethodFormatter
     c = cal.check
     base = np.datetime64(cal.log.start_date)
     days = base + np.arange(cal.served.size).astype("timedelta64[D]")
@@ -73,13 +85,11 @@ def plot_check(cal, path) -> Path:
         ax.plot(base + c.month_end_day.astype("timedelta64[D]"), c.observed, "o",
                 color="black", ms=3)
     ax.set_ylabel("served customers (deduplicated contacts)")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_title(f"Calibration check: {Path(cal.log.source).name}"
                  + (f" (path {cal.log.path})" if cal.log.path is not None else ""))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    try:
-        return store.atomic_file(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return fig

@@ -50,6 +50,15 @@ class OptimizeResult:
     finalists: list             # the top candidates validated (Strategy, search order)
     validation: Validation
     manifest: dict
+    scale: float | None = None  # --scale given: the scenario is the file's, scaled
+    overrides: tuple = ()       # --set given (KEY=VALUE)
+
+    @property
+    def changes(self) -> list:
+        """What the command line changed in the scenario file, as options:
+        ["--scale 0.02", "--set billing.rule=cumulative"] (empty when nothing)."""
+        out = [f"--scale {self.scale:g}"] if self.scale not in (None, 1, 1.0) else []
+        return out + [f"--set {o}" for o in self.overrides]
 
     @property
     def winner(self) -> str:
@@ -318,7 +327,8 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
     finally:
         if owned:
             ex.close()
-    res = OptimizeResult(search_scn, settings, obj, chosen, found, outcome, finalists, val, {})
+    res = OptimizeResult(search_scn, settings, obj, chosen, found, outcome, finalists, val, {},
+                         scale=scale, overrides=tuple(overrides or ()))
     res.manifest = _manifest(res, scn, prune, validation_seconds, described, threads,
                              time.perf_counter() - start)
     if out is not None:
@@ -331,6 +341,7 @@ def _manifest(res, scn, prune, validation_seconds, described, threads, wall):
     return store.manifest(
         "optimize",
         scenario=scn.resolved, scenario_sha256=scn.sha256,
+        scale=res.scale, overrides=list(res.overrides),
         objective=str(res.objective), space=res.space.as_dict(),
         space_source=res.space.source,
         search=dict(seed=res.scenario.seed, paths=res.scenario.paths, prune=prune,

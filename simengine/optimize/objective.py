@@ -20,7 +20,9 @@ same rules:
   (R (R - 1)))` with q_r the statistic of replicate r alone (SPEC 12).
 
 A window of search paths that is not whole replicates (or holds one) is
-treated as independent paths.
+treated as independent paths. Every metric but regret is never below zero,
+and so are its intervals (`stats`: sectioning on the log scale, a mean's
+low end cut at 0; order statistics are values of the sample).
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scenario import ScenarioError
-from ..stats import (TAIL, cvar95, distribution_stats, mean_interval, quantile_interval,
-                     sectioning_interval)
+from ..stats import (TAIL, cvar95, distribution_stats, is_nonnegative, mean_interval,
+                     quantile_interval, sectioning_interval)
 
 STATS = ("mean", "p50", "p90", "p95", "p99", "cvar95")
 # money columns of paths.arrow (regret: against the hindsight plan, SPEC 5)
@@ -64,13 +66,14 @@ class Objective:
 
     @classmethod
     def parse(cls, text, where="--objective") -> "Objective":
-        """`STAT:METRIC`, e.g. "p95:economic_cost"; ScenarioError naming
-        `where` (a file and key, or the option) when it is not one."""
+        """`STAT:METRIC`, e.g. "p95:economic_cost", in any case ("P95:
+        ECONOMIC_COST" too); ScenarioError naming `where` (a file and key,
+        or the option) when it is not one."""
         expected = (f"expected STAT:METRIC with STAT one of {', '.join(STATS)} and METRIC "
                     f"one of {', '.join(METRICS)} (e.g. \"{DEFAULT}\")")
         if not isinstance(text, str) or text.count(":") != 1:
             raise ScenarioError(f"{where}: {expected}, got {text!r}")
-        stat, metric = (p.strip() for p in text.split(":"))
+        stat, metric = (p.strip().lower() for p in text.split(":"))
         if stat not in STATS or metric not in METRICS:
             raise ScenarioError(f"{where}: {expected}, got {text!r}")
         return cls(stat, metric)
@@ -96,7 +99,7 @@ class Objective:
         return math.ceil(math.log(alpha) / math.log(q))
 
     def estimate(self, x, replicate=None) -> Estimate:
-        return estimate(self.stat, x, replicate)
+        return estimate(self.stat, x, replicate, nonnegative=is_nonnegative(self.metric))
 
 
 def in_cents(x) -> float:
@@ -132,23 +135,25 @@ def usable_replicates(replicate):
     return replicate
 
 
-def estimate(stat: str, x, replicate=None) -> Estimate:
-    """`stat` of the sample `x` with its 95% interval (module docstring)."""
+def estimate(stat: str, x, replicate=None, nonnegative=False) -> Estimate:
+    """`stat` of the sample `x` with its 95% interval (module docstring);
+    `nonnegative`: `x` is never below zero, nor is the interval."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
     replicate = usable_replicates(replicate)
     if stat in SUMMARY_STATS:
-        d = distribution_stats(x, replicate)
+        d = distribution_stats(x, replicate, nonnegative=nonnegative)
         return Estimate(float(d[stat]), float(d[f"{stat}_lo"]), float(d[f"{stat}_hi"]), n)
     value = point(stat, x)
     if replicate is not None:
         groups = [x[replicate == r] for r in np.unique(replicate)]
-        lo, hi = sectioning_interval(value, [point(stat, g) for g in groups])
+        lo, hi = sectioning_interval(value, [point(stat, g) for g in groups],
+                                     nonnegative=nonnegative)
         return Estimate(value, float(lo), float(hi), n)
     if n < 2:
         return Estimate(value, math.nan, math.nan, n)
     if stat == "mean":
-        lo, hi = mean_interval(value, x.std(ddof=1), n)
+        lo, hi = mean_interval(value, x.std(ddof=1), n, nonnegative=nonnegative)
         return Estimate(value, float(lo), float(hi), n)
     return Estimate(value, *quantile_interval(np.sort(x), int(stat[1:]) / 100), n)
 

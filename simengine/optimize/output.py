@@ -99,22 +99,35 @@ def candidates_table(res) -> pa.Table:
 
 
 def best_toml(res) -> str:
-    """The validation scenario as TOML, with a header saying what it is."""
+    """The validation scenario as TOML, with a header saying what it is.
+    Its values are those simulated: a --scale or --set given to optimize is
+    written in (the header says which), so `simengine run` on the file needs
+    neither."""
     val, obj = res.validation, res.objective
-    ranked = sorted((n for n in val.estimates if n != val.oracle),
+    bounds = [s.name for s in val.scenario.strategies if s.renewal == "oracle"]
+    ranked = sorted((n for n in val.estimates if n not in bounds),
                     key=lambda n: (in_cents(val.estimates[n].value), in_cents(val.means[n])))
+    changes = getattr(res, "changes", [])
     lines = [f"# best.toml: written by `simengine optimize` (engine {__version__}) from "
-             f"{res.scenario.source}",
-             f"# objective {obj}: the lowest {obj.label} of {obj.metric} per path, on "
-             f"{val.scenario.paths:,} validation paths (the seed below; the search used "
-             f"seed {res.scenario.seed} and {res.search.rungs[-1].paths:,} paths).",
-             "# `simengine run` on this file gives the validation run again. Validated "
-             f"{obj.label}, best first:"]
+             f"{res.scenario.source}" + (f" with {' '.join(changes)}" if changes else "")]
+    if changes:
+        scn = val.scenario
+        scaled = (f" (population.size {scn.population:,} and "
+                  f"{sum(seg.initial_contacts for seg in scn.segments):,} initial contacts in "
+                  "all: the scaled values)" if getattr(res, "scale", None) else "")
+        lines.append(f"# {' '.join(changes)} is written into the values below{scaled}, so "
+                     "`simengine run` on this file needs neither again.")
+    lines += [f"# objective {obj}: the lowest {obj.label} of {obj.metric} per path, on "
+              f"{val.scenario.paths:,} validation paths (the seed below; the search used "
+              f"seed {res.scenario.seed} and {res.search.rungs[-1].paths:,} paths).",
+              "# `simengine run` on this file gives the validation run again. Validated "
+              f"{obj.label}, best first:"]
     for n in ranked:
         e = val.estimates[n]
         tag = "  <- winner" if n == val.winner else ""
         lines.append(f"#   {n}: {e.value:,.0f}{tag}")
-    lines.append(f"#   {val.oracle} (hindsight bound): {val.estimates[val.oracle].value:,.0f}")
+    for n in bounds:
+        lines.append(f"#   {n} (hindsight bound): {val.estimates[n].value:,.0f}")
     return "\n".join(lines) + "\n\n" + to_toml(val.scenario.resolved)
 
 
@@ -164,12 +177,18 @@ def _risk_label(obj):
 
 
 def plot_frontier(res, path) -> Path:
+    """Write `frontier_figure(res)` as a PNG at `path`."""
+    return save_figure(frontier_figure(res), Path(path))
+
+
+def frontier_figure(res):
     """Every candidate's mean against its objective statistic (P95 when
     the objective is the mean) on the search paths: all of them on the
     left (log axes when they span more than 30x), the neighbourhood of the
     efficient frontier on the right (linear axes, the validated top
     candidates named); the frontier drawn, the scenario's own strategies,
-    the winner and the hindsight bound marked."""
+    the winner and the hindsight bound marked. No label covers another, a
+    marker or the frontier; each stays inside its panel (`_place_labels`)."""
     plt = pyplot()
     out, found, obj = res.search, res.candidates, res.objective
     risk, mean = np.asarray(res.risk, float), np.asarray(out.means, float)
@@ -177,9 +196,10 @@ def plot_frontier(res, path) -> Path:
     stat = _risk_label(obj)
     fig, (wide, near) = plt.subplots(1, 2, figsize=(16, 7.5),
                                      gridspec_kw={"width_ratios": [1, 1.15]})
-    _candidates_panel(wide, res, risk, mean, front, labels="own")
+    labels = [(wide, *_candidates_panel(wide, res, risk, mean, front, labels="own"))]
     zoom = _near_frontier(res, risk, mean, front)
-    _candidates_panel(near, res, risk, mean, front, labels="finalists", limits=zoom)
+    labels.append((near, *_candidates_panel(near, res, risk, mean, front, labels="finalists",
+                                            limits=zoom)))
     wide.set_title("every candidate", fontsize=10)
     near.set_title(f"near the top: the {NEAR} best of the search and the frontier "
                    "(the validated candidates named)", fontsize=10)
@@ -205,7 +225,9 @@ def plot_frontier(res, path) -> Path:
     fig.suptitle(f"{res.scenario.name}: {len(found.strategies):,} candidate strategies on "
                  f"{P:,} search paths (lower-left is better)\n{story}", fontsize=11.5)
     fig.tight_layout(rect=(0, 0.07, 1, 0.95))
-    return save_figure(fig, Path(path))
+    for ax, texts, marks, segments in labels:     # once the axes are where they stay
+        _place_labels(ax, texts, marks, segments)
+    return fig
 
 
 NEAR = 20     # the best-ranked candidates the right panel shows, at least
@@ -234,40 +256,51 @@ def _near_frontier(res, risk, mean, front):
 
 
 def _candidates_panel(ax, res, risk, mean, front, labels, limits=None):
+    """Draw one panel; return (labels to place, markers they must avoid)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     out, found = res.search, res.candidates
     P = out.rungs[-1].paths
     full = out.paths_seen == P
+    marks = []                        # (x, y, marker area in points^2): what labels avoid
+    segments = []                     # ((x0, y0), (x1, y1)): lines labels avoid too
+
+    def scatter(x, y, s, **kw):
+        ax.scatter(x, y, s=s, **kw)
+        marks.extend((a, b, s) for a, b in zip(np.atleast_1d(x), np.atleast_1d(y)))
+
     for renewal, color in RENEWAL_COLORS.items():
         sel = np.array([st.renewal == renewal for st in found.strategies])
-        ax.scatter(risk[sel & full], mean[sel & full], s=24, color=color, alpha=0.8, lw=0,
-                   label=f"renewal = {renewal}", zorder=2)
-        ax.scatter(risk[sel & ~full], mean[sel & ~full], s=24, facecolor="none",
-                   edgecolor=color, alpha=0.6, lw=0.8, zorder=2)
+        scatter(risk[sel & full], mean[sel & full], 24, color=color, alpha=0.8, lw=0,
+                label=f"renewal = {renewal}", zorder=2)
+        scatter(risk[sel & ~full], mean[sel & ~full], 24, facecolor="none",
+                edgecolor=color, alpha=0.6, lw=0.8, zorder=2)
     ax.scatter([], [], s=24, facecolor="none", edgecolor="gray",
                label=f"hollow: dropped by the search on fewer than {P:,} paths")
     if front:
         fx, fy = risk[front], mean[front]
         ax.step(fx, fy, where="post", color="black", lw=1.4, zorder=3)
-        ax.scatter(fx, fy, s=60, facecolor="none", edgecolor="black", lw=1.2, zorder=3,
-                   label="efficient frontier: no candidate is lower on both")
+        for i in range(len(front) - 1):           # the steps: across, then down
+            segments += [((fx[i], fy[i]), (fx[i + 1], fy[i])),
+                         ((fx[i + 1], fy[i]), (fx[i + 1], fy[i + 1]))]
+        scatter(fx, fy, 60, facecolor="none", edgecolor="black", lw=1.2, zorder=3,
+                label="efficient frontier: no candidate is lower on both")
     texts = []
     own = range(found.own)
-    ax.scatter(risk[list(own)], mean[list(own)], s=80, facecolor="none", edgecolor="purple",
-               marker="s", lw=1.3, zorder=4, label="the scenario's own strategies")
+    scatter(risk[list(own)], mean[list(own)], 80, facecolor="none", edgecolor="purple",
+            marker="s", lw=1.3, zorder=4, label="the scenario's own strategies")
     named = list(own) if labels == "own" else [i for i in res.finalist_indices] + list(own)
     w = res.winner_index
     for i in dict.fromkeys(named):
         if i != w:
             texts.append((risk[i], mean[i], found.strategies[i].name, "normal"))
     if w is not None:
-        ax.scatter([risk[w]], [mean[w]], s=300, marker="*", color="gold", edgecolor="black",
-                   lw=1, zorder=5, label=f"winner (validated): {found.strategies[w].name}")
+        scatter([risk[w]], [mean[w]], 300, marker="*", color="gold", edgecolor="black",
+                lw=1, zorder=5, label=f"winner (validated): {found.strategies[w].name}")
         texts.append((risk[w], mean[w], f"winner: {found.strategies[w].name}", "bold"))
     ox, oy = res.oracle_risk, out.oracle_mean
-    ax.scatter([ox], [oy], s=70, marker="D", color="black", zorder=6,
-               label="hindsight plan: the cheapest that blocks nobody (knows the future)")
+    scatter([ox], [oy], 70, marker="D", color="black", zorder=6,
+            label="hindsight plan: the cheapest that blocks nobody (knows the future)")
     if limits is not None:
         ax.set_xlim(*limits[0])
         ax.set_ylim(*limits[1])
@@ -284,38 +317,104 @@ def _candidates_panel(ax, res, risk, mean, front, labels, limits=None):
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(FuncFormatter(thousands))
     ax.grid(alpha=0.3, which="major")
-    _place_labels(ax, texts)
+    return texts, marks, segments
 
 
-def _place_labels(ax, labels):
-    """Labels beside their points, nudged apart vertically (in display
-    space) so that none sits on another."""
+# where a label may go, around its point: right, left, then the diagonals,
+# above and below; each tried at growing distances (pixels)
+DIRECTIONS = ((1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1))
+DISTANCES = (6, 14, 26, 42, 64, 95, 140, 200)
+
+
+def _place_labels(ax, labels, marks=(), segments=()):
+    """Labels near their points, where none covers another label, any
+    marker (`marks`: (x, y, area in points^2)) or line (`segments`: ((x0,
+    y0), (x1, y1)), horizontal or vertical) and each stays inside the
+    axes; a label away from its point gets a leader line. Labels of points
+    that fall on one another are joined into one (a line each). Placed
+    greedily, the winner first; where no free place exists near a point,
+    the place that covers the least."""
     if not labels:
         return
     fig = ax.figure
     fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
     trans = ax.transData
-    pts = [(trans.transform((x, y)), text, weight) for x, y, text, weight in labels]
-    # labels stack away from the nearer edge: down from points in the upper
-    # half of the axes, up from those in the lower half
-    (_, bottom), (_, top) = ax.transAxes.transform([(0, 0), (1, 1)])
-    step = 11 * fig.dpi / 72          # a line of 8-point text, in pixels
-    placed = []
-    for direction in (-1, 1):
-        group = [p for p in pts if (p[0][1] > (bottom + top) / 2) == (direction < 0)]
-        group.sort(key=lambda p: -direction * p[0][1])
-        for (px, py), text, weight in group:
-            y = py
-            moved = True
-            while moved:              # past every label it would sit on
-                moved = False
-                for qx, qy in placed:
-                    # 0.999: a label moved just past another must not meet it again
-                    if abs(qx - px) < 20 * step and abs(qy - y) < 0.999 * step:
-                        y, moved = qy + direction * step, True
-            placed.append((px, y))
-            ax.annotate(text, xy=trans.inverted().transform((px, py)),
-                        xytext=(10, (y - py) * 72 / fig.dpi), textcoords="offset points",
-                        fontsize=8, fontweight=weight, va="center", zorder=7,
-                        arrowprops=dict(arrowstyle="-", color="gray", lw=0.5)
-                        if abs(y - py) > 3 else None)
+    px_per_pt = fig.dpi / 72
+    groups = []                       # [(px, py), [(x, y, text, weight)]]
+    for x, y, text, weight in labels:
+        px, py = trans.transform((x, y))
+        for (gx, gy), items in groups:
+            if abs(gx - px) < 3 and abs(gy - py) < 3:
+                items.append((x, y, text, weight))
+                break
+        else:
+            groups.append(((px, py), [(x, y, text, weight)]))
+    groups.sort(key=lambda g: (not any(w == "bold" for *_, w in g[1]), -g[0][1]))
+    area = ax.get_window_extent(renderer)
+    obstacles = []
+    for x, y, size in marks:
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        mx, my = trans.transform((x, y))
+        r = math.sqrt(size) / 2 * px_per_pt + 1
+        obstacles.append((mx - r, my - r, mx + r, my + r))
+    for a, b in segments:
+        (ax_, ay), (bx, by) = trans.transform(a), trans.transform(b)
+        if np.isfinite([ax_, ay, bx, by]).all():
+            obstacles.append((min(ax_, bx) - 2, min(ay, by) - 2, max(ax_, bx) + 2,
+                              max(ay, by) + 2))
+    obstacles = np.array(obstacles).reshape(-1, 4)
+    placed = np.zeros((0, 4))
+
+    def cover(box, boxes):
+        if not len(boxes):
+            return 0.0
+        w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+        h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+        return float((w * h).sum())
+
+    for (px, py), items in groups:
+        lines = sorted(((t, w) for _, _, t, w in items), key=lambda tw: tw[1] != "bold")
+        sizes = []
+        for text, weight in lines:
+            probe = ax.text(0, 0, text, fontsize=8, fontweight=weight, transform=None)
+            ext = probe.get_window_extent(renderer)
+            probe.remove()
+            sizes.append((ext.width, ext.height))
+        tw, th = max(w for w, _ in sizes), sum(h for _, h in sizes)
+        best = None
+        for d in DISTANCES:
+            for cx, cy in DIRECTIONS:
+                x0 = px + d * cx if cx > 0 else px + d * cx - tw if cx < 0 else px - tw / 2
+                y0 = py + d * cy if cy > 0 else py + d * cy - th if cy < 0 else py - th / 2
+                box = (x0, y0, x0 + tw, y0 + th)
+                inside = (box[0] >= area.x0 + 2 and box[2] <= area.x1 - 2
+                          and box[1] >= area.y0 + 2 and box[3] <= area.y1 - 2)
+                if not inside:
+                    continue
+                # labels must not meet; markers should not be covered
+                cost = 1e6 * cover(box, placed) + cover(box, obstacles) + 0.5 * d
+                if best is None or cost < best[0]:
+                    best = (cost, box)
+            if best is not None and best[0] < 0.5 * d + 1:    # a free place: take it
+                break
+        if best is None:                  # larger than the axes: beside the point
+            best = (0, (px + 6, py - th / 2, px + 6 + tw, py + th / 2))
+        box = best[1]
+        placed = np.vstack([placed, box])
+        x, y = trans.inverted().transform((px, py))
+        top = box[3]
+        for (text, weight), (_, h) in zip(lines, sizes):     # a line each, top down
+            top -= h
+            ax.annotate(text, xy=(x, y), xytext=((box[0] - px) / px_per_pt,
+                                                 (top - py) / px_per_pt),
+                        textcoords="offset points", fontsize=8, fontweight=weight,
+                        ha="left", va="bottom", zorder=7, annotation_clip=False)
+        near = (min(max(px, box[0]), box[2]), min(max(py, box[1]), box[3]))
+        if math.hypot(near[0] - px, near[1] - py) > 10:     # away from its point: a leader
+            ax.annotate("", xy=(x, y), xytext=((near[0] - px) / px_per_pt,
+                                               (near[1] - py) / px_per_pt),
+                        textcoords="offset points", zorder=7, annotation_clip=False,
+                        arrowprops=dict(arrowstyle="-", color="gray", lw=0.6, shrinkA=1,
+                                        shrinkB=3))

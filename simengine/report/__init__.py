@@ -17,7 +17,8 @@ with the core dependencies.
 """
 from ..tables import (SECTION, Column, format_table, html_table, markdown_table,  # noqa: F401
                       print_table, terminal_width)
-from ..percentiles import (METRIC_LABELS, changes_text, number, percentile_parts,  # noqa: F401
+from ..percentiles import (METRIC_LABELS, bound_label, changes_text,  # noqa: F401
+                           cheapest_strategy, hindsight_bounds, number, percentile_parts,
                            percentile_table, table_records, table_title)
 from ..stats import share_interval  # noqa: F401
 from .runs import FILES, NotARun, Run, load_run, read_manifest, run_changes, run_files  # noqa: F401

@@ -14,6 +14,7 @@ shown beside it, so the gain from pairing is visible.
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,9 +23,10 @@ import numpy as np
 
 from ..percentiles import number, summary_rows
 from ..stats import distribution_stats, mean_interval, sectioning_interval
-from ..tables import Column, compact_interval, interval
+from ..tables import Column, compact_interval, format_table, html_table, interval
 from .runs import Run
 
+PAIRED_P95 = "P95 of B-A"     # the header of the paired differences' P95
 PAIRABLE = ("total_cost", "economic_cost", "tier_cost", "upgrade_cost", "certification_cost",
             "overflow_cost", "lost_value", "peak_contacts", "final_contacts", "first_adds",
             "readds", "churns", "blocked", "lost", "overflowed", "upgrades", "regret")
@@ -140,9 +142,11 @@ def paired_stats(d, replicate=None) -> dict:
     return out
 
 
-@dataclass
+@dataclass(repr=False)
 class Comparison:
-    """Two runs set side by side (tables as (title, columns, rows))."""
+    """Two runs set side by side (tables as (title, columns, rows)). Shown
+    (repr, a notebook) as what changed and one table: the paired
+    differences, or the side-by-side figures when the runs cannot be paired."""
     a: Run
     b: Run
     metric: str
@@ -164,6 +168,30 @@ class Comparison:
                    "The two scenarios are the same.")
         out += [f"  {c}" for c in self.changes]
         return out
+
+    def _shown(self):
+        """The one table the repr shows."""
+        return self.paired if self.paired is not None else self.side
+
+    def _head(self) -> str:
+        return (f"{self.metric}: A {self.a.directory}, B {self.b.directory}"
+                + ("" if self.paired is not None else f" (not paired: {self.unpaired_reason})"))
+
+    def __repr__(self) -> str:
+        """Short: the runs, what changed, one table (`.side`, `.paired`:
+        (title, columns, rows); `.a`, `.b`: the runs)."""
+        return "\n".join([f"<simengine.report.Comparison of {self._head()}>"]
+                          + self.lines()[2:] + [format_table(*self._shown())])
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the same, as an HTML table."""
+        changes = "".join(f"<li>{html.escape(c)}</li>" for c in self.changes)
+        return (f'<div class="simengine-comparison"><p><b>simengine.report.Comparison</b> of '
+                f"{html.escape(self._head())}; tables <code>.side</code>, "
+                f"<code>.paired</code></p>"
+                + (f"<p>What changed from A to B:</p><ul>{changes}</ul>" if changes
+                   else "<p>The two scenarios are the same.</p>")
+                + html_table(*self._shown()) + "</div>")
 
 
 def _side_by_side(a: Run, b: Run, metric: str, strategies):
@@ -187,10 +215,12 @@ def _side_by_side(a: Run, b: Run, metric: str, strategies):
 
 
 def _paired_table(a: Run, b: Run, metric: str, strategies, n_paths):
+    # "P95 of B-A": the P95 of the per-path differences, not the gap between
+    # the two P95s (a mean of differences is the difference of the means)
     columns = [Column("strategy", "left"), Column("mean B-A"),
                Column("95% CI", "right", 0, compact_interval),
                Column("unpaired CI", "right", 2, compact_interval),
-               Column("P95 B-A"), Column("95% CI", "right", 1, compact_interval)]
+               Column(PAIRED_P95), Column("95% CI", "right", 1, compact_interval)]
     rows = []
     replicates = _replicates(a)
     se = [{r["strategy"]: r["se"] for r in summary_rows(run.summary, metric)}

@@ -90,7 +90,8 @@ def _tables(run: Run) -> list[str]:
                  "the fees it saves."),
                 ("cheapest", "Which strategy is cheapest",
                  "The share of paths on which each strategy has the lowest economic cost (ties "
-                 "split), with Wilson's 95% interval.")]
+                 "split), with Wilson's 95% interval, among the strategies one can buy: the "
+                 "hindsight bound knows each path's future and is left out.")]
     for metric, heading, note in sections:
         if metric not in metrics:
             continue
@@ -114,7 +115,8 @@ def _figures(run: Run, files) -> list[str]:
 def _facts(run: Run) -> str:
     m = run.manifest
     machine = m.get("machine", {})
-    executor = m.get("executor", {})
+    # the threads have a row of their own (the executor's record repeats them)
+    executor = {k: v for k, v in m.get("executor", {}).items() if k != "threads"}
 
     def seconds(key):
         v = m.get(key)
@@ -130,7 +132,7 @@ def _facts(run: Run) -> str:
         ("engine version", m.get("engine_version")),
         ("executor", ", ".join(f"{v}" if k == "executor" else f"{k} {v}"
                                for k, v in executor.items()) or None),
-        ("threads", m.get("threads")),
+        ("threads", m.get("threads", m.get("executor", {}).get("threads"))),
         ("simulation time (compile excluded)", seconds("wall_seconds")),
         ("compile time", seconds("compile_seconds")),
         ("customer events", f"{m['customer_events']:,}" if "customer_events" in m else None),

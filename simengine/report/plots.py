@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import store
+from ..percentiles import bound_label
 from .runs import Run, load_run
 
 PLOTS = ("cost_distribution.png", "contacts_vs_capacity.png", "yearly_cost.png")
@@ -56,6 +57,18 @@ def save_figure(fig, path: Path):
     finally:
         pyplot().close(fig)
     return path
+
+
+def _strategies(run: Run) -> list:
+    """The run's strategies, the hindsight bounds (oracles) last, as in the
+    tables."""
+    return ([s for s in run.strategies if s not in run.oracles]
+            + [s for s in run.strategies if s in run.oracles])
+
+
+def _name(run: Run, strategy: str) -> str:
+    """A strategy as a plot names it: an oracle as the hindsight bound."""
+    return bound_label(strategy) if strategy in run.oracles else strategy
 
 
 def _colors(strategies):
@@ -101,7 +114,7 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
     with P50 and P95 marked. An axis spanning more than 30x is logarithmic."""
     plt = pyplot()
     from matplotlib.ticker import FuncFormatter, MaxNLocator
-    strategies = run.strategies
+    strategies = _strategies(run)
     colors = _colors(strategies)
     panels = [("total_cost", "Fees paid (total_cost)"),
               ("economic_cost", "Fees + lost customer value (economic_cost)")]
@@ -147,7 +160,7 @@ def plot_cost_distribution(run: Run, path=None) -> Path:
             ax.set_xlabel("yuan per path over the whole horizon")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y)
-    axes[0].set_yticklabels(strategies)
+    axes[0].set_yticklabels([_name(run, s) for s in strategies])
     axes[0].set_ylim(-0.7, S - 0.3)
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], marker="o", ls="", color="white", mec="black", ms=7,
@@ -186,7 +199,7 @@ def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
     """One panel per strategy: WeCom contacts over time (P5-P95 band, median)
     against the capacity bought (median, P5-P95 range)."""
     plt = pyplot()
-    strategies = run.strategies
+    strategies = _strategies(run)
     S = len(strategies)
     ncols = min(4, S)
     nrows = math.ceil(S / ncols)
@@ -210,7 +223,7 @@ def plot_contacts_vs_capacity(run: Run, path=None) -> Path:
                     lw=1.5, ls="--")
         ax.fill_between(months, k5, k95, step="pre", color="tab:red", alpha=0.12, lw=0)
         ax.step(months, k50, where="pre", color="tab:red", lw=2)
-        ax.set_title(s, fontsize=11)
+        ax.set_title(_name(run, s), fontsize=11)
         ax.grid(alpha=0.3)
         _yuan_axis(ax.yaxis)
     for ax in axes[-1]:
@@ -255,7 +268,7 @@ def plot_yearly_cost(run: Run, path=None) -> Path:
     """Per strategy and billing year: mean fees stacked by component, with the
     P5-P95 range of that year's total as a whisker."""
     plt = pyplot()
-    strategies = run.strategies
+    strategies = _strategies(run)
     S = len(strategies)
     periods = np.unique(run.periods.column("period").to_numpy())
     K = len(periods)
@@ -282,7 +295,7 @@ def plot_yearly_cost(run: Run, path=None) -> Path:
                             xytext=(0, -4), textcoords="offset points", ha="center",
                             va="top", fontsize=7, color="dimgray")
     ax.set_xticks(np.arange(S))
-    ax.set_xticklabels(strategies)
+    ax.set_xticklabels([_name(run, s).replace(" (", "\n(") for s in strategies])
     ax.tick_params(axis="x", pad=14 if K <= 6 else 4, length=0)
     ax.set_xlim(-0.6, S - 0.4)
     ax.set_ylabel("yuan per billing year")
@@ -292,11 +305,13 @@ def plot_yearly_cost(run: Run, path=None) -> Path:
     from matplotlib.patches import Patch
     handles = [Patch(color=col, label=f"{lab}, mean") for _, lab, col in COMPONENTS]
     handles.append(Line2D([], [], color="black", lw=1.2, label="P5 to P95 of the year's total"))
-    ax.legend(handles=handles, loc="upper left", fontsize=9, framealpha=0.9)
+    # under the plot, not over the bars
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9,
+               frameon=False)
     period_days = run.manifest.get("scenario", {}).get("billing", {}).get("period_days", 365)
     ax.set_title(f"{run.scenario_name}: fees per strategy and billing year "
                  f"(Y1..Y{K}, {period_days}-day periods)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return save_figure(fig, path or run.directory / "yearly_cost.png")
 
 

@@ -6,12 +6,15 @@
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from .. import schema, store
+from ..percentiles import changes_text, percentile_parts
+from ..tables import format_table, html_table
 
 # the columns the report reads from each table; all of them are schema columns
 REPORT_COLUMNS = {
@@ -38,9 +41,10 @@ def run_files(fmt: str = "arrow") -> tuple:
 FILES = run_files("arrow")
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
-    """A run directory read back: its tables and manifest."""
+    """A run directory read back: its tables and manifest. Shown (repr, a
+    notebook) as one line and its table of total_cost, as a Result is."""
     directory: Path
     manifest: dict
     paths: pa.Table
@@ -74,6 +78,38 @@ class Run:
             return str(self.manifest["scenario"]["scenario"]["name"])
         except (KeyError, TypeError):
             return self.directory.parent.name
+
+    def describe(self) -> str:
+        """One line: the directory, scenario, strategies, paths, horizon,
+        seed and the command line's changes."""
+        S, n, years = len(self.strategies), self.manifest.get("paths", 0), self.horizon_years
+        return (f"{self.directory}: {self.scenario_name!r}, {S} strateg{'y' if S == 1 else 'ies'}"
+                f" x {n:,} path{'s' * (n != 1)} over {years} year{'s' * (years != 1)}, seed "
+                f"{self.manifest.get('seed')}{changes_text(self.changes)}")
+
+    def _table_parts(self):
+        return percentile_parts(self.summary, "total_cost", self.horizon_years, self.strategies,
+                                self.changes)
+
+    def __repr__(self) -> str:
+        """Short: the run and its table of total_cost (the tables are
+        `.paths`, `.periods`, `.monthly`, `.summary`; `.manifest`)."""
+        try:
+            table = format_table(*self._table_parts())
+        except ValueError:              # a summary without total_cost
+            table = ""
+        return f"<simengine.report.Run {self.describe()}>" + (f"\n{table}" if table else "")
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the same, as an HTML table."""
+        try:
+            table = html_table(*self._table_parts())
+        except ValueError:
+            table = ""
+        return (f'<div class="simengine-run"><p><b>simengine.report.Run</b> '
+                f"{html.escape(self.describe())}; tables <code>.paths</code>, "
+                f"<code>.periods</code>, <code>.monthly</code>, <code>.summary</code> "
+                f"(pyarrow), <code>.manifest</code></p>{table}</div>")
 
 
 def run_changes(manifest) -> list:

@@ -2,6 +2,12 @@
 strategy, the cheapest strategy per point and where along each swept key it
 changes (crossovers); `report.md` and one plot per swept axis.
 
+An oracle strategy (the hindsight plan) knows each path's future: it is a
+bound, not a strategy one can buy, so it is never "cheapest" nor a
+crossover; the tables show it labelled as the hindsight bound, the plots as
+a thin dark dashed line drawn over the others (a strategy that matches it
+stays visible beneath).
+
 Tables are data (`SweepTable`: title, columns, rows) printed with the one
 table formatter of `simengine.tables`, and written to report.md as
 Markdown with the same cells. matplotlib is imported inside the functions
@@ -12,14 +18,16 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from .. import store
+from ..percentiles import BOUND, bound_label
 from ..tables import SECTION, Column, markdown_table, print_table
 from .spec import text_value
-from .storage import SweepError, read_manifest, read_sweep_summary
+from .storage import DONE, SweepError, read_manifest, read_sweep_summary
 
 REPORT_METRICS = ("total_cost", "economic_cost")
 REPORT_STATS = ("p50", "p95")
@@ -48,6 +56,28 @@ def cheapest(values: dict, order, previous=None):
     best = min(values.values())
     tied = [s for s in order if s in values and values[s] == best]
     return previous if previous in tied else tied[0]
+
+
+def sweep_bounds(root: Path, m: dict) -> list:
+    """The sweep's oracle strategies, in strategy order: read from its
+    finished points' markers (each holds its run's resolved scenario)."""
+    found = set()
+    done = Path(root) / DONE
+    for f in sorted(done.glob("*.json")) if done.is_dir() else []:
+        try:
+            strategies = store.read_json(f)["run"]["scenario"]["strategy"]
+            found |= {st["name"] for st in strategies if st.get("renewal") == "oracle"}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [s for s in m["strategies"] if s in found]
+
+
+def _buyable(strategies, bounds) -> list:
+    return [s for s in strategies if s not in bounds]
+
+
+def _bound_note(bounds) -> str:
+    return (f"; {', '.join(bounds)}, the {BOUND}, left out" if bounds else "")
 
 
 def report_data(summary) -> dict:
@@ -139,11 +169,12 @@ def _yuan(v, _=None):
     return f"{v:,.0f}"
 
 
-def _zoom(ax, idx, data, strategies, metric, stat):
+def _zoom(ax, idx, data, strategies, metric, stat, bounds=()) -> str:
     """Keep the competitive range in view: the y axis runs from 0 to just
     above the dearest line that stays within ZOOM times the largest (over x)
-    of the cheapest value; dearer lines run off the top, and every one of
-    them is named in the panel (those only partly above marked so)."""
+    of the cheapest value (among the strategies one can buy); dearer lines
+    run off the top, and the note returned names every one of them (those
+    only partly above marked so); "" when none does."""
     lines = {}
     for s in strategies:
         vals = [data[pi][(s, metric, stat)] for pi in idx
@@ -154,22 +185,20 @@ def _zoom(ax, idx, data, strategies, metric, stat):
     lows = []
     for pi in idx:
         if pi is not None:
-            vals = [data[pi][(s, metric, stat)] for s in lines if (s, metric, stat) in data[pi]]
+            vals = [data[pi][(s, metric, stat)] for s in lines
+                    if s not in bounds and (s, metric, stat) in data[pi]]
             if vals:
                 lows.append(min(vals))
     if not lows or min(lows) < 0:
-        return
+        return ""
     limit = ZOOM * max(lows)
     kept = [max(v) for v in lines.values() if max(v) <= limit]
     if len(kept) == len(lines) or not kept or max(kept) <= 0:
         ax.set_ylim(bottom=0)
-        return
+        return ""
     top = 1.15 * max(kept)
     ax.set_ylim(0, top)
-    note = off_scale_note(lines, top)
-    if note:
-        ax.text(0.98, 0.97, note, transform=ax.transAxes, ha="right", va="top", fontsize=7,
-                color="0.35", wrap=True)
+    return off_scale_note(lines, top)
 
 
 def off_scale_note(lines: dict, top: float) -> str:
@@ -188,16 +217,23 @@ def _x_positions(xs):
     return pos, numeric, numeric and min(pos) > 0 and max(pos) / min(pos) >= 20
 
 
-def _panel(ax, view, idx, data, strategies, crossings, metric, stat):
+def _panel(ax, view, idx, data, strategies, crossings, metric, stat, bounds=()) -> str:
+    """Draw one panel; return its off-scale note ("" when none)."""
     from matplotlib.ticker import FuncFormatter, NullLocator
     xs = view["xs"]
     pos, numeric, logx = _x_positions(xs)
-    for si, s in enumerate(strategies):
+    for si, s in enumerate(_buyable(strategies, bounds)):
         pts = [(pos[i], data[pi][(s, metric, stat)]) for i, pi in enumerate(idx)
                if pi is not None and (s, metric, stat) in data[pi]]
         if pts:
-            ax.plot(*zip(*pts), marker="o", ms=3.5, lw=1.6, color=f"C{si % 10}",
-                    ls=["-", "--", "-.", ":"][(si // 10) % 4], label=s)
+            ax.plot(*zip(*pts), marker="o", ms=3.5, lw=1.8, color=f"C{si % 10}",
+                    ls=["-", "--", "-.", ":"][(si // 10) % 4], label=s, zorder=2)
+    for s in bounds:        # over the others, thin and dashed: what matches it shows beneath
+        pts = [(pos[i], data[pi][(s, metric, stat)]) for i, pi in enumerate(idx)
+               if pi is not None and (s, metric, stat) in data[pi]]
+        if pts:
+            ax.plot(*zip(*pts), color="0.1", lw=1.0, ls=(0, (4, 2.5)), label=bound_label(s),
+                    zorder=3)
     for cr in crossings:
         a, b = (pos[i] for i in cr["at"])
         mid = math.sqrt(a * b) if logx else (a + b) / 2
@@ -207,7 +243,7 @@ def _panel(ax, view, idx, data, strategies, crossings, metric, stat):
                     color="0.3", rotation=90, va="bottom")
     if logx:
         ax.set_xscale("log")
-    _zoom(ax, idx, data, strategies, metric, stat)
+    note = _zoom(ax, idx, data, strategies, metric, stat, bounds)
     if not numeric or len(xs) <= 12:
         ax.set_xticks(pos, [", ".join(text_value(v) for v in x) for x in xs])
         ax.xaxis.set_minor_locator(NullLocator())
@@ -218,23 +254,40 @@ def _panel(ax, view, idx, data, strategies, crossings, metric, stat):
     ax.yaxis.set_major_formatter(FuncFormatter(_yuan))
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=7)
+    return note
 
 
-def plot_axis(view, data, strategies, crossings, path: Path, title) -> Path:
+NOTE_WIDTH = 58         # characters of an off-scale note on one line of a panel
+
+
+def plot_axis(view, data, strategies, crossings, path: Path, title, bounds=()) -> Path:
     """P50 and P95 of total and economic cost against one axis's values, a
-    line per strategy, a row of panels per combination of the other axes."""
+    line per strategy (the hindsight bounds dashed), a row of panels per
+    combination of the other axes. A panel's off-scale note sits between
+    its title and its plot, where no line or title can cover it."""
     from matplotlib.figure import Figure
     rows = view["rows"]
     panels = [(m, s) for m in REPORT_METRICS for s in REPORT_STATS]
     fig = Figure(figsize=(3.6 * len(panels), 2.9 * len(rows) + 1.2), layout="constrained")
     axs = fig.subplots(len(rows), len(panels), squeeze=False)
+    notes = {}
+    for r, (label, idx) in enumerate(rows):
+        for c, (metric, stat) in enumerate(panels):
+            mine = [cr for cr in crossings
+                    if cr["row"] == label and cr["metric"] == metric and cr["stat"] == stat]
+            notes[r, c] = textwrap.wrap(_panel(axs[r][c], view, idx, data, strategies, mine,
+                                               metric, stat, bounds), NOTE_WIDTH)
+    # one title height for the whole figure, so that the panels line up
+    lines = max((len(n) for n in notes.values()), default=0)
     for r, (label, idx) in enumerate(rows):
         for c, (metric, stat) in enumerate(panels):
             ax = axs[r][c]
-            mine = [cr for cr in crossings
-                    if cr["row"] == label and cr["metric"] == metric and cr["stat"] == stat]
-            _panel(ax, view, idx, data, strategies, mine, metric, stat)
-            ax.set_title(f"{metric} {stat.upper()}" + (f"\n{label}" if label else ""), fontsize=9)
+            if notes[r, c]:
+                ax.annotate("\n".join(notes[r, c]), (0.5, 1), xycoords="axes fraction",
+                            xytext=(0, 3), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=7, color="0.35")
+            ax.set_title(f"{metric} {stat.upper()}" + (f"\n{label}" if label else ""),
+                         fontsize=9, pad=6 + 9 * lines)
             if r == len(rows) - 1:
                 ax.set_xlabel(", ".join(view["keys"]), fontsize=8)
             if c == 0:
@@ -253,9 +306,10 @@ def _key_columns(keys):
     return [Column(k, "left") for k in keys]
 
 
-def cheapest_table(m, points, data) -> SweepTable:
-    """The cheapest strategy per point, by P50/P95 of total and economic cost."""
-    strategies, keys = m["strategies"], m["keys"]
+def cheapest_table(m, points, data, bounds=()) -> SweepTable:
+    """The cheapest strategy per point, by P50/P95 of total and economic
+    cost, among the strategies one can buy (the hindsight bounds left out)."""
+    strategies, keys = _buyable(m["strategies"], bounds), m["keys"]
     stats = [(metric, stat) for metric in REPORT_METRICS for stat in REPORT_STATS]
     # economic P50 is the headline; narrower terminals lose the others first
     priority = {("economic_cost", "p50"): 0, ("economic_cost", "p95"): 1,
@@ -267,22 +321,27 @@ def cheapest_table(m, points, data) -> SweepTable:
             + [_cheapest_of(data[p["index"]], strategies, metric, stat) for metric, stat in stats]
             for p in points]
     changes = "".join(f", {c}" for c in m.get("command_line") or ())
-    return SweepTable(f"Cheapest strategy per point ({m['name']}{changes})", columns, rows)
+    return SweepTable(f"Cheapest strategy per point ({m['name']}{changes}{_bound_note(bounds)})",
+                      columns, rows)
 
 
-def costs_table(m, points, data) -> SweepTable:
+def costs_table(m, points, data, bounds=()) -> SweepTable:
     """P50/P95 of total and economic cost by point and strategy; `*` marks
-    the cheapest economic cost."""
-    strategies, keys = m["strategies"], m["keys"]
+    the cheapest economic cost among the strategies one can buy; the
+    hindsight bounds come last in each point, labelled so."""
+    keys = m["keys"]
+    buyable = _buyable(m["strategies"], bounds)
+    strategies = buyable + [s for s in m["strategies"] if s in bounds]
     columns = _key_columns(keys) + [Column("strategy", "left")] + [
         Column(f"{metric.split('_')[0]} {stat.upper()}", "right", int(metric == "total_cost"))
         for metric in REPORT_METRICS for stat in REPORT_STATS]
     rows = []
     for p in points:
         d = data[p["index"]]
-        best = {stat: _cheapest_of(d, strategies, "economic_cost", stat) for stat in REPORT_STATS}
+        best = {stat: _cheapest_of(d, buyable, "economic_cost", stat) for stat in REPORT_STATS}
         for s in strategies:
-            cells = [text_value(p["values"][k]) for k in keys] + [s]
+            cells = [text_value(p["values"][k]) for k in keys] + [
+                bound_label(s) if s in bounds else s]
             for metric in REPORT_METRICS:
                 for stat in REPORT_STATS:
                     v = _money(d.get((s, metric, stat)))
@@ -295,14 +354,20 @@ def costs_table(m, points, data) -> SweepTable:
 
 def result_table(sweep, run) -> SweepTable:
     """The table `simengine sweep` prints: the cheapest strategy per point by
-    P50 and P95 of economic cost (blank for a point not finished)."""
+    P50 and P95 of economic cost (blank for a point not finished), among
+    the strategies one can buy (an oracle is the hindsight bound)."""
     data = report_data(read_sweep_summary(run.directory))
+    bounds = {st.name for p in sweep.points for st in p.scenario.strategies
+              if st.renewal == "oracle"}
+    buyable = _buyable(sweep.strategies, bounds)
     columns = _key_columns(sweep.keys) + [Column("P50", "left"), Column("P95", "left")]
     rows = [[text_value(p.values[k]) for k in sweep.keys]
-            + [_cheapest_of(data.get(p.index, {}), sweep.strategies, "economic_cost", stat)
+            + [_cheapest_of(data.get(p.index, {}), buyable, "economic_cost", stat)
                for stat in REPORT_STATS]
             for p in sweep.points]
-    return SweepTable(f"Sweep {sweep.name}: cheapest strategy by economic cost", columns, rows)
+    left_out = _bound_note([s for s in sweep.strategies if s in bounds])
+    return SweepTable(f"Sweep {sweep.name}: cheapest strategy by economic cost{left_out}",
+                      columns, rows)
 
 
 # --------------------------------------------------------------------------
@@ -340,7 +405,7 @@ def _crossover_text(m, cr, code=str) -> str:
             f"between {cr['between'][0]} and {cr['between'][1]}")
 
 
-def _write_plots(root, m, views, data, crossings) -> tuple[list, list]:
+def _write_plots(root, m, views, data, crossings, bounds=()) -> tuple[list, list]:
     """(files written, report.md lines of the plots section)."""
     written, md = [], ["## Plots", ""]
     for v in views:
@@ -356,7 +421,7 @@ def _write_plots(root, m, views, data, crossings) -> tuple[list, list]:
                  + (f" ({note})" if note else ""))
         written.append(plot_axis(v, data, m["strategies"],
                                  [c for c in crossings if c["axis"] == v["axis"]],
-                                 root / "plots" / f"{name}.png", title))
+                                 root / "plots" / f"{name}.png", title, bounds))
         md += [f"### {', '.join(v['keys'])}", ""]
         if note:
             md += [note[0].upper() + note[1:] + "; dotted lines mark where the cheapest "
@@ -377,8 +442,9 @@ def report_sweep(directory) -> SweepReport:
     if not points:
         raise SweepError(f"{root}: no finished points to report; run the sweep first")
     views = axis_views(m, data)
-    crossings = [c for v in views for c in crossovers(v, data, m["strategies"])]
-    cheap, costs = cheapest_table(m, points, data), costs_table(m, points, data)
+    bounds = sweep_bounds(root, m)
+    crossings = [c for v in views for c in crossovers(v, data, _buyable(m["strategies"], bounds))]
+    cheap, costs = cheapest_table(m, points, data, bounds), costs_table(m, points, data, bounds)
     n_all = len(m["points"])
     md = [f"# Sweep `{m['name']}`", ""] + ([m["description"], ""] if m.get("description") else [])
     md += [f"{len(points)} of {n_all} points finished; swept keys: "
@@ -387,14 +453,17 @@ def report_sweep(directory) -> SweepReport:
            + (f" Command-line changes to every point: {', '.join(m['command_line'])}."
               if m.get("command_line") else ""),
            "Costs in yuan per horizon; P50/P95 across paths. Economic cost = total cost + "
-           "lost value.", "",
+           "lost value."
+           + (f" {', '.join(f'`{b}`' for b in bounds)}: the {BOUND} (the cheapest plan that "
+              "blocks nobody, chosen knowing each path's future), not a strategy one can "
+              "buy: never counted as cheapest." if bounds else ""), "",
            "## Cheapest strategy per point", "", markdown_table(cheap.columns, cheap.rows),
            "", "## Crossovers", ""]
     md += ([f"- {_crossover_text(m, c, lambda k: f'`{k}`')}" for c in crossings] or
            ["- none: the cheapest strategy is the same at every point of each line"])
     md += ["", "## P50 / P95 by point and strategy", "", "`*` marks the cheapest economic cost.",
            "", markdown_table(costs.columns, costs.rows), ""]
-    written, plots_md = _write_plots(root, m, views, data, crossings)
+    written, plots_md = _write_plots(root, m, views, data, crossings, bounds)
     written.append(store.write_text(root / "report.md", "\n".join(md + plots_md) + "\n"))
     notes = [] if m.get("complete", True) else [
         f"{n_all - len(points)} point(s) not finished: rerun the sweep to complete it"]
