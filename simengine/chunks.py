@@ -6,7 +6,9 @@ Executors (executor.py) call these; nothing here calls back up.
 """
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -85,19 +87,42 @@ def concat(parts) -> RawOutputs:
 def compile_kernels(packed: PackedScenario) -> float:
     """Compile (or load from numba's cache) the kernels for this packed
     scenario's types by simulating no path; returns the seconds it took.
-    A Ctrl-C (or SIGTERM) meanwhile is raised once compilation returns."""
+    A Ctrl-C (or SIGTERM) meanwhile is acknowledged at once on stderr and
+    raised once compilation returns."""
     def compile_now():
         out = allocate_outputs(packed, np.zeros(0, np.int64))
         simulate_into(packed, 0, out, 0, 0)
     start = time.perf_counter()
-    _with_signals_held(compile_now)
+    _with_signals_held(compile_now, lambda signum: _acknowledge(signum, start))
     return time.perf_counter() - start
 
 
-def _with_signals_held(work):
+SIGNAL_WORDS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+def _acknowledge(signum, start):
+    """Say at once that a held signal was heard, and when it will act: a
+    first compilation takes 20 to 60 s (a load from numba's cache, well
+    under a second, would have returned already). Prompt: numba's compiler
+    is mostly Python, so the handler runs within a second even while LLVM
+    works (0.85 s at most, measured on the default's kernels). Written with
+    os.write: the handler may run while Python is inside another write to
+    stderr."""
+    text = (f"\nsimengine: {SIGNAL_WORDS.get(signum, 'signal')} received; it takes effect when "
+            "the kernels' compilation returns (a first compilation takes 20 to 60 s; "
+            f"{time.perf_counter() - start:.0f} s so far)\n")
+    try:
+        os.write(sys.stderr.fileno(), text.encode())
+    except (AttributeError, OSError, ValueError):    # stderr replaced (a test's capture)
+        print(text, end="", file=sys.stderr, flush=True)
+
+
+def _with_signals_held(work, acknowledge=None):
     """Run `work()` with the Python handlers of SIGINT and SIGTERM held back,
     then (whether it returned or raised) run the handler of each signal that
-    arrived: KeyboardInterrupt after a Ctrl-C.
+    arrived: KeyboardInterrupt after a Ctrl-C. `acknowledge(signum)` is
+    called as each kind of signal first arrives (the user is told at once
+    that it was heard; it acts later).
 
     LLVM generates machine code in C and then calls llvmlite's object-cache
     hook, a ctypes callback: a signal that arrived meanwhile has its handler
@@ -110,6 +135,8 @@ def _with_signals_held(work):
     held, previous = [], {}
 
     def hold(signum, frame):
+        if acknowledge is not None and signum not in held:
+            acknowledge(signum)
         held.append(signum)
 
     if threading.current_thread() is threading.main_thread():

@@ -9,9 +9,11 @@ place whole.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -25,6 +27,40 @@ import pyarrow.parquet as pq
 from .version import __version__
 
 FORMATS = ("arrow", "parquet")
+CHANGE_CHARS = re.compile(r"[^A-Za-z0-9_.=,-]+")
+CHANGES_LIMIT = 60          # characters of a folder name's changes suffix
+
+
+def name_hash(text: str, n=8) -> str:
+    """A short hash of `text`, to tell apart names cut to a length."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
+
+
+def changes_suffix(scale=None, overrides=(), paths=None, limit=CHANGES_LIMIT) -> str:
+    """What --scale, --set and --paths changed, as the tail of an output
+    folder's name (`_scale=0.1_billing.rule=cumulative`), so that outputs
+    with different changes are told apart in a listing and never share a
+    folder. At most `limit` characters after the `_`: when they do not
+    fit, whole ones are kept (never a key cut in two) and the rest is named
+    by their number and a hash of all of them (`_scale=0.1_2-more-1a2b3c4d`),
+    so names stay unique; the manifest and every report name them in full."""
+    parts = ([f"scale={scale:g}"] if scale else []) + [
+        "".join(str(x).split()) for x in overrides or ()] + (
+        [f"paths={paths}"] if paths is not None else [])
+    parts = [t for t in (CHANGE_CHARS.sub("_", p).strip("_.") for p in parts) if t]
+    text = "_".join(parts)
+    if not text:
+        return ""
+    if len(text) <= limit:
+        return "_" + text
+    tag = name_hash(text)
+
+    def cut(k):             # the first k changes, then the number left and the hash
+        return "_" + "_".join(parts[:k] + [f"{len(parts) - k}-more-{tag}"])
+    k = 0
+    while k < len(parts) - 1 and len(cut(k + 1)) - 1 <= limit:
+        k += 1
+    return cut(k)
 
 
 def _umask() -> int:

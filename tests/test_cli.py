@@ -210,6 +210,41 @@ def test_run_prints_table_and_directory(first_run):
     assert "24 paths" in first_run.stderr and "\r" not in first_run.stderr
 
 
+def test_run_names_the_cheapest_in_economic_cost_under_the_table_of_fees(first_run, run_dir):
+    """The table is fees (total_cost); the line under it names the strategy
+    cheapest in economic cost at P50 (never the oracle, a hindsight bound)
+    and the command that shows them all."""
+    summary = store.read_table(run_dir / "summary.arrow").to_pylist()
+    econ = {r["strategy"]: (r["p50"], r["mean"]) for r in summary
+            if r["metric"] == "economic_cost" and r["strategy"] != "oracle"}
+    best = min(econ, key=econ.get)
+    text = " ".join(first_run.stdout.split())          # as one line, wrapped or not
+    assert (f"Cheapest in economic cost (fees + lost customer value) at P50: {best}, "
+            f"{econ[best][0]:,.0f} yuan") in text
+    assert "(oracle: a hindsight bound, not counted)" in text
+    assert "See simengine report run1 --metric economic_cost" in text
+    assert text.index("Cheapest in economic cost") > text.index("oracle ")   # under the table
+
+
+def test_the_cheapest_in_economic_cost_is_never_the_oracle_nor_the_fees_alone():
+    rows = []
+    for name, fees, econ in (("no-purchase", 9_000, 9_900_000), ("fit", 10_500, 10_600),
+                             ("fixed", 69_000, 69_000), ("oracle", 10_400, 10_400)):
+        for metric, p50 in (("total_cost", fees), ("economic_cost", econ)):
+            rows.append({"strategy": name, "metric": metric, "p50": float(p50),
+                         "mean": float(p50)})
+    summary = pa.Table.from_pylist(rows)
+    names = ["no-purchase", "fit", "fixed", "oracle"]
+    line = cli.commands.economic_cost_line(summary, names, ["oracle"], "results/x")
+    assert line == ("Cheapest in economic cost (fees + lost customer value) at P50: fit, 10,600 "
+                    "yuan; no-purchase, cheapest in fees, 9,900,000 (oracle: a hindsight bound, "
+                    "not counted). See simengine report results/x --metric economic_cost")
+    wrapped = cli.commands.economic_cost_line(summary, names, ["oracle"], "results/x", width=60)
+    assert all(len(x) <= 60 for x in wrapped.splitlines()[:-1])
+    assert wrapped.splitlines()[-1].endswith("simengine report results/x --metric economic_cost")
+    assert cli.commands.economic_cost_line(summary, ["fit", "oracle"], ["oracle"], "x") is None
+
+
 def test_second_run_writes_a_different_directory(workdir):
     dirs = []
     for _ in range(2):
@@ -328,6 +363,66 @@ def test_report_on_something_that_is_not_a_run(workdir, monkeypatch, capsys):
         assert words in err and "Traceback" not in err, (target, err)
 
 
+def test_report_prints_the_table_of_a_run_it_cannot_write_in(workdir, run_dir, monkeypatch,
+                                                             capsys, tmp_path):
+    """A read-only run directory: the table (and the economic-cost line),
+    then a warning that the plots could not be written, exit 0; --html,
+    asked for, is exit 2 after the table."""
+    monkeypatch.chdir(workdir)
+
+    def read_only(*a, **k):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(report, "write_plots", read_only)
+    monkeypatch.setattr(report, "write_html", read_only)
+    assert cli.main(["report", "run1"]) == 0
+    out, err = capsys.readouterr()
+    assert "P95 95% CI" in out and "vip-first" in out and "Cheapest in economic cost" in out
+    assert "warning: run1: cannot write the plots: Permission denied" in err
+    assert "wrote" not in out
+    assert cli.main(["report", "run1", "--html"]) == 2
+    out, err = capsys.readouterr()
+    assert "P95 95% CI" in out and "error: run1: cannot write report.html" in err
+    # a directory that really refuses files (not as root, who may write anywhere)
+    if os.geteuid() != 0:
+        monkeypatch.undo()
+        copy = tmp_path / "read-only"
+        __import__("shutil").copytree(run_dir, copy)
+        copy.chmod(0o555)
+        try:
+            assert cli.main(["report", str(copy)]) == 0
+            out, err = capsys.readouterr()
+            assert "P95 95% CI" in out and "cannot write the plots" in err
+        finally:
+            copy.chmod(0o755)
+
+
+def test_report_on_a_folder_of_runs_lists_them_and_an_optimize_output_points_to_its_run(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    runs = [Path("results") / "tiny" / f"2024010{i}-120000-abcdef" for i in range(1, 8)]
+    for i, d in enumerate(runs):
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text('{"kind": "run"}')
+        os.utime(d, (1_700_000_000 + i, 1_700_000_000 + i))
+    for target in ("results/tiny", "results"):
+        assert cli.main(["report", target]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {target}: not a run but a folder of 7 runs; report one of them " \
+            "(the newest first, 2 older not shown):" in err
+        listed = re.findall(r"^  simengine report (\S+)$", err, re.M)
+        assert listed == [str(d) for d in runs[::-1][:5]]
+    opt = tmp_path / "opt"
+    (opt / "validation").mkdir(parents=True)
+    (opt / "manifest.json").write_text('{"kind": "optimize"}')
+    (opt / "validation" / "manifest.json").write_text('{"kind": "run"}')
+    assert cli.main(["report", str(opt)]) == 2
+    err = capsys.readouterr().err
+    assert f"the output of `simengine optimize`, not a run; its run is {opt / 'validation'}" \
+        in err and err.rstrip().endswith(f"simengine report {opt / 'validation'}")
+    assert cli.main(["compare", str(opt), str(runs[0])]) == 2
+    assert f"give {opt / 'validation'} to compare instead" in capsys.readouterr().err
+
+
 def test_report_dispatches_sweep_directories(tmp_path, monkeypatch, capsys):
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sweep"}))
     import simengine.sweeps as sweeps
@@ -386,6 +481,8 @@ def test_interrupt_leaves_nothing_that_looks_complete(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = proc.stderr.readline()          # "...: running 5,000 paths ..."
+        while first.startswith("warning: "):   # 625 paths per replicate: not a power of two
+            first = proc.stderr.readline()
         assert "running" in first, first
         time.sleep(1.5)
         sent = time.perf_counter()
@@ -436,14 +533,31 @@ def test_ctrl_c_while_compiling_is_not_lost(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     (work / "tiny.toml").write_text(TINY)
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-c", CTRL_C_IN_LLVM_CALLBACK, "run", "tiny.toml", "--paths", "4",
          "--out", "interrupted"],
         cwd=work, env=_env(NUMBA_CACHE_DIR=str(tmp_path / "numba-cache")),
-        capture_output=True, text=True, timeout=240,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    err = proc.stderr
+    heard = []                          # (when, line) of each line of stderr
+    try:
+        for line in proc.stderr:
+            heard.append((time.perf_counter(), line))
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ended = time.perf_counter()
+    err = "".join(line for _, line in heard)
     assert "compiling" in err and "SIGINT in llvmlite's callback" in err, err
+    # acknowledged at once, saying when it acts; acted on when compiling returned
+    sent = next(t for t, line in heard if "SIGINT in llvmlite's callback" in line)
+    ack = [(t, line) for t, line in heard if "Ctrl-C received" in line]
+    assert len(ack) == 1 and ack[0][0] - sent < 2, (ack, sent)
+    assert "it takes effect when the kernels' compilation returns (a first compilation " \
+        "takes 20 to 60 s" in ack[0][1]
+    stopped = next(t for t, line in heard if "interrupted: nothing written" in line)
+    assert ack[0][0] <= stopped <= ended
     assert proc.returncode == 130, (proc.returncode, err)
     assert "interrupted: nothing written" in err
     assert "Traceback" not in err and "Exception ignored" not in err, err

@@ -4,6 +4,7 @@ of the repository's example files."""
 import argparse
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,14 @@ def test_help_examples_run_as_written(repo_copy, capsys):
     assert (repo_copy / "runs/seed7/cost_distribution.png").is_file()
     assert (repo_copy / "runs/parquet/paths.parquet").is_file()
     assert (repo_copy / "runs/truth/events.arrow").is_file()
+    # and git ignores all of it in a checkout (run from its root, they write there)
+    if shutil.which("git") and (ROOT / ".git").exists():
+        written = [p.name + ("/" if p.is_dir() else "") for p in repo_copy.iterdir()
+                   if p.name not in ("scenarios", "docs")]
+        assert written, "the examples wrote nothing?"
+        check = subprocess.run(["git", "check-ignore", "--no-index", "--verbose",
+                                "--non-matching", *written], cwd=ROOT, capture_output=True,
+                               text=True)
+        unignored = [line.split("\t")[1] for line in check.stdout.splitlines()
+                     if line.startswith("::")]
+        assert not unignored, f"not in .gitignore: {unignored}"

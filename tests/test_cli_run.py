@@ -14,7 +14,7 @@ import simengine
 from simengine import cli, report
 from simengine.report import progress
 
-from test_cli import sim
+from test_cli import ROOT, sim
 
 
 def test_scale_makes_a_small_version_of_the_bundled_scenario(tmp_path):
@@ -63,9 +63,30 @@ def test_changes_suffix_is_safe_and_short():
         set = ["segment.vip.churn_rate = 0.001", "scenario.name=../../x y", "a=" + "z" * 200]
     suffix = cli.changes_suffix(Args())
     assert re.fullmatch(r"_[A-Za-z0-9_.=,-]+", suffix) and len(suffix) <= 61
-    assert suffix.startswith("_segment.vip.churn_rate=0.001_scenario.name=.._.._xy_a=zzz")
+    assert suffix.startswith("_segment.vip.churn_rate=0.001_")
     Args.set = []
     assert cli.changes_suffix(Args()) == ""
+
+
+def test_a_long_suffix_is_cut_between_changes_and_names_the_rest_by_a_hash():
+    class Args:
+        scale = 0.1
+        set = ["billing.rule=cumulative", "segment.vip.churn_rate=0.001",
+               "strategy.fit-headroom-20.headroom=0.3"]
+    suffix = cli.changes_suffix(Args())
+    assert len(suffix) <= 61
+    kept, _, rest = suffix.rpartition("_")
+    assert kept == "_scale=0.1_billing.rule=cumulative"        # whole changes only
+    assert re.fullmatch(r"2-more-[0-9a-f]{8}", rest), suffix
+    # the hash tells apart changes that share the kept ones
+    Args.set = Args.set[:2] + ["strategy.fit-headroom-20.headroom=0.4"]
+    assert cli.changes_suffix(Args()) != suffix
+    assert cli.changes_suffix(Args()).startswith(kept + "_2-more-")
+    # what fits is left whole, without a hash
+    Args.set = ["billing.rule=cumulative"]
+    assert cli.changes_suffix(Args()) == "_scale=0.1_billing.rule=cumulative"
+    long_a, long_b = cli.safe_name("x" * 150 + "a"), cli.safe_name("x" * 150 + "b")
+    assert len(long_a) == len(long_b) == 100 and long_a != long_b
 
 
 def test_the_table_fits_80_columns_with_every_name_and_whole_numbers(tmp_path):
@@ -150,3 +171,45 @@ def test_progress_line_keeps_every_number_whole_on_a_narrow_terminal(width):
     assert line.endswith(" 333,333/1,000,000 paths 3/10 points 1:00:20, 0:58 left"), line
     if width == 80:
         assert line.startswith("default (7 strat"), line
+
+
+def test_paths_rounded_up_are_said_before_the_run_and_the_title_says_what_ran(tmp_path):
+    """--paths 20 under sobol with 8 replicates runs 24 paths: stderr says
+    so (and that 3 per replicate is not a power of two) before the run
+    starts, and the table's title counts the paths that ran."""
+    p = sim("run", "--scale", "0.01", "--paths", 20, "--no-progress", "--out", "r20",
+            cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    err = p.stderr
+    rounded = err.index("scenario.paths: 20 is not a multiple of scenario.replicates = 8: "
+                        "rounded up to 24 paths")
+    power = err.index("3 points per replicate (24 paths / 8 replicates) is not a power of two")
+    assert rounded < power < err.index("running 24 paths")
+    assert ", 24 paths (--scale 0.01)" in p.stdout.splitlines()[0]
+
+
+def test_optimize_says_what_it_changes_and_its_stages_in_a_pipe(tmp_path):
+    """stderr a pipe (a log): what changes the numbers asked for, before any
+    work, then a line per stage (search rung: candidates left and paths;
+    validation), where a terminal would show the bar."""
+    space = str(ROOT / "docs" / "examples" / "optimize-quick.toml")
+    p = sim("optimize", "--scale", "0.02", "--space", space, "--paths", 20,
+            "--validate-paths", 12, "--top", 50, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.splitlines()
+    first_stage = next(i for i, x in enumerate(lines) if x.startswith("simengine: optimize: "))
+    warnings = "\n".join(lines[:first_stage])
+    assert "search paths: 20 is not a multiple of scenario.replicates = 8: rounded up to " \
+        "24 paths" in warnings
+    assert "validation paths: 12 is not a multiple of scenario.replicates = 8: rounded up " \
+        "to 16 paths" in warnings
+    assert re.search(r"top: 50 candidates asked to be validated, but the space holds "
+                     r"\d+ distinct candidates: all are validated", warnings)
+    stages = lines[first_stage:]
+    assert re.fullmatch(r"simengine: optimize: search 1/\d: \d+ candidates left, search paths "
+                        r"1-\d+ of 24 \(\d+ s so far\)", stages[0]), stages
+    assert any(re.search(r"search (\d)/\1: \d+ candidates left, search paths \d+-24 of 24", x)
+               for x in stages), stages
+    assert any(re.fullmatch(r"simengine: optimize: validation: the top \d+, the scenario's "
+                            r"own strategies and the hindsight bound on 16 fresh paths "
+                            r"\(\d+ s so far\)", x) for x in stages), stages

@@ -189,6 +189,31 @@ def test_bad_sweep_files_name_the_file_and_the_key(tmp_path):
     assert f"{src}: invalid TOML" in msg
 
 
+def test_every_mistake_of_a_sweep_file_is_reported_in_one_go(tmp_path):
+    """Independent mistakes at every level (the [sweep] table, a swept key,
+    the kept strategies, a set value, a point, the command line) come out
+    together, not a round of fixes for each."""
+    path = write_sweep(tmp_path, head='[sweep]\nname = "bad name"\ncolour = 1\n'
+                       'strategies = ["fit", "zz"]\n[sweep.set]\n"growth.sigma" = -1\n',
+                       grid='[sweep.grid]\n"billing.rule" = ["concurrent", "cumulative"]\n'
+                       '"segment.zz.churn_rate" = [0.1, 0.2]\n'
+                       '"segment.a.churn_rate" = [0.001, -0.5]\n')
+    src = str(path)
+    with pytest.raises(ScenarioError) as e:
+        sw.load_sweep(path, overrides=["billing.rule=cumulative"])
+    problems = e.value.problems
+    for words in (f"{src}: sweep.colour: unknown key",
+                  f"{src}: sweep.name: required",
+                  f"{src}: --set billing.rule: the sweep varies this key",
+                  f'{src}: sweep.grid."segment.zz.churn_rate": no segment named "zz"',
+                  f"{src}: sweep.strategies: expected names of the base's strategies",
+                  f'{src}: sweep.set."growth.sigma": expected a non-negative volatility',
+                  f"{src}: point billing.rule=concurrent, segment.a.churn_rate=-0.5: "
+                  "segment.a.churn_rate (from the sweep): expected a non-negative rate"):
+        assert sum(p.startswith(words) for p in problems) == 1, (words, problems)
+    assert len(problems) == 8          # the bad churn rate once per billing rule
+
+
 def test_every_bad_point_is_reported_with_its_values(tmp_path):
     path = write_sweep(tmp_path, grid="""
 [sweep.grid]
@@ -413,10 +438,17 @@ def test_changing_one_value_reruns_only_the_points_it_touches(tmp_path, counted)
     assert set(sw.read_sweep_summary(root)["segment.a.churn_rate"].to_pylist()) == {0.001, 0.02}
     assert sorted(p.name for p in (root / ".stale").iterdir()) == sorted(
         [s1.points[1].sha256, s1.points[3].sha256])
+    assert run.notes == [f"{root}: 2 finished points of an earlier version of this sweep "
+                         "(not in it now) set aside into .stale/, out of the dataset (a later "
+                         f"sweep that needs them moves them back; delete {root / '.stale'} to "
+                         "reclaim the space)"]
     # changing it back restores them without simulating
     counted.clear()
-    run = sw.run_sweep(s1, out=out)
+    heard = []
+    run = sw.run_sweep(s1, out=out, on_note=heard.append)
     assert counted == [] and run.simulated == []
+    assert heard[-1] == f"{root}: 2 finished points moved back from .stale/ into the " \
+        "dataset, not simulated again"
     assert set(read(root, "paths")["segment.a.churn_rate"].to_pylist()) == {"0.001", "0.01"}
     # a new key in the set changes every point
     s3 = sw.load_sweep(write_sweep(tmp_path, head='[sweep]\nname = "s4"\n[sweep.set]\n'

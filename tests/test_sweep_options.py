@@ -64,7 +64,7 @@ def test_parquet_sweep_holds_the_arrow_rows(tmp_path, capsys):
     assert _sweep(tmp_path, tmp_path / "parquet", "--format", "parquet") == 0
     out = capsys.readouterr().out
     assert "(--paths 8)" in out
-    a, p = tmp_path / "arrow" / "s4", tmp_path / "parquet" / "s4"
+    a, p = tmp_path / "arrow" / "s4_paths=8", tmp_path / "parquet" / "s4_paths=8"
     assert json.loads((p / "manifest.json").read_text())["format"] == "parquet"
     assert not list(p.rglob("*.arrow")) and len(list(p.rglob("part.parquet"))) == 16
     import duckdb
@@ -89,6 +89,44 @@ def test_parquet_sweep_holds_the_arrow_rows(tmp_path, capsys):
     assert "Command-line changes to every point: --paths 8." in (p / "report.md").read_text()
 
 
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+            for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def test_a_quick_sweep_goes_to_its_own_folder_and_the_full_one_survives(tmp_path, capsys):
+    out = tmp_path / "out"
+    path = write_sweep(tmp_path)
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    full = out / "s4"
+    before = _tree(full)
+    capsys.readouterr()
+    # the README's quick sweep: another scale and fewer paths
+    assert cli.main(["sweep", str(path), "--out", str(out), "--scale", "0.5",
+                     "--paths", "4", "--set", "growth.sigma=0.1"]) == 0
+    printed = capsys.readouterr().out
+    quick = out / "s4_scale=0.5_growth.sigma=0.1_paths=4"
+    assert f"wrote {quick} " in printed
+    assert sorted(p.name for p in out.iterdir()) == ["s4", quick.name]
+    assert _tree(full) == before and not (full / ".stale").exists()
+    assert len(list((quick / ".done").glob("*.json"))) == 4
+    # the same quick sweep again resumes there; the full one resumes in its own
+    assert cli.main(["sweep", str(path), "--out", str(out), "--scale", "0.5",
+                     "--paths", "4", "--set", "growth.sigma=0.1"]) == 0
+    assert "0 simulated, 4 already done" in capsys.readouterr().out
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    assert "0 simulated, 4 already done" in capsys.readouterr().out
+    assert _tree(full) != {} and not (full / ".stale").exists()
+
+
+def test_a_sweep_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("x")
+    assert _sweep(tmp_path, tmp_path / "a-file") == 2
+    err = capsys.readouterr().err
+    assert "a-file is not a directory" in err and "--out DIR" in err
+    assert "failed" not in err and "resume" not in err
+
+
 def test_a_folder_keeps_its_format(tmp_path, capsys):
     assert _sweep(tmp_path, tmp_path / "out") == 0
     assert _sweep(tmp_path, tmp_path / "out", "--format", "parquet") == 2
@@ -111,3 +149,17 @@ def test_off_scale_note_names_every_strategy_above_the_axis():
     lines = {"fit": [10, 12], "oracle": [9, 11], "vip-first": [80, 90], "none": [5, 200]}
     assert off_scale_note(lines, 50) == "off scale ↑: vip-first, none (partly)"
     assert off_scale_note({"fit": [1, 2]}, 50) == ""
+
+
+def test_paths_rounded_up_are_said_before_the_sweep_and_the_title_says_what_ran(tmp_path,
+                                                                                  capsys):
+    from test_sweep import SCENARIO
+    path = write_sweep(tmp_path, scenario=SCENARIO.replace(
+        'sampling = "mc"', 'sampling = "sobol"\nreplicates = 4'))
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "o"), "--paths", "6"]) == 0
+    out, err = capsys.readouterr()
+    # said once for all four points, before the points run
+    assert err.count("scenario.paths: 6 is not a multiple of scenario.replicates = 4: "
+                     "rounded up to 8 paths (2 per replicate)") == 1
+    assert err.index("rounded up to 8 paths") < err.index("running 32 paths")
+    assert "Sweep s4: cheapest strategy by economic cost, 8 paths per point (--paths 6)" in out

@@ -7,7 +7,12 @@ that exists or cannot be created, a directory that is not a run; every
 problem is printed, before any work), 1 any other failure (one line; the
 traceback with SIMENGINE_DEBUG=1), 130 interrupted (Ctrl-C), 143 terminated
 (SIGTERM). A command interrupted after its output was complete on disk
-reports success: the status says what is on disk.
+reports success: the status says what is on disk. `report` prints the
+table first: when the run directory cannot take the plots (read-only) it
+says so on stderr and exits 0 (the table, its output, is complete); with
+--html, which asked for the page, 2. A directory that is not a run but
+holds runs (results/default) or points to one (an optimize output's
+validation/) is exit 2 naming them.
 
 Each command is a few lines here calling the module that does the work
 (engine and result, report, sweeps, calibration).

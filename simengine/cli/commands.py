@@ -16,10 +16,11 @@ from .. import calibration, engine, optimize, report, sweeps
 from ..calibration.writer import output_paths
 from ..executor import make_executor, run_shape
 from ..report import plural
-from ..scenario import (ScenarioError, load_scenario, replace_run, scenario_from_dict,
-                        scenario_warnings)
-from .common import (EXIT_OK, PROG, BadInput, changes_suffix, check_creatable,
-                     check_output_dir, err, outputs, run_id, safe_name)
+from ..scenario import (ScenarioError, load_scenario, replace_run, sampling_warnings,
+                        scenario_from_dict, scenario_warnings)
+from .common import (EXIT_OK, PROG, BadInput, cannot_write_in, changes_suffix,
+                     check_creatable, check_output_dir, err, outputs, run_id, safe_name,
+                     where_the_runs_are)
 
 
 def _load(scenario, overrides, scale=None):
@@ -185,6 +186,42 @@ def _write_run(res, out, args, executor_facts):
         raise BadInput(f"{out}: cannot write the run directory: {e.strerror or e}") from None
 
 
+def _money(x) -> str:
+    return f"{x:,.0f}"
+
+
+def economic_cost_line(summary, strategies, oracles, directory, width=None) -> str | None:
+    """A sentence for under a table of fees (total_cost): the strategy
+    cheapest in economic cost (fees + lost customer value) at P50, the
+    lower mean on a tie, and how to see the whole table. The fees alone can
+    make a strategy that turns customers away look cheapest (no-purchase);
+    a hindsight plan (`oracles`, renewal = "oracle") is a bound, not a
+    strategy one can buy, so it is never named. Wrapped to `width` (the
+    command kept whole); None when there is nothing to choose between."""
+    stats = {(r["strategy"], r["metric"]): r for r in summary.to_pylist()}
+    choices = [s for s in strategies if s not in oracles
+               and (s, "economic_cost") in stats and (s, "total_cost") in stats]
+    if len(choices) < 2:
+        return None
+
+    def cheapest(metric):
+        return min(choices, key=lambda s: (stats[s, metric]["p50"], stats[s, metric]["mean"]))
+
+    def p50(name):
+        return f"{stats[name, 'economic_cost']['p50']:,.0f}"
+    best, by_fees = cheapest("economic_cost"), cheapest("total_cost")
+    text = f"Cheapest in economic cost (fees + lost customer value) at P50: {best}, {p50(best)} yuan"
+    if by_fees != best:
+        text += f"; {by_fees}, cheapest in fees, {p50(by_fees)}"
+    present = [o for o in oracles if o in strategies]
+    if present:
+        text += f" ({', '.join(present)}: a hindsight bound, not counted)"
+    command = f"{PROG} report {directory} --metric economic_cost"
+    text += ". See " + command.replace(" ", "\0")
+    return "\n".join(textwrap.wrap(text, width or 10**6, break_on_hyphens=False,
+                                    break_long_words=False)).replace("\0", " ")
+
+
 def cmd_run(args) -> int:
     scn = _run_scenario(args)
     out = _run_directory(args, scn)
@@ -193,6 +230,7 @@ def cmd_run(args) -> int:
     if events_file is not None:
         outputs.expect(events_file, f"the contact log {events_file}")
     executor = _executor(args)
+    _print_warnings(scn)            # paths rounded up, ...: said before the run
     try:
         facts = executor.describe() if hasattr(executor, "describe") else {}
         res = _simulate(scn, executor, facts, args)
@@ -208,6 +246,11 @@ def cmd_run(args) -> int:
     names = [s.name for s in scn.strategies]
     report.print_table(*report.percentile_parts(res.summary, "total_cost", scn.horizon_years,
                                                 names, report.run_changes(res.manifest)))
+    line = economic_cost_line(res.summary, names,
+                              [s.name for s in scn.strategies if s.renewal == "oracle"], out,
+                              width=min(report.terminal_width() or 100, 100))
+    if line:
+        print(line)
     print(f"\nwrote {out}")
     print(f"plots: {PROG} report {out}")
     return EXIT_OK
@@ -240,11 +283,43 @@ def _print_warnings(scn):
         err(f"warning: {line}")
 
 
-def _read_run(directory):
+def _not_a_run(e, directory, command):
+    """BadInput for a directory that is not a run: where its runs are when
+    it holds or points to some (a folder of runs, an optimize output)."""
+    return BadInput(where_the_runs_are(directory, command) or str(e))
+
+
+def _read_run(directory, command="compare"):
     try:
         return report.load_run(directory)
     except report.NotARun as e:
-        raise BadInput(str(e)) from None
+        raise _not_a_run(e, directory, command) from None
+
+
+def _oracles(manifest) -> list:
+    scenario = manifest.get("scenario") if isinstance(manifest, dict) else None
+    entries = scenario.get("strategy") if isinstance(scenario, dict) else None
+    return [s.get("name") for s in entries or [] if isinstance(s, dict)
+            and s.get("renewal") == "oracle"]
+
+
+def _write_report_files(run, html) -> list:
+    """The plots (and report.html): after the table, which is printed
+    whatever happens here. A directory that cannot take them (read-only)
+    is a warning for the plots, which `report` adds to the table, and bad
+    input for --html, which was asked for."""
+    why = cannot_write_in(run.directory)
+    try:
+        if why is None:
+            return report.write_html(run) if html else report.write_plots(run)
+    except OSError as e:
+        why = e.strerror or str(e)
+    if html:
+        raise BadInput(f"{run.directory}: cannot write report.html: {why} (the table was "
+                       "printed; copy the run directory somewhere writable for the page)")
+    err(f"warning: {run.directory}: cannot write the plots: {why} (the table is complete; "
+        "copy the run directory somewhere writable for the plots)")
+    return []
 
 
 def cmd_report(args) -> int:
@@ -252,30 +327,28 @@ def cmd_report(args) -> int:
     try:
         manifest = report.read_manifest(directory)
     except report.NotARun as e:
-        raise BadInput(str(e)) from None
+        raise _not_a_run(e, directory, "report") from None
     if manifest.get("kind") == "sweep":
         if args.format != "text" or args.html:
             raise BadInput(f"{directory}: a sweep directory: its report is report.md and "
                            "plots/ (no --format or --html; run `simengine report` on it alone)")
         return _report_sweep(directory)
-    run = _read_run(directory)
+    run = _read_run(directory, "report")
     text = args.format == "text"
+    width = report.terminal_width() if text else None
     try:
         table = report.render_table(args.format, run.summary, args.metric, run.horizon_years,
-                                    run.strategies, run.changes,
-                                    width=report.terminal_width() if text else None)
+                                    run.strategies, run.changes, width=width)
     except ValueError as e:
         raise BadInput(f"--metric: {e}") from None
-    written = []
-    try:
-        if args.html:
-            written = report.write_html(run)
-        elif text:
-            written = report.write_plots(run)
-    except OSError as e:
-        raise BadInput(f"{directory}: cannot write the report: {e.strerror or e}") from None
-    outputs.complete()
     print(table, flush=True)
+    if text and args.metric == "total_cost":
+        line = economic_cost_line(run.summary, run.strategies, _oracles(run.manifest),
+                                  directory, width=min(width or 100, 100))
+        if line:
+            print(line, flush=True)
+    written = _write_report_files(run, args.html) if (text or args.html) else []
+    outputs.complete()
     info = sys.stdout if text else sys.stderr      # csv/md/json: stdout holds the table only
     if written and text:
         print()
@@ -340,14 +413,37 @@ def _report_sweep(directory) -> int:
     return EXIT_OK
 
 
+def _sweep_warnings(sweep) -> list:
+    """The points' scenario warnings (paths rounded up to the replicates,
+    ...), each once: for every point, or naming the points it concerns."""
+    where = {}
+    for p in sweep.points:
+        for line in scenario_warnings(p.scenario):
+            where.setdefault(line, []).append(p.label)
+    return [line if len(labels) == len(sweep.points) else
+            f"{line} (point{'s' if len(labels) > 1 else ''} {'; '.join(labels)})"
+            for line, labels in where.items()]
+
+
+def _paths_per_point(sweep) -> str:
+    paths = sorted({p.scenario.paths for p in sweep.points})
+    if len(paths) == 1:
+        return f"{plural(paths[0], 'path')} per point"
+    return f"{paths[0]:,} to {paths[-1]:,} paths per point"
+
+
 def cmd_sweep(args) -> int:
     sweep = sweeps.load_sweep(args.sweep, overrides=args.set, paths=args.paths, scale=args.scale,
                               fmt=args.format)
     outputs.hint = RESUME_HINT
+    for line in _sweep_warnings(sweep):
+        err(f"warning: {line}")
     run = sweeps.run_sweep(sweep, out=args.out, executor=args.executor,
-                           scheduler=args.scheduler, workers=args.workers)
+                           scheduler=args.scheduler, workers=args.workers,
+                           on_note=lambda line: err(f"note: {line}"))
     outputs.complete()
     title, columns, rows = sweeps.result_table(sweep, run)
+    title += f", {_paths_per_point(sweep)}"         # what ran, whatever --paths asked
     if sweep.command_line:
         title += f" ({', '.join(sweep.command_line)})"
     report.print_table(title, columns, rows)
@@ -357,18 +453,48 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def _optimize_warnings(args) -> list:
+    """What optimize will change of what was asked, found before any work:
+    search and validation paths rounded up to the replicates (and their
+    precision), more top candidates asked than the space holds; and the
+    scenario's own warnings."""
+    scn, settings, _, found = optimize.resolve_settings(
+        args.scenario, args.space, args.objective, args.paths, args.validate_paths, args.top,
+        args.set, args.scale)
+    sampling = set(sampling_warnings(scn))
+    out = [line for line in scenario_warnings(scn) if line not in sampling]
+    for what, paths in (("search paths", settings.paths),
+                        ("validation paths", settings.validate_paths)):
+        run = replace_run(scn, paths=paths)
+        out += [f"{what}: " + line.removeprefix(f"{run.source}: ").removeprefix(
+            "scenario.paths: ") for line in sampling_warnings(run)]
+    candidates = len(found.strategies)
+    if settings.top > candidates:
+        out.append(f"top: {settings.top} candidates asked to be validated, but the space "
+                   f"holds {plural(candidates, 'distinct candidate')}: all are validated")
+    return out
+
+
 def cmd_optimize(args) -> int:
     if args.out is not None:
         check_output_dir(Path(args.out))
+    for line in _optimize_warnings(args):
+        err(f"warning: {line}")
     executor = make_executor(args.executor, threads=args.threads, scheduler=args.scheduler,
                              workers=args.workers)
     try:
         with report.Progress("optimize", total=1, unit="strategy-paths", announce=False) as bar:
+            def stage(text):
+                # on a terminal the bar shows it; in a pipe or a log, a line each
+                if bar.enabled:
+                    bar.status(text)
+                else:
+                    err(f"{PROG}: optimize: {text} ({bar.elapsed:.0f} s so far)")
             res = optimize.optimize(
                 args.scenario, space=args.space, objective=args.objective, paths=args.paths,
                 validate_paths=args.validate_paths, top=args.top, out=args.out,
                 executor=executor, prune=not args.no_prune, overrides=args.set,
-                scale=args.scale, progress=bar)
+                scale=args.scale, progress=bar, on_stage=stage)
     finally:
         executor.close()
     outputs.complete()

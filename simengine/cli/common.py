@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 from .. import store
@@ -72,28 +73,23 @@ def debugging() -> bool:
 # --------------------------------------------------------------------------
 # Checks made before any work
 
-def safe_name(name: str) -> str:
+def safe_name(name: str, limit=100) -> str:
     """A scenario name made safe as one directory name: runs of characters
     outside [A-Za-z0-9_.-] become '_', leading dots are dropped (no '.', '..'
-    or hidden directories), at most 100 characters; never empty."""
-    s = SAFE_NAME.sub("_", name).lstrip(".")[:100]
+    or hidden directories), at most `limit` characters (a longer name ends
+    in a hash of the whole, so two long names stay apart); never empty."""
+    s = SAFE_NAME.sub("_", name).lstrip(".")
+    if len(s) > limit:
+        s = f"{s[:limit - 9]}-{store.name_hash(name)}"
     return s or "scenario"
 
 
-CHANGE_CHARS = re.compile(r"[^A-Za-z0-9_.=,-]+")
-
-
-def changes_suffix(args, limit=60) -> str:
+def changes_suffix(args, limit=store.CHANGES_LIMIT) -> str:
     """What --scale and --set changed, as the tail of a run directory's name
-    (`_scale=0.1_billing.rule=cumulative`), so that runs with different
-    changes are told apart in a listing; cut at `limit` characters (the
-    manifest and every report name them in full)."""
-    parts = ([f"scale={args.scale:g}"] if getattr(args, "scale", None) else []) + [
-        "".join(x.split()) for x in getattr(args, "set", []) or []]
-    if not parts:
-        return ""
-    text = CHANGE_CHARS.sub("_", "_".join(parts)).strip("_.")
-    return "_" + text[:limit].rstrip("_.") if text else ""
+    (`_scale=0.1_billing.rule=cumulative`; store.changes_suffix: cut at a
+    change, never inside one, with a hash when cut)."""
+    return store.changes_suffix(getattr(args, "scale", None), getattr(args, "set", None) or (),
+                                limit=limit)
 
 
 def run_id(now=None) -> str:
@@ -116,3 +112,87 @@ def check_output_dir(directory: Path) -> None:
     """Raise BadInput unless `directory` can be created as a new run directory."""
     check_creatable(directory, "", "a run never overwrites another (choose a new --out, "
                     "or leave --out out for a fresh results/ directory)")
+
+
+def cannot_write_in(directory: Path) -> str | None:
+    """Why no file can be made in `directory` (a probe file is made and
+    removed: permissions, a read-only file system), or None."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".simengine-probe.", dir=directory)
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+# --------------------------------------------------------------------------
+# A directory that is not a run, but holds or points to one
+
+REPORTABLE = ("run", "sweep")
+LISTED = 5          # runs named when a folder of runs is given
+
+
+def _kind(directory: Path):
+    try:
+        m = store.read_json(directory / "manifest.json")
+    except (OSError, ValueError):
+        return None
+    return m.get("kind") if isinstance(m, dict) else None
+
+
+def runs_inside(directory: Path) -> list:
+    """The run and sweep directories in `directory` and one level further
+    (results/ holds a folder per scenario, each a run per directory),
+    oldest first."""
+    found = []
+    try:
+        level = [d for d in directory.iterdir() if d.is_dir()]
+    except OSError:
+        return []
+    for d in level:
+        if _kind(d) in REPORTABLE:
+            found.append(d)
+        elif not (d / "manifest.json").exists():
+            try:
+                found += [x for x in d.iterdir() if x.is_dir() and _kind(x) in REPORTABLE]
+            except OSError:
+                pass
+
+    def age(d):
+        try:
+            return d.stat().st_mtime, str(d)
+        except OSError:
+            return 0.0, str(d)
+    return sorted(found, key=age)
+
+
+def where_the_runs_are(directory: Path, command="report") -> str | None:
+    """For a directory that is not a run: where the runs are, as a message
+    with the command to run (None when there is nothing to point to). The
+    output of `optimize` points to its validation run; a folder of runs
+    (results/default) lists the newest."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    validation = directory / "validation"
+    if _kind(directory) == "optimize" and (validation / "manifest.json").is_file():
+        use = (f"{PROG} report {validation}" if command == "report" else
+               f"give {validation} to {command} instead")
+        return (f"{directory}: the output of `{PROG} optimize`, not a run; its run is "
+                f"{validation} (the validated candidates, the scenario's own strategies and "
+                f"the hindsight bound on fresh paths): {use}")
+    if (directory / "manifest.json").exists():
+        return None
+    runs = runs_inside(directory)
+    if not runs:
+        return None
+    shown = runs[-LISTED:][::-1]
+    more = len(runs) - len(shown)
+    what = (f"{directory}: not a run but a folder of {len(runs):,} "
+            f"run{'s' if len(runs) > 1 else ''}")
+    listed = "the newest first" + (f", {more:,} older not shown" if more else "")
+    if command == "report":
+        return "\n".join([f"{what}; report one of them ({listed}):"]
+                         + [f"  {PROG} report {d}" for d in shown])
+    return "\n".join([f"{what}; {command} two of them ({listed}):"] + [f"  {d}" for d in shown])

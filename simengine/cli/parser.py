@@ -296,7 +296,9 @@ def _add_sweep(sub, shared):
                    "Run every unfinished point of a sweep file (SPEC section 10) into "
                    "results/<sweep name>/ (or DIR/<sweep name>/): one Arrow dataset per table, "
                    "partitioned by the swept keys; print the cheapest strategy per point. "
-                   "Rerunning resumes: finished points are skipped.",
+                   "Rerunning resumes: finished points are skipped. --scale, --set and --paths "
+                   "change every point, so such a sweep has its own folder, named with the "
+                   "changes (results/<sweep name>_scale=0.02_paths=8/).",
                    parents=(shared.out, shared.changes, shared.paths, shared.tables,
                             shared.executor))
     s.add_argument("sweep", metavar="SWEEP.toml",

@@ -275,7 +275,7 @@ def _executor(executor):
 
 def optimize(scenario=None, space=None, objective=None, paths=None, validate_paths=None,
              top=None, out=None, executor=None, prune=True, progress=None,
-             overrides=(), scale=None, batch=BATCH) -> OptimizeResult:
+             overrides=(), scale=None, batch=BATCH, on_stage=None) -> OptimizeResult:
     """Search the space for the strategy with the lowest objective, then
     validate the best on fresh paths (SPEC section 13).
 
@@ -288,7 +288,9 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
     directory there (it must not exist). `executor`: an executor object,
     "local" or "dask" (default: local, all threads). `prune`: successive
     halving (False: every candidate on every search path). `progress(done,
-    total)`: strategy-paths. Bad input is a ScenarioError before any work.
+    total)`: strategy-paths; `on_stage(text)`: each stage as it starts
+    (a search rung, the validation). Bad input is a ScenarioError before
+    any work.
     """
     start = time.perf_counter()
     scn, settings, chosen, found = resolve_settings(
@@ -311,9 +313,13 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
     ex, owned = _executor(executor)
     try:
         outcome = search(search_scn, found.strategies, obj, ex, prune=prune,
-                         keep=settings.top, batch=batch, progress=search_progress)
+                         keep=settings.top, batch=batch, progress=search_progress,
+                         on_stage=on_stage)
         finalists = [found.strategies[i] for i in outcome.order()[:settings.top]]
         t = time.perf_counter()
+        if on_stage is not None:
+            on_stage(f"validation: the top {len(finalists):,}, the scenario's own strategies "
+                     f"and the hindsight bound on {validate_scn.paths:,} fresh paths")
 
         def validation_progress(done, total):
             if progress is not None:

@@ -82,11 +82,12 @@ def rung_sizes(paths: int, objective: Objective, scn) -> list:
 
 
 def search(scn, strategies, objective: Objective, executor, prune=True, keep=1,
-           batch=BATCH, progress=None) -> SearchOutcome:
+           batch=BATCH, progress=None, on_stage=None) -> SearchOutcome:
     """Evaluate `strategies` on the search paths of `scn` (its seed and
     paths), pruning as the module says when `prune`; at least `keep`
     candidates (the best) see every path. `progress(done, total)` in
-    strategy-paths; the total shrinks as candidates are dropped."""
+    strategy-paths; the total shrinks as candidates are dropped.
+    `on_stage(text)` hears each rung as it starts."""
     start = time.perf_counter()
     C, P = len(strategies), scn.paths
     sizes = rung_sizes(P, objective, scn)
@@ -101,6 +102,9 @@ def search(scn, strategies, objective: Objective, executor, prune=True, keep=1,
     for r, n in enumerate(sizes):
         lo = sizes[r - 1] if r else 0
         total = done + len(alive) * (P - lo)
+        if on_stage is not None:
+            on_stage(f"search {r + 1}/{len(sizes)}: {len(alive):,} candidates left, search "
+                     f"paths {lo + 1:,}-{n:,} of {P:,}")
         if progress is not None:
             progress(done, total)
 

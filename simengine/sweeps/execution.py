@@ -20,7 +20,7 @@ from ..report.progress import Progress, plural
 from ..scenario import ScenarioError
 from . import storage
 from .spec import Sweep
-from .storage import DEFAULT_OUT, MANIFEST_FILE
+from .storage import DEFAULT_OUT, MANIFEST_FILE, STALE
 
 
 @dataclass
@@ -29,6 +29,7 @@ class SweepRun:
     directory: Path
     simulated: list = field(default_factory=list)   # point indices run now
     skipped: list = field(default_factory=list)     # already finished
+    notes: list = field(default_factory=list)       # what was done to the folder first
     manifest: dict = field(default_factory=dict)
     wall_seconds: float = 0.0
 
@@ -67,19 +68,24 @@ def _open_executor(executor, options, needed):
 
 
 def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=None,
-              chunk_size=None, progress=None) -> SweepRun:
-    """Run the unfinished points of `sweep` into `out/<sweep.name>/`.
+              chunk_size=None, progress=None, on_note=None) -> SweepRun:
+    """Run the unfinished points of `sweep` into `out/<sweep.folder>/` (its
+    name, and what the command line changed: `sweep.folder`).
 
     executor: "local" (`workers` numba threads, default all), "dask" (the
     cluster at `scheduler`, or a LocalCluster of `workers` processes, default
     2, started when a point needs running and closed at the end), or an
     executor object (used as given, not closed). `chunk_size`: paths per
     chunk (local) or at most per task (dask). `progress`: show a bar
-    (default: when stderr is a terminal).
+    (default: when stderr is a terminal). `on_note(text)` hears, before
+    any point runs, what was done to the folder (finished points of an
+    earlier version of the sweep set aside into .stale/, or moved back);
+    `SweepRun.notes` keeps them.
 
     Raises ScenarioError (ExecutorError, SweepError) before any simulation on
     bad options, a point too large for memory, a missing dask or unreachable
-    scheduler, or a folder that holds another sweep or is being written."""
+    scheduler, or a folder that cannot be written, holds another sweep or is
+    being written."""
     options = _executor_options(executor, scheduler, workers)
     if isinstance(executor, str):
         if executor == "local":         # a local sweep's --workers are its numba threads
@@ -89,26 +95,45 @@ def run_sweep(sweep: Sweep, out=None, executor="local", scheduler=None, workers=
         chunk = paths_per_chunk(threads, chunk_size)
     else:
         threads, chunk = run_shape(executor, chunk_size)
+    root = Path(out or DEFAULT_OUT) / sweep.folder
+    storage.check_writable(root)
+    storage.check_owner(root, sweep)
     _check_points(sweep, threads, chunk)
     if executor == "dask":
         require_distributed()
-    root = Path(out or DEFAULT_OUT) / sweep.name
-    storage.check_owner(root, sweep)
     created = not root.exists()
     try:
         with storage.locked(root):
             storage.check_owner(root, sweep)
-            return _run_points(sweep, root, (executor, options), chunk_size, progress)
+            return _run_points(sweep, root, (executor, options), chunk_size, progress,
+                               on_note)
     except ExecutorError:
         if created:                 # the executor could not start: leave nothing behind
             shutil.rmtree(root, ignore_errors=True)
         raise
 
 
-def _run_points(sweep: Sweep, root: Path, how, chunk_size, progress) -> SweepRun:
+def _folder_notes(root: Path, set_aside, restored) -> list:
+    """What reconciling the folder did, in words."""
+    notes = []
+    if set_aside:
+        notes.append(f"{root}: {plural(len(set_aside), 'finished point')} of an earlier "
+                     f"version of this sweep (not in it now) set aside into {STALE}/, out of "
+                     "the dataset (a later sweep that needs them moves them back; delete "
+                     f"{root / STALE} to reclaim the space)")
+    if restored:
+        notes.append(f"{root}: {plural(len(restored), 'finished point')} moved back from "
+                     f"{STALE}/ into the dataset, not simulated again")
+    return notes
+
+
+def _run_points(sweep: Sweep, root: Path, how, chunk_size, progress, on_note) -> SweepRun:
     start = time.perf_counter()
     run = SweepRun(root)
-    done = storage.reconcile(root, sweep)
+    done, set_aside, restored = storage.reconcile(root, sweep)
+    run.notes = _folder_notes(root, set_aside, restored)
+    for line in run.notes if on_note is not None else ():
+        on_note(line)
     pending = [p for p in sweep.points if p.index not in done]
     run.skipped = sorted(done)
     ex, ours = _open_executor(*how, needed=bool(pending))

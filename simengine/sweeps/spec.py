@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import store
 from ..scenario import (MISSING, NAME_RE, Scenario, ScenarioError, apply_overrides,
                         bundled_scenarios, read_toml, scale_scenario, scenario_from_dict,
                         split_overrides)
@@ -85,6 +86,15 @@ class Sweep:
     description: str = ""
     fmt: str = "arrow"              # the table files: Arrow IPC or Parquet
     command_line: tuple = ()        # --scale/--set/--paths given to `simengine sweep`
+    suffix: str = ""                # the same, as the tail of the folder's name
+
+    @property
+    def folder(self) -> str:
+        """The sweep's folder under OUT: its name, and what the command line
+        changed (`rule-by-churn_scale=0.02_paths=8`): a sweep whose points
+        the command line changed never shares the folder of the file's own
+        points, nor of other changes."""
+        return self.name + self.suffix
 
     @property
     def path(self) -> str:
@@ -340,18 +350,22 @@ def _label(loc, key) -> str:
     return f"{loc} {key}" if loc.startswith("--") else f"{loc}.{_tkey(key)}"
 
 
-def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems):
+def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems) -> tuple:
     """Every key must be a --set key of the base (names resolved), and a
-    strategy key must name a strategy the sweep keeps."""
+    strategy key must name a strategy the sweep keeps. Returns (the keys
+    that are not --set keys of the base, the kept strategies the base has
+    or None), so that the points can still be checked without them."""
+    wrong = set()
     for key, loc in where.items():
         value = settings[key] if key in settings else 0
         try:
             apply_overrides(raw, [(key, value)], base_label)
         except ScenarioError as e:
+            wrong.add(key)
             for msg in e.problems:
                 bad.add(_label(loc, key), msg.split(f"--set {key}: ", 1)[-1])
     if strategies is None:
-        return
+        return wrong, None
     entries = raw.get("strategy")
     names = [e.get("name") for e in entries if isinstance(e, dict)] \
         if isinstance(entries, list) else []
@@ -359,11 +373,13 @@ def _check_keys(raw, base_label, settings, strategies, where, bad: _Problems):
     if unknown:
         bad.add("sweep.strategies", f"expected names of the base's strategies "
                 f"({', '.join(map(str, names))}), got unknown {', '.join(map(_show, unknown))}")
+    known = [s for s in strategies if s in names] or None
     for key, loc in where.items():
         parts = key.split(".")
         if parts[0] == "strategy" and ".".join(parts[1:-1]) not in strategies:
             bad.add(_label(loc, key), f"strategy {_show('.'.join(parts[1:-1]))} is not in "
                     "sweep.strategies, so this key changes nothing")
+    return wrong, known
 
 
 def _shared_problem(msg, base_label, settings, where, source) -> str:
@@ -424,6 +440,24 @@ def _points(raw, base_label, settings, strategies, axes, bad: _Problems, where=N
     return points
 
 
+def _base(sw, path, scale, bad: _Problems) -> tuple:
+    """(the base scenario's tables, scaled, and its label), or (None, None)
+    with the problem added."""
+    try:
+        if isinstance(sw.get("base"), str) and sw["base"].strip() and "scenario" not in sw:
+            raw, base_label = _read_base(sw["base"], Path(path), bad.source)
+        elif isinstance(sw.get("scenario"), dict) and "base" not in sw:
+            raw, base_label = sw["scenario"], f"{bad.source} [sweep.scenario]"
+        else:
+            return None, None           # neither or both: already a problem
+        if scale is not None:
+            raw = scale_scenario(raw, scale, base_label)
+    except ScenarioError as e:
+        bad.extend(e.problems)
+        return None, None
+    return raw, base_label
+
+
 def _command_line(overrides, paths, where: dict, bad: _Problems) -> dict:
     """The settings `simengine sweep --set/--paths` add to every point (they
     replace the file's [sweep.set] values; a swept key cannot be set)."""
@@ -447,10 +481,13 @@ def _command_line(overrides, paths, where: dict, bad: _Problems) -> dict:
     return out
 
 
+def _override_texts(overrides) -> list:
+    return [o if isinstance(o, str) else f"{o[0]}={o[1]}" for o in overrides or ()]
+
+
 def _command_line_words(overrides, paths, scale) -> tuple:
     return tuple(([f"--scale {scale:g}"] if scale is not None else [])
-                 + [f"--set {o}" if isinstance(o, str) else f"--set {o[0]}={o[1]}"
-                    for o in overrides or ()]
+                 + [f"--set {o}" for o in _override_texts(overrides)]
                  + ([f"--paths {paths}"] if paths is not None else []))
 
 
@@ -467,24 +504,26 @@ def load_sweep(path, overrides=(), paths=None, scale=None, fmt="arrow") -> Sweep
         raise ScenarioError([f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}"])
     text, data = _read(path)
     bad = _Problems(source)
+    # Every problem in one go: each check goes as far as the parts found
+    # good allow (a bad key is left out of the points, not the whole check).
     sw = _check_head(data, bad)
     settings = sw.get("set", {}) if isinstance(sw.get("set", {}), dict) else {}
     where = {k: "sweep.set" for k in settings}
     axes = _axes(sw, bad, where)
     cli = _command_line(overrides, paths, where, bad)
-    bad.raise_any()
     settings = {**settings, **cli}
     where.update({k: "--set" for k in cli})
     strategies = sw.get("strategies")
-    if "base" in sw:
-        raw, base_label = _read_base(sw["base"], Path(path), source)
-    else:
-        raw, base_label = sw["scenario"], f"{source} [sweep.scenario]"
-    if scale is not None:
-        raw = scale_scenario(raw, scale, base_label)
-    _check_keys(raw, base_label, settings, strategies, where, bad)
-    bad.raise_any()
+    if not (isinstance(strategies, list) and all(isinstance(x, str) for x in strategies)):
+        strategies = None               # a bad list is already a problem
+    raw, base_label = _base(sw, path, scale, bad)
+    if raw is None:
+        bad.raise_any()
+    wrong, strategies = _check_keys(raw, base_label, settings, strategies, where, bad)
+    axes = [(ks, rows) for ks, rows in axes if not wrong.intersection(ks)]
+    settings = {k: v for k, v in settings.items() if k not in wrong}
     points = _points(raw, base_label, settings, strategies, axes, bad, where)
+    bad.raise_any()
     key_types = {k: key_type([r[j] for r in rows])
                  for ks, rows in axes for j, k in enumerate(ks)}
     return Sweep(name=sw["name"], source=source, text=text, base=base_label,
@@ -492,4 +531,5 @@ def load_sweep(path, overrides=(), paths=None, scale=None, fmt="arrow") -> Sweep
                  settings=dict(settings),
                  strategies=tuple(s.name for s in points[0].scenario.strategies),
                  points=tuple(points), description=sw.get("description", ""), fmt=fmt,
-                 command_line=_command_line_words(overrides, paths, scale))
+                 command_line=_command_line_words(overrides, paths, scale),
+                 suffix=store.changes_suffix(scale, _override_texts(overrides), paths))

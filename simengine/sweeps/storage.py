@@ -1,7 +1,9 @@
 """A sweep's folder: one hive-partitioned Arrow dataset per table, resumable
 point by point, every file written through `store` (atomic, user's umask).
 
-Layout of `OUT/<name>/` (SPEC section 10, docs/sweeps.md):
+Layout of `OUT/<folder>/` (SPEC section 10, docs/sweeps.md; the folder is
+the sweep's name, with what --scale, --set and --paths changed appended:
+`Sweep.folder`):
 
     paths/<k1>=<v1>/<k2>=<v2>/part.arrow     one tree per table, so that
     periods/.../part.arrow                   pyarrow.dataset.dataset(OUT/<name>/paths,
@@ -19,11 +21,13 @@ A point is identified by the sha256 of its resolved scenario; it is finished
 iff its marker exists, names the current engine version and its four files
 exist. Each file is written atomically, the marker last. On a rerun,
 finished points are skipped, files of unfinished points are deleted, and
-finished points no longer in the sweep are moved to `.stale/<sha256>/` (out
-of the dataset; a later sweep that needs them again moves them back).
+finished points no longer in the sweep (the file was edited) are moved to
+`.stale/<sha256>/` (out of the dataset; a later sweep that needs them again
+moves them back), and the run says so.
 
 Each folder belongs to one sweep: its manifest records the sweep file's
-path and resolved hash, and a different sweep of the same name is refused.
+path and resolved hash, and a different sweep of the same name is refused;
+a folder that cannot be written is refused before any work.
 
 (`pyarrow.dataset.write_dataset` is not used: a point is one known
 partition written file by file, atomically, which it does not do; and its
@@ -35,6 +39,7 @@ import contextlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import filelock
@@ -115,6 +120,27 @@ def check_owner(root: Path, sweep: Sweep):
         f"{m.get('sweep_path')}); {sweep.source} would mix its points with those. Give this "
         f"sweep another name ([sweep] name = ...), or pass --out DIR to write it under "
         f"another folder, or delete {root} to start afresh")
+
+
+def check_writable(root: Path):
+    """Refuse, before any work, a sweep folder that cannot be written: one
+    that exists must be a directory that takes a new file, one that does not
+    must be creatable where it goes (store.check_creatable)."""
+    advice = "; pass --out DIR to write the sweep elsewhere"
+    if root.is_dir():
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".simengine-probe.", dir=root)
+        except OSError as e:
+            raise SweepError(f"{root}: cannot write in it: {e.strerror or e}{advice}") from None
+        os.close(fd)
+        os.unlink(probe)
+    elif root.exists() or root.is_symlink():
+        raise SweepError(f"{root}: exists and is not a directory{advice}")
+    else:
+        try:
+            store.check_creatable(root)
+        except OSError as e:
+            raise SweepError(f"{e}{advice}") from None
 
 
 @contextlib.contextmanager
@@ -198,9 +224,10 @@ def _move(root: Path, sha, marker, files):
     store.write_json(root / DONE / f"{sha}.json", marker)
 
 
-def reconcile(root: Path, sweep: Sweep) -> set:
-    """Bring the folder in line with the sweep; return the indices of the
-    points already finished (see the module docstring)."""
+def reconcile(root: Path, sweep: Sweep) -> tuple:
+    """Bring the folder in line with the sweep (see the module docstring);
+    return (the indices of the points already finished, the sha256s of the
+    finished points set aside into .stale/ now, those moved back from it)."""
     current = {p.sha256: p for p in sweep.points}
     markers = _markers(root)
 
@@ -212,6 +239,7 @@ def reconcile(root: Path, sweep: Sweep) -> set:
             _remove(root / rel, root)
         (root / DONE / f"{sha}.json").unlink(missing_ok=True)
 
+    set_aside, restored = [], []
     # finished points no longer in the sweep: out of the dataset, kept aside
     for sha, m in list(markers.items()):
         if sha in current:
@@ -223,6 +251,7 @@ def reconcile(root: Path, sweep: Sweep) -> set:
         if m["files"] != stale:
             m["partition"] = None
             _move(root, sha, m, stale)
+            set_aside.append(sha)
     # points of this sweep: finished (perhaps elsewhere: moved back) or not
     done, expected = set(), set()
     for sha, p in current.items():
@@ -233,6 +262,8 @@ def reconcile(root: Path, sweep: Sweep) -> set:
             drop(sha, m)
             continue
         if m["files"] != p.files(sweep.fmt):
+            if m["files"]["paths"].startswith(STALE + "/"):
+                restored.append(sha)
             m["partition"], m["values"] = p.partition, p.values
             _move(root, sha, m, p.files(sweep.fmt))
         done.add(p.index)
@@ -244,7 +275,7 @@ def reconcile(root: Path, sweep: Sweep) -> set:
                 if f.relative_to(root).as_posix() not in expected:
                     _remove(f, root)
     shutil.rmtree(root / ".tmp", ignore_errors=True)      # the work area of older versions
-    return done
+    return done, set_aside, restored
 
 
 # --------------------------------------------------------------------------
