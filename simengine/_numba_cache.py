@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-# the modules with numba functions (a kernel calls across all of them)
-KERNEL_SOURCES = ("rng.py", "billing.py", "strategies.py", "kernel/*.py")
+# the modules with numba functions (a kernel calls across all of them) and
+# the options they are compiled with
+KERNEL_SOURCES = ("jit.py", "rng.py", "billing.py", "strategies.py", "kernel/*.py")
 
 
 def sources_hash() -> str:

@@ -13,15 +13,16 @@ scenario's `tiers`.
 import math
 
 import numpy as np
-from numba import njit
+
+from .jit import jit
 
 RULE = {"concurrent": 0, "cumulative": 1}                       # billing.rule
 PRICING = {"prorated": 0, "difference": 1, "full": 2}           # billing.upgrade_pricing
 COVERS = {"total": 0, "excess": 1}                              # billing.tier_covers
 
-CONCURRENT, CUMULATIVE = RULE["concurrent"], RULE["cumulative"]
+CUMULATIVE = RULE["cumulative"]
 PRORATED, DIFFERENCE, FULL = PRICING["prorated"], PRICING["difference"], PRICING["full"]
-TOTAL, EXCESS = COVERS["total"], COVERS["excess"]
+EXCESS = COVERS["excess"]
 
 NO_TIER = -1
 NO_MEMBER_CAP = np.int64(1) << np.int64(62)
@@ -43,7 +44,7 @@ def tier_capacities(sizes, free_quota, tier_covers, member_cap):
     return nominal, effective, min(free_quota, cap)
 
 
-@njit(cache=True)
+@jit
 def covering_tier(target, nominal, free_quota):
     """Smallest tier whose nominal capacity is >= target; NO_TIER when the
     free quota covers it; the largest tier when none does."""
@@ -55,14 +56,14 @@ def covering_tier(target, nominal, free_quota):
     return nominal.shape[0] - 1
 
 
-@njit(cache=True)
+@jit
 def headroom_target(usage, headroom):
     """ceil(U (1 + h)), the contacts a renewal must cover: float noise never
     adds a contact (100 * 1.1 = 110.00000000000001 needs 110)."""
     return np.int64(math.ceil(usage * (1.0 + headroom) - FLOAT_NOISE))
 
 
-@njit(cache=True)
+@jit
 def exceeding_target(usage, headroom):
     """The smallest whole number of contacts above U (1 + h): nominal
     capacity exceeds U (1 + h) iff it is at least this. Float noise never
@@ -70,36 +71,36 @@ def exceeding_target(usage, headroom):
     return np.int64(math.floor(usage * (1.0 + headroom) + FLOAT_NOISE)) + 1
 
 
-@njit(cache=True)
+@jit
 def tier_price(tier, price):
     """Price of a tier; nothing without one."""
     return price[tier] if tier != NO_TIER else 0.0
 
 
-@njit(cache=True)
+@jit
 def tier_size(tier, size):
     return size[tier] if tier != NO_TIER else 0
 
 
-@njit(cache=True)
+@jit
 def tier_capacity(tier, effective, no_tier_capacity):
     """Effective capacity with a tier in force (or none)."""
     return effective[tier] if tier != NO_TIER else no_tier_capacity
 
 
-@njit(cache=True)
+@jit
 def usage_at_period_start(rule, usage, active):
     """Cumulative usage restarts from the active contacts at each period start."""
     return active if rule == CUMULATIVE else usage
 
 
-@njit(cache=True)
+@jit
 def churn_lowers_usage(rule):
     """Under `cumulative`, churn does not lower U until the next period."""
     return rule != CUMULATIVE
 
 
-@njit(cache=True)
+@jit
 def upgrade_price(pricing, old_price, new_price, days_left, period_days):
     """What an upgrade costs; `days_left` counts today."""
     if pricing == PRORATED:
@@ -109,7 +110,7 @@ def upgrade_price(pricing, old_price, new_price, days_left, period_days):
     return new_price
 
 
-@njit(cache=True)
+@jit
 def overflow_accounts_cost(peak_overflow, account_capacity, account_cost):
     """Personal WeChat accounts for a period's peak overflow customers."""
     accounts = (peak_overflow + account_capacity - 1) // account_capacity

@@ -15,7 +15,8 @@ which check them against these number for number.
 import math
 
 import numpy as np
-from numba import njit
+
+from .jit import jit
 
 # Purposes: which kind of draw. Part of the key, so draws of different kinds
 # never collide; changing these numbers changes every result.
@@ -24,12 +25,16 @@ FIRST_ADD = 2       # inverse-cumulative-hazard uniform for the first attempt
 LIFETIME = 3        # occurrence = episode (life number)
 READD_DECISION = 4  # occurrence = episode that ended
 READD_DELAY = 5     # occurrence = episode that ended
-RETRY_DELAY = 6     # occurrence = episode * 256 + retry number
+RETRY_DELAY = 6     # occurrence = attempt_occurrence(episode, retry number)
 ORDER = 7           # within-day priority of an attempt, occurrence as RETRY_DELAY
 PATH_GROWTH = 8     # path multiplier normals (customer = 0)
 PATH_CHURN = 9
 PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
 INITIAL_AGE = 11    # a starting contact's age in a stock (occurrence 0)
+
+# An attempt's occurrence numbers its episode's retries: room for 256 (the
+# event word's 8 bits; a scenario allows at most 255 retries).
+RETRIES_PER_EPISODE = 256
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -40,37 +45,43 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _S48 = np.uint64(48)
-_ONE = np.uint64(1)
 _TWO_M53 = 1.0 / 9007199254740992.0
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def mix64(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@njit(cache=True)
+@jit
+def attempt_occurrence(episode, retry):
+    """The occurrence of the draws of an attempt (ORDER) and of the delay
+    before it (RETRY_DELAY): retry `retry` of episode `episode`."""
+    return episode * RETRIES_PER_EPISODE + retry
+
+
+@jit
 def path_key(seed, path):
     """The key of one path's stream; computed once per path."""
     return mix64(mix64(np.uint64(seed) + _GOLDEN) + np.uint64(path) * _GOLDEN)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def draw_bits(pkey, customer, purpose, occurrence):
     a = mix64(pkey + np.uint64(customer) * _GOLDEN)
     b = ((np.uint64(purpose) << _S48) + np.uint64(occurrence)) * _M3
     return mix64(a ^ b)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def uniform(pkey, customer, purpose, occurrence):
     """Uniform on (0, 1]: never 0, so -log is always finite."""
     return (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 1.0) * _TWO_M53
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def exponential(pkey, customer, purpose, occurrence):
     """Standard exponential (mean 1)."""
     return -math.log(uniform(pkey, customer, purpose, occurrence))
@@ -105,17 +116,17 @@ def inverse_normal_cdf(p):
             / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
 
 
-_ndtri = njit(cache=True, inline="always")(inverse_normal_cdf)
+_ndtri = jit(inline="always")(inverse_normal_cdf)
 
 
-@njit(cache=True)
+@jit
 def normal(pkey, customer, purpose, occurrence):
     """Standard normal: inverse CDF of an open-interval uniform."""
     p = (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 0.5) * _TWO_M53
     return _ndtri(p)
 
 
-@njit(cache=True)
+@jit
 def gamma(pkey, customer, purpose, shape):
     """Gamma(shape, scale=1) by Marsaglia-Tsang with its squeeze (most draws
     need no log); shape < 1 boosted by U^(1/shape).
@@ -145,7 +156,7 @@ def gamma(pkey, customer, purpose, shape):
     return d * boost  # unreachable in practice: acceptance is above 95% per try
 
 
-@njit(cache=True)
+@jit
 def path_normals(seed, paths, out):
     """Counter-based path-level normals (sampling = "mc"): out[i, 0] the
     growth normal, out[i, 1] the churn normal, out[i, 2 + k] the k-th

@@ -6,9 +6,8 @@ Each rule family has ONE name-to-code table and the kernel's named
 constants come from it; each rule is a small numba function named for what
 it computes, with a plain twin in `tests/naive.py`.
 """
-from numba import njit
-
 from .billing import NO_TIER, covering_tier, exceeding_target, headroom_target
+from .jit import jit
 
 RENEWAL = {"none": 0, "fixed": 1, "fit": 2, "forecast": 3, "oracle": 4}
 UPGRADE = {"none": 0, "next": 1, "fit": 2}
@@ -18,7 +17,7 @@ ON_BLOCKED = {"lost": 0, "retry": 1, "overflow": 2}
 R_NONE, R_FIXED, R_FIT, R_FORECAST, R_ORACLE = (
     RENEWAL[k] for k in ("none", "fixed", "fit", "forecast", "oracle"))
 U_NONE, U_NEXT, U_FIT = (UPGRADE[k] for k in ("none", "next", "fit"))
-O_LOST, O_OVERFLOW = OTHERS["lost"], OTHERS["overflow"]
+O_OVERFLOW = OTHERS["overflow"]
 B_LOST, B_RETRY, B_OVERFLOW = (ON_BLOCKED[k] for k in ("lost", "retry", "overflow"))
 
 # what becomes of an add attempt
@@ -27,13 +26,13 @@ ADMITTED, LOST, OVERFLOWED, RETRY = 0, 1, 2, 3
 FORECAST_WINDOW = 90   # days of net adds that `forecast` extrapolates
 
 
-@njit(cache=True)
+@jit
 def forecast_usage(usage, net_adds, period_days):
     """U' = U + max(0, net adds of the last FORECAST_WINDOW days) * P / 90."""
     return usage + max(0, net_adds) * period_days / FORECAST_WINDOW
 
 
-@njit(cache=True)
+@jit
 def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_days,
                  oracle_tier, nominal, free_quota):
     """The tier a renewal rule buys at a period start (NO_TIER: none).
@@ -44,19 +43,19 @@ def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_
         return NO_TIER
     if renewal == R_FIXED:
         return fixed_tier
-    if renewal == R_FIT or (renewal == R_FORECAST and period == 0):
-        return covering_tier(headroom_target(usage, headroom), nominal, free_quota)
-    if renewal == R_FORECAST:
-        projected = forecast_usage(usage, net_adds, period_days)
+    if renewal == R_FIT or renewal == R_FORECAST:
+        # a forecast has no history in the first period: it renews to fit
+        projected = usage if renewal == R_FIT or period == 0 else \
+            forecast_usage(usage, net_adds, period_days)
         return covering_tier(headroom_target(projected, headroom), nominal, free_quota)
     return oracle_tier
 
 
-@njit(cache=True)
+@jit
 def upgrade_tier(upgrade, tier, usage, headroom, nominal):
     """Tier an upgrade rule asks for when an attempt finds U >= C: `next`
     one up (the smallest without a tier), `fit` the smallest whose nominal
-    capacity exceeds U (1 + h), else the largest. See `raises_capacity`."""
+    capacity exceeds U (1 + h), else the largest. See `upgrade_at_full`."""
     T = nominal.shape[0]
     if upgrade == U_NEXT:
         return min(tier + 1, T - 1)
@@ -67,20 +66,34 @@ def upgrade_tier(upgrade, tier, usage, headroom, nominal):
     return T - 1
 
 
-@njit(cache=True)
+@jit
 def raises_capacity(new_tier, tier, new_capacity, capacity):
     """A strategy buys an upgrade only when it is a higher tier that raises
     the capacity (the member cap may stop it)."""
     return new_tier > tier and new_capacity > capacity
 
 
-@njit(cache=True)
+@jit
+def upgrade_at_full(upgrade, headroom, tier, usage, capacity, nominal, effective):
+    """The tier an attempt buys under upgrade rule `upgrade` when it meets
+    usage U at capacity C, or NO_TIER. Only a full capacity (U >= C) tries
+    an upgrade: an attempt a reserve refuses while U < C buys nothing; and
+    it buys the rule's tier only if that raises the capacity."""
+    if usage < capacity or upgrade == U_NONE:
+        return NO_TIER
+    new_tier = upgrade_tier(upgrade, tier, usage, headroom, nominal)
+    if raises_capacity(new_tier, tier, effective[new_tier], capacity):
+        return new_tier
+    return NO_TIER
+
+
+@jit
 def refused_outcome(others):
     """An attempt of a segment the strategy does not admit: `others`."""
     return OVERFLOWED if others == O_OVERFLOW else LOST
 
 
-@njit(cache=True)
+@jit
 def blocked_outcome(on_blocked, retries_done, max_retries):
     """An attempt refused for lack of capacity: `on_blocked`; a retry chain
     ends lost after `max_retries` retries."""

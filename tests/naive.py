@@ -168,6 +168,15 @@ def raises_capacity(new_tier, tier, new_capacity, capacity):
     return higher and new_capacity > capacity
 
 
+def upgrade_at_full(upgrade, headroom, tier, usage, capacity, nominal, effective):
+    """An attempt meeting U >= C asks the upgrade rule for a tier and buys
+    it if it raises the capacity; below C, or with no rule, nothing (None)."""
+    if usage < capacity or upgrade == "none":
+        return None
+    new = upgrade_tier(upgrade, tier, usage, headroom, nominal)
+    return new if raises_capacity(new, tier, effective[new], capacity) else None
+
+
 def refused_outcome(others):
     """A customer of a segment not admitted goes to `others`."""
     return {"overflow": "overflow", "lost": "lost"}[others]

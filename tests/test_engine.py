@@ -348,9 +348,9 @@ def test_kernel_cache_follows_every_kernel_source(tmp_path, monkeypatch):
     import shutil
 
     from simengine import _numba_cache
-    from simengine.kernel import driver
+    from simengine.kernel import path
     if "NUMBA_CACHE_DIR" not in os.environ:
-        assert driver.simulate_paths._cache._cache_path.startswith(
+        assert path.simulate_path._cache._cache_path.startswith(
             str(_numba_cache.cache_dir()))
     before = _numba_cache.sources_hash()
     copy = tmp_path / "simengine"

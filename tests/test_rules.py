@@ -8,7 +8,8 @@ import pytest
 
 import naive
 from simengine import billing, rng, strategies
-from simengine.kernel import arrivals, calendar, layout, path, priority
+from simengine.kernel import arrivals, calendar, layout, priority
+from simengine.kernel.strategy import plan_step
 
 RNG = np.random.default_rng(20240601)
 CASES = 400
@@ -164,6 +165,28 @@ def test_raises_capacity():
             naive.raises_capacity(new, None if tier < 0 else tier, new_cap, cap)
 
 
+def test_upgrade_at_full():
+    """Only an attempt that finds the capacity full tries an upgrade, and it
+    buys the rule's tier only when that raises the capacity (a member cap
+    may stop it)."""
+    r = np.random.default_rng(17)
+    for _ in range(2 * CASES):
+        free = int(r.choice([0, 100, 2000]))
+        nominal = some_nominal(r, free)
+        cap = None if r.random() < 0.5 else int(r.integers(50, 4000))
+        effective = [n if cap is None else min(n, cap) for n in nominal]
+        upgrade = str(r.choice(list(strategies.UPGRADE)))
+        tier = int(r.integers(-1, len(nominal)))
+        capacity = effective[tier] if tier >= 0 else (free if cap is None else min(free, cap))
+        usage = int(r.integers(max(0, capacity - 3), capacity + 3))
+        h = float(r.choice(headrooms()))
+        got = strategies.upgrade_at_full(strategies.UPGRADE[upgrade], h, tier, usage, capacity,
+                                         np.array(nominal), np.array(effective))
+        want = naive.upgrade_at_full(upgrade, h, None if tier < 0 else tier, usage, capacity,
+                                     nominal, effective)
+        assert got == code_tier(want), (upgrade, tier, usage, capacity, nominal, effective)
+
+
 def test_renewal_tier():
     for _ in range(4 * CASES):
         free = int(RNG.choice([100, 2000]))
@@ -297,7 +320,7 @@ def test_plan_step():
         days = np.zeros(8, np.int64)
         days[1:n] = np.sort(r.choice(np.arange(1, 100), n - 1, replace=False))
         t = int(r.integers(1, 110))
-        assert path.plan_step(days, n, t) == 1 + sum(1 for j in range(1, n) if days[j] < t)
+        assert plan_step(days, n, t) == 1 + sum(1 for j in range(1, n) if days[j] < t)
 
 
 def test_none_can_pass():
@@ -344,7 +367,8 @@ def test_event_word():
                    retry=layout.retry_of(w), segment=layout.segment_of(w),
                    overflow=int(layout.is_overflow(w)))
         assert got == naive.word_fields(w)
-        assert layout.attempt_occurrence(w) == f["episode"] * 256 + f["retry"]
+        assert rng.attempt_occurrence(layout.episode_of(w), layout.retry_of(w)) == \
+            f["episode"] * 256 + f["retry"]
 
 
 # ---------------------------------------------------------------- calendar

@@ -14,8 +14,8 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
+from ..jit import jit, jit_inner
 from ..rng import FIRST_ADD, INITIAL_AGE, LAMBDA, LIFETIME, exponential, gamma, uniform
 from .layout import EVENT, event_word
 
@@ -24,7 +24,7 @@ from .layout import EVENT, event_word
 Arrivals = namedtuple("Arrivals", "first_off first churn_off churn n_initial")
 
 
-@njit(cache=True)
+@jit_inner
 def path_multipliers(z_growth, z_churn, growth_sigma, churn_sigma):
     """The path's growth multiplier G and churn multiplier (lognormal, median
     1) from its growth and churn normals (drawn per run by `sampling.py`)."""
@@ -33,7 +33,7 @@ def path_multipliers(z_growth, z_churn, growth_sigma, churn_sigma):
     return G, Mc
 
 
-@njit(cache=True)
+@jit_inner
 def propensity(pk, customer, churn_rate, churn_shape, churn_mult):
     """lam_u ~ Gamma(k, churn_rate / k) times the path's churn multiplier
     (k = inf: churn_rate)."""
@@ -42,7 +42,7 @@ def propensity(pk, customer, churn_rate, churn_shape, churn_mult):
     return gamma(pk, customer, LAMBDA, churn_shape) * (churn_rate / churn_shape) * churn_mult
 
 
-@njit(cache=True)
+@jit_inner
 def survivor_propensity(pk, customer, churn_rate, churn_shape, churn_mult, age):
     """lam_u of a starting contact that has been a contact for `age` days: a
     survivor, so the gamma posterior given survival to `age`, Mc X with
@@ -55,7 +55,7 @@ def survivor_propensity(pk, customer, churn_rate, churn_shape, churn_mult, age):
             * (theta / (1.0 + churn_mult * theta * age)) * churn_mult)
 
 
-@njit(cache=True)
+@jit
 def stock_age(v, span, churn_rate, churn_shape, churn_mult):
     """The age, by inverse CDF of the uniform v, of a contact of a stock
     built by a constant inflow over the last `span` days: density
@@ -79,7 +79,7 @@ def stock_age(v, span, churn_rate, churn_shape, churn_mult):
     return math.expm1(math.log1p(v * math.expm1(m * g)) / m) / c
 
 
-@njit(cache=True)
+@jit
 def initial_age(pk, customer, sg, churn_mult):
     """Days starting contact `customer` of segment record `sg` has been a
     contact at t = 0 (initial_age_days; drawn from the stock's age density
@@ -90,7 +90,7 @@ def initial_age(pk, customer, sg, churn_mult):
     return sg.initial_age
 
 
-@njit(cache=True)
+@jit
 def cumulative_hazard(adoption, season_day, G, H):
     """H[t] = sum of adoption * season(t') * G over days t' < t."""
     H[0] = 0.0
@@ -98,7 +98,7 @@ def cumulative_hazard(adoption, season_day, G, H):
         H[t + 1] = H[t] + adoption * season_day[t] * G
 
 
-@njit(cache=True)
+@jit
 def bucket_starts(H, first_day):
     """Splits [0, H(D)] in len(first_day) - 1 buckets; returns the scale
     (buckets per unit of hazard) and fills first_day[b] with the smallest t
@@ -117,7 +117,7 @@ def bucket_starts(H, first_day):
     return scale
 
 
-@njit(cache=True)
+@jit
 def attempt_days(pk, first, last, H, scale, first_day, out_customer, out_day, n):
     """First-attempt days of customers first..last-1 (those who attempt
     before the horizon), appended at out_*[n:]; returns the new count."""
@@ -142,7 +142,7 @@ def attempt_days(pk, first, last, H, scale, first_day, out_customer, out_day, n)
     return n
 
 
-@njit(cache=True)
+@jit_inner
 def day_offsets(day, n, days):
     """Counting sort's offsets: items of day t go to off[t]..off[t + 1] - 1."""
     off = np.zeros(days + 1, np.int64)
@@ -153,7 +153,7 @@ def day_offsets(day, n, days):
     return off
 
 
-@njit(cache=True)
+@jit
 def first_attempts(pk, segments, season_day, G, Mc):
     """Pool customers' first attempts as events sorted by day (customers
     ascending within a day), with their propensities; and the offsets."""
@@ -166,7 +166,7 @@ def first_attempts(pk, segments, season_day, G, Mc):
     seg_end = np.empty(segments.shape[0], np.int64)    # customer[:seg_end[s]]: segments <= s
     H = np.empty(D + 1)
     first_day = np.empty(2 * D + 1, np.int64)
-    n = 0
+    n = np.int64(0)
     for s in range(segments.shape[0]):
         sg = segments[s]
         cumulative_hazard(sg.adoption, season_day, G, H)
@@ -191,7 +191,7 @@ def first_attempts(pk, segments, season_day, G, Mc):
     return off, events
 
 
-@njit(cache=True)
+@jit
 def initial_churns(pk, segments, days, Mc):
     """Initial contacts' first churns (episode 0, due before the horizon) as
     events sorted by day, and the offsets; and the number of initial contacts.
@@ -202,7 +202,7 @@ def initial_churns(pk, segments, days, Mc):
         n_initial += segments[s].initial
     day = np.empty(max(n_initial, 1), np.int64)
     unsorted = np.empty(max(n_initial, 1), EVENT)
-    n = 0
+    n = np.int64(0)
     for s in range(segments.shape[0]):
         sg = segments[s]
         for u in range(sg.start, sg.start + sg.initial):
@@ -226,7 +226,7 @@ def initial_churns(pk, segments, days, Mc):
     return off, events, n_initial
 
 
-@njit(cache=True)
+@jit_inner
 def draw_arrivals(pk, scn, z_growth, z_churn):
     """Everything shared by the strategies of the path with key `pk` and
     growth and churn normals `z_*`; returns (Arrivals, G, churn multiplier)."""

@@ -15,12 +15,12 @@ counting).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
+from ..jit import jit, jit_inner
 from .layout import EVENT
 
 BLOCK = 64                          # events per block
-CHURNS, ATTEMPTS = 0, 1             # the two queues of a day
+CHURNS, ATTEMPTS = np.int64(0), np.int64(1)      # the two queues of a day
 
 # blocks of a (queue, day): head and tail block, events held
 QUEUE_DAY = np.dtype([("head", np.int64), ("tail", np.int64), ("count", np.int64)])
@@ -31,13 +31,13 @@ QUEUE_DAY = np.dtype([("head", np.int64), ("tail", np.int64), ("count", np.int64
 Calendar = namedtuple("Calendar", "events links index top")
 
 
-@njit(cache=True)
+@jit
 def new_calendar(days, blocks):
     return Calendar(np.empty(blocks * BLOCK, EVENT), np.empty((2, blocks), np.int64),
                     np.zeros((2, days), QUEUE_DAY), np.zeros(2, np.int64))
 
 
-@njit(cache=True)
+@jit
 def clear(cal):
     """Empty every queue; every block becomes fresh."""
     index = cal.index
@@ -48,17 +48,17 @@ def clear(cal):
     cal.top[1] = 0
 
 
-@njit(cache=True)
+@jit
 def blocks_free(cal):
     return cal.links.shape[1] - cal.top[0] + cal.top[1]
 
 
-@njit(cache=True)
+@jit
 def queued(cal, queue, day):
     return cal.index[queue, day].count
 
 
-@njit(cache=True)
+@jit
 def with_room(cal, events):
     """The calendar, grown if needed so that `events` pushes (at most a block
     each) find a free block."""
@@ -77,7 +77,7 @@ def with_room(cal, events):
     return Calendar(ev, links, cal.index, cal.top)
 
 
-@njit(cache=True)
+@jit
 def take(cal, queue, day, out, n):
     """Append the events of (queue, day) to out[n:], in the order pushed,
     and free their blocks; returns the new count."""
@@ -101,7 +101,7 @@ def take(cal, queue, day, out, n):
     return n
 
 
-@njit(cache=True)
+@jit
 def push(cal, staged, n):
     """Append staged[:n] to the end of their (queue, day), in order."""
     events = cal.events
@@ -136,7 +136,7 @@ def push(cal, staged, n):
     cal.top[1] = free_top
 
 
-@njit(cache=True)
+@jit_inner
 def copy_of(src, dst):
     """`dst` (grown if needed) holding the same events in the same queues
     and order as `src`: a fork of one strategy's future events."""

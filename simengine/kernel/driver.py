@@ -1,13 +1,24 @@
-"""The parallel driver: paths in a numba prange. Each path's results depend
-only on its number and its inputs (normals and records, computed per run by
-the engine), so threads and chunking never change a number."""
-from numba import njit, prange
+"""The driver: a chunk's paths on numba's thread count (`numba.get_num_threads`,
+which the executor sets). Each path's results depend only on its number and
+its inputs (normals and records, computed per run by the engine), so threads
+and chunking never change a number.
 
-from .layout import KernelScenario
+The threads are Python threads, each calling the compiled
+`path.simulate_path` (which releases the GIL) for the next path not yet
+taken, so a slow path holds up no other. Not a numba prange, nor a compiled
+loop over the paths: a compiled function that calls the kernel compiles the
+whole kernel again, a parallel one four times (itself, its loop body and two
+wrappers); that was about 30% of the first compile.
+"""
+import itertools
+import threading
+
+import numba
+
+from .layout import Chunk, ChunkOutputs
 from .path import simulate_path
 
 
-@njit(cache=True, parallel=True)
 def simulate_paths(paths, seed, scn, inputs, out_path, out_period, out_month, out_mult,
                    out_events, log_strategy, out_log, out_log_n):
     """Simulate paths[i] into row i of every output, in parallel: out_path[n, S]
@@ -17,15 +28,37 @@ def simulate_paths(paths, seed, scn, inputs, out_path, out_period, out_month, ou
     none) in out_log[n, L] (layout.LOG), out_log_n[n] the rows each path
     wanted. `inputs` (layout.PathInputs): row i holds path i's normals and
     its own config, segment and strategy records, which replace the
-    scenario's. (Outputs are separate arrays: numba 0.68 lost writes made
-    inside a prange to arrays taken from a namedtuple.)"""
-    for i in prange(paths.shape[0]):
-        path_scn = KernelScenario(inputs.config[i], scn.tiers, inputs.segments[i],
-                                  inputs.strategies[i], scn.admit, scn.reserve, scn.season_day,
-                                  scn.month_end)
-        represented, simulated, logged = simulate_path(
-            paths[i], seed, path_scn, inputs.normals[i], out_path[i], out_period[i],
-            out_month[i], out_mult[i], log_strategy, out_log[i])
-        out_events[i, 0] = represented
-        out_events[i, 1] = simulated
-        out_log_n[i] = logged
+    scenario's. With no path, it compiles the kernel for these types (or
+    loads it from numba's cache)."""
+    chunk = Chunk(paths, seed, scn, inputs, log_strategy)
+    out = ChunkOutputs(out_path, out_period, out_month, out_mult, out_events, out_log, out_log_n)
+    n = paths.shape[0]
+    if n == 0:
+        simulate_path.compile((numba.int64, numba.typeof(chunk), numba.typeof(out)))
+        return
+    taken = itertools.count()           # next() under the GIL: each path taken once
+    stop = threading.Event()
+    errors = []
+
+    def work():
+        try:
+            for i in taken:
+                if i >= n or stop.is_set():
+                    return
+                simulate_path(i, chunk, out)
+        except BaseException as e:      # a helper's error, or a Ctrl-C in this thread
+            errors.append(e)
+            stop.set()
+
+    helpers = [threading.Thread(target=work, name=f"simengine-paths-{k}")
+               for k in range(min(numba.get_num_threads(), n) - 1)]
+    for t in helpers:
+        t.start()
+    try:
+        work()
+    finally:
+        stop.set()                      # no path taken any more; those under way finish
+        for t in helpers:
+            t.join()
+    if errors:
+        raise errors[0]

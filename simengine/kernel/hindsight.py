@@ -8,23 +8,16 @@ costs at least as much under every pricing), so a small dynamic program over
 (crossing day, tier held) finds it exactly.
 """
 import numpy as np
-from numba import njit
 
-from ..billing import covering_tier, upgrade_price
-
-NO_TIER = -1
+from ..billing import NO_TIER, covering_tier, tier_price, upgrade_price
+from ..jit import jit, jit_inner
 
 
-@njit(cache=True)
-def _tier_price(prices, tier):
-    return prices[tier] if tier >= 0 else 0.0
-
-
-@njit(cache=True)
+@jit
 def required_tiers(usage, nominal, free_quota, usage_cap):
     """For each day of a period, the smallest tier covering the running peak
     of end-of-day `usage` (capped at `usage_cap`: capacity beyond the member
-    cap cannot be used); -1 while the free quota covers it."""
+    cap cannot be used); NO_TIER while the free quota covers it."""
     req = np.empty(usage.shape[0], np.int64)
     peak = 0
     for t in range(usage.shape[0]):
@@ -35,7 +28,7 @@ def required_tiers(usage, nominal, free_quota, usage_cap):
     return req
 
 
-@njit(cache=True)
+@jit
 def hindsight_plan(usage, nominal, prices, free_quota, usage_cap, pricing, first_day,
                    period_days, plan_day, plan_tier):
     """The cheapest plan for one period whose end-of-day usage is `usage`
@@ -68,11 +61,11 @@ def hindsight_plan(usage, nominal, prices, free_quota, usage_cap, pricing, first
             # from the largest down, so that a tie keeps the earlier purchase
             for k in range(T - 1, lowest - 1, -1):
                 if i == 0:
-                    c = _tier_price(prices, k)
+                    c = tier_price(k, prices)
                 elif k == j:
                     c = 0.0
                 else:
-                    c = upgrade_price(pricing, _tier_price(prices, j), _tier_price(prices, k),
+                    c = upgrade_price(pricing, tier_price(j, prices), tier_price(k, prices),
                                       days_left, period_days)
                 c += cost[i + 1, k + 1]
                 if c < best - 1e-9 * max(1.0, abs(best) if best < inf else 1.0):
@@ -94,7 +87,7 @@ def hindsight_plan(usage, nominal, prices, free_quota, usage_cap, pricing, first
     return n, cost[0, 0]
 
 
-@njit(cache=True)
+@jit_inner
 def plan_periods(c, tiers, day, plan_day, plan_tier, plan_n, usage):
     """The hindsight plan of every period from a phantom's day records
     (`day`, layout.DAY): plan_n[k] entries of (plan_day[k], plan_tier[k]),

@@ -8,7 +8,8 @@ PERIOD_RECORD, MONTH_RECORD), written field by field.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+
+from ..jit import jit
 
 I8, F8 = np.int64, np.float64
 
@@ -60,6 +61,17 @@ KernelScenario = namedtuple("KernelScenario", "config tiers segments strategies 
 # records otherwise).
 PathInputs = namedtuple("PathInputs", "normals config segments strategies")
 
+# A chunk of paths as the driver hands it to the kernel: the path numbers,
+# the run's seed, the scenario, what differs by path (PathInputs, row i for
+# paths[i]) and the strategy row whose adds and churns are logged (-1: none).
+Chunk = namedtuple("Chunk", "paths seed scn inputs log_strategy")
+
+# A chunk's outputs, row i for paths[i]: PATH_RECORD (n, S), PERIOD_RECORD
+# (n, S, K), MONTH_RECORD (n, S, M) of schema.py; the growth and churn
+# multipliers (n, 2); customer events of every strategy and events simulated
+# (n, 2); the contact log (n, L) of LOG rows and the rows each path wanted (n).
+ChunkOutputs = namedtuple("ChunkOutputs", "path period month mult events log log_n")
+
 # A strategy's running state on one path.
 STATE = np.dtype([
     ("day", I8), ("period", I8), ("month", I8),
@@ -82,10 +94,10 @@ STATE = np.dtype([
 # counts does not depend on the order attempts were met, so a strategy
 # resumed from the never-blocked run equals one simulated from day 0).
 # `contested`: today, some of the segment's attempts may pass and some not,
-# so who passes is decided by priority (path.contested_segments); when the
+# so who passes is decided by priority (priority.contested_segments); when the
 # capacity cannot change today, those that pass are known at once: its
 # attempts pass if `passes` and their priority key is at most `last_key`
-# (path.priority_thresholds).
+# (priority.priority_thresholds).
 SEGMENT_RULE = np.dtype([("admit", np.bool_), ("reserve", I8), ("lost", I8),
                          ("contested", np.bool_), ("passes", np.bool_),
                          ("last_key", np.uint64)])
@@ -103,47 +115,40 @@ EVENT = np.dtype([("word", I8), ("lam", F8)])
 STAGED = np.dtype([("queue", I8), ("day", I8), ("word", I8), ("lam", F8)])
 # The contact log: one row per WeCom add or churn of the logged strategy.
 LOG = np.dtype([("day", I8), ("customer", I8), ("kind", I8), ("segment", I8)])
-LOG_ADD, LOG_CHURN = 1, 2
+LOG_ADD, LOG_CHURN = np.int64(1), np.int64(2)
 
 UNBOUNDED = np.int64(1) << np.int64(62)     # a phantom's capacity
 
-# Event word: customer 32 bits | episode 16 | retry 8 | segment 6 | overflow 1.
+# Event word: customer 32 bits | episode 16 | retry 8 | segment 6 | overflow 1
+# (the scenario's checks keep retries and segments within theirs).
 MAX_CUSTOMERS = 1 << 32
-MAX_SEGMENTS = 63
-MAX_RETRIES = 255
 
 
-@njit(cache=True)
+@jit(inline="always")
 def event_word(customer, episode, retry, segment, overflow):
     return customer | (episode << 32) | (retry << 48) | (segment << 56) | (overflow << 62)
 
 
-@njit(cache=True)
+@jit
 def customer_of(word):
     return word & 0xFFFFFFFF
 
 
-@njit(cache=True)
+@jit
 def episode_of(word):
     return (word >> 32) & 0xFFFF
 
 
-@njit(cache=True)
+@jit
 def retry_of(word):
     return (word >> 48) & 0xFF
 
 
-@njit(cache=True)
+@jit
 def segment_of(word):
     return (word >> 56) & 0x3F
 
 
-@njit(cache=True)
+@jit
 def is_overflow(word):
     return (word >> 62) & 1 != 0
-
-
-@njit(cache=True)
-def attempt_occurrence(word):
-    """The draw occurrence of an attempt: episode * 256 + retry."""
-    return ((word >> 32) & 0xFFFF) * 256 + ((word >> 48) & 0xFF)

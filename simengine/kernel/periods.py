@@ -1,18 +1,18 @@
 """Billing events of a strategy on a path, shared by the full simulation
-(`path.py`) and the replay (`replay.py`): a period's opening (renewal and
-payments), an upgrade bought, a period's close (overflow accounts), the
-end-of-day peaks and the month record. They read and write the strategy's
-STATE record and its output records (schema.PATH_RECORD, PERIOD_RECORD,
-MONTH_RECORD) by field name; called per day or per period, never per event.
+(`strategy.py`, `day.py`) and the replay (`replay.py`): a period's opening
+(renewal and payments), an upgrade bought, a period's close (overflow
+accounts), the end-of-day peaks and the month record. They read and write
+the strategy's STATE record and its output records (schema.PATH_RECORD,
+PERIOD_RECORD, MONTH_RECORD) by field name; called per day or per period,
+never per event.
 """
-from numba import njit
-
 from ..billing import (overflow_accounts_cost, tier_capacity, tier_price, tier_size,
                        upgrade_price, usage_at_period_start)
+from ..jit import jit_inner
 from ..strategies import renewal_tier
 
 
-@njit(cache=True)
+@jit_inner
 def clear_period(per):
     per.tier_size = 0
     per.capacity_end = 0
@@ -28,7 +28,7 @@ def clear_period(per):
     per.blocked = 0
 
 
-@njit(cache=True)
+@jit_inner
 def clear_totals(prow):
     prow.tier_cost = 0.0
     prow.upgrade_cost = 0.0
@@ -46,7 +46,7 @@ def clear_totals(prow):
     prow.upgrades = 0
 
 
-@njit(cache=True)
+@jit_inner
 def open_period(c, st, tiers, state, prow, per, oracle_tier):
     """Period start (state.day = its first day): cumulative usage restarts,
     the renewal rule picks a tier and the strategy pays for it and for
@@ -69,7 +69,7 @@ def open_period(c, st, tiers, state, prow, per, oracle_tier):
     state.cumulative_cost += price + fee
 
 
-@njit(cache=True)
+@jit_inner
 def buy_upgrade(c, tiers, state, prow, per, new_tier):
     """Pay for an upgrade to `new_tier` on state.day; it is in force at once."""
     P = c.period_days
@@ -84,7 +84,7 @@ def buy_upgrade(c, tiers, state, prow, per, new_tier):
     state.capacity = tiers[new_tier].effective
 
 
-@njit(cache=True)
+@jit_inner
 def planned_upgrade(c, tiers, state, prow, per, plan_day, plan_tier, plan_n, step):
     """An oracle follows its hindsight plan: the upgrade planned for today
     (entry `step` of the period's plan) is bought before today's attempts.
@@ -95,13 +95,13 @@ def planned_upgrade(c, tiers, state, prow, per, plan_day, plan_tier, plan_n, ste
     return step
 
 
-@njit(cache=True)
+@jit_inner
 def is_period_end(c, state):
     """The period's last day (day D - 1 for a period the horizon cuts)."""
     return state.day == min((state.period + 1) * c.period_days, c.days) - 1
 
 
-@njit(cache=True)
+@jit_inner
 def close_period(c, tiers, unbounded, state, prow, per):
     """Period's last day: overflow accounts for its peak, the tier and the
     capacity in force. A phantom pays nothing."""
@@ -115,7 +115,7 @@ def close_period(c, tiers, unbounded, state, prow, per):
     per.capacity_end = state.capacity
 
 
-@njit(cache=True)
+@jit_inner
 def end_of_day_peaks(state, prow, per):
     """Peaks are maxima of end-of-day values."""
     active = state.active
@@ -129,7 +129,7 @@ def end_of_day_peaks(state, prow, per):
         state.peak_overflow = state.overflow
 
 
-@njit(cache=True)
+@jit_inner
 def record_month(state, mrow):
     mrow.contacts = state.active
     mrow.usage = state.usage

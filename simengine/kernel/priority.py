@@ -9,14 +9,15 @@ them can pass (`priority_heap`, `pop_first`, `none_can_pass`). Every other
 attempt is refused whatever its order, and counts do not depend on it.
 """
 import numpy as np
-from numba import njit
 
-from ..rng import ORDER, draw_bits
-from ..strategies import U_NONE, raises_capacity, upgrade_tier
-from .layout import attempt_occurrence, customer_of, segment_of
+from ..billing import NO_TIER
+from ..jit import jit, jit_inner
+from ..rng import ORDER, attempt_occurrence, draw_bits
+from ..strategies import upgrade_at_full
+from .layout import customer_of, episode_of, retry_of, segment_of
 
 
-@njit(cache=True)
+@jit
 def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
     """Who gets the last slots is decided by each attempt's random priority;
     sorting is needed only when some, not all, of today's n attempts could
@@ -26,7 +27,7 @@ def needs_priority(n, usage, capacity, max_reserve, may_upgrade):
     return n > 1 and usage + n > capacity - max_reserve and (usage < capacity or may_upgrade)
 
 
-@njit(cache=True)
+@jit_inner
 def sift_down(keys, heap, i, size):
     """Restore the min-heap heap[:size] (of indices, by their keys) below i."""
     x = heap[i]
@@ -44,7 +45,7 @@ def sift_down(keys, heap, i, size):
     heap[i] = x
 
 
-@njit(cache=True)
+@jit
 def contested_segments(rules, usage, capacity, may_upgrade, everyone):
     """Marks the segments whose attempts are met in priority order today:
     the admitted ones that may still pass (usage below the capacity less
@@ -56,17 +57,18 @@ def contested_segments(rules, usage, capacity, may_upgrade, everyone):
             may_upgrade or usage < capacity - rules[s].reserve))
 
 
-@njit(cache=True)
+@jit
 def priority_heap(pk, today, n, keys, heap, rules):
     """heap[:h], a min-heap of the indices of today[:n]'s attempts of
     contested segments by priority (the ORDER draw of each attempt, in
     keys), then heap[h:n] the others' indices as taken; returns h."""
-    h = 0
+    h = np.int64(0)
     rest = n
     for i in range(n):
         w = today[i].word
         if rules[segment_of(w)].contested:
-            keys[i] = draw_bits(pk, customer_of(w), ORDER, attempt_occurrence(w))
+            keys[i] = draw_bits(pk, customer_of(w), ORDER,
+                                attempt_occurrence(episode_of(w), retry_of(w)))
             heap[h] = i
             h += 1
         else:
@@ -83,7 +85,7 @@ def priority_heap(pk, today, n, keys, heap, rules):
     return h
 
 
-@njit(cache=True)
+@jit_inner
 def kth_smallest(values, m, k):
     """The k-th smallest of values[:m] (1 <= k <= m), reordering them
     (quickselect; loops, not np.partition: they compile much faster)."""
@@ -113,7 +115,7 @@ MAX_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
 TOP = 18446744073709551616.0        # 2^64
 
 
-@njit(cache=True)
+@jit_inner
 def open_keys(today, n, keys, rules, usage, capacity, above, first, bound, out):
     """The keys of today[:n]'s attempts of open segments (contested, usage
     below the capacity less their reserve) above `above` (any, `first`)
@@ -130,7 +132,7 @@ def open_keys(today, n, keys, rules, usage, capacity, above, first, bound, out):
     return m
 
 
-@njit(cache=True)
+@jit
 def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
     """When the capacity cannot change today, who passes in priority order
     is known without meeting them in it: the contested segments' attempts
@@ -142,7 +144,8 @@ def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
     for i in range(n):
         w = today[i].word
         if rules[segment_of(w)].contested:
-            keys[i] = draw_bits(pk, customer_of(w), ORDER, attempt_occurrence(w))
+            keys[i] = draw_bits(pk, customer_of(w), ORDER,
+                                attempt_occurrence(episode_of(w), retry_of(w)))
     for s in range(rules.shape[0]):
         rules[s].passes = False
     candidates = np.empty(n, np.uint64)
@@ -186,7 +189,7 @@ def priority_thresholds(pk, today, n, keys, rules, usage, capacity):
         first = False
 
 
-@njit(cache=True)
+@jit
 def pop_first(keys, heap, size):
     """The index of heap[:size] with the lowest key, moved to heap[size - 1]
     (heap[:size - 1] stays a heap)."""
@@ -194,11 +197,11 @@ def pop_first(keys, heap, size):
     heap[0] = heap[size - 1]
     heap[size - 1] = first
     if size > 2:
-        sift_down(keys, heap, 0, size - 1)
+        sift_down(keys, heap, np.int64(0), size - 1)
     return first
 
 
-@njit(cache=True)
+@jit
 def none_can_pass(st, tiers, tier, usage, capacity, min_reserve):
     """No attempt of today's rest can be admitted, whatever their order: the
     capacity less every admitted segment's reserve (`min_reserve`, the
@@ -207,7 +210,5 @@ def none_can_pass(st, tiers, tier, usage, capacity, min_reserve):
     as it is for the rest of the day)."""
     if usage < capacity:
         return usage >= capacity - min_reserve
-    if st.upgrade == U_NONE:
-        return True
-    new_tier = upgrade_tier(st.upgrade, tier, usage, st.headroom, tiers.nominal)
-    return not raises_capacity(new_tier, tier, tiers[new_tier].effective, capacity)
+    return upgrade_at_full(st.upgrade, st.headroom, tier, usage, capacity, tiers.nominal,
+                           tiers.effective) == NO_TIER

@@ -11,15 +11,15 @@ full or from that day on (`path.resume_blocking`), its customers taken from
 the phantom run (`take_customers`).
 """
 import numpy as np
-from numba import njit
 
 from ..billing import NO_TIER
-from ..strategies import FORECAST_WINDOW, R_ORACLE, U_NONE, raises_capacity, upgrade_tier
+from ..jit import jit_inner
+from ..strategies import FORECAST_WINDOW, R_ORACLE, upgrade_at_full
 from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
                       open_period, planned_upgrade, record_month)
 
 
-@njit(cache=True)
+@jit_inner
 def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
     """Today's `admitted` attempts meet usage `usage`, `usage + 1`, ...:
     buy the upgrades the strategy would buy on the way. False when one of
@@ -33,10 +33,9 @@ def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
         reached = max(usage, state.capacity)     # usage met by the first attempt at capacity
         left -= reached - usage
         usage = reached
-        if st.upgrade == U_NONE:
-            return False
-        new_tier = upgrade_tier(st.upgrade, state.tier, usage, st.headroom, tiers.nominal)
-        if not raises_capacity(new_tier, state.tier, tiers[new_tier].effective, state.capacity):
+        new_tier = upgrade_at_full(st.upgrade, st.headroom, state.tier, usage, state.capacity,
+                                   tiers.nominal, tiers.effective)
+        if new_tier == NO_TIER:
             return False
         buy_upgrade(c, tiers, state, prow, per, new_tier)
         if usage >= state.capacity:
@@ -46,7 +45,7 @@ def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
     return True
 
 
-@njit(cache=True)
+@jit_inner
 def copy_customer_counts(src, dst):
     """The customers' own counts of a replayed strategy are the phantom's."""
     dst.lost_value = src.lost_value
@@ -60,7 +59,7 @@ def copy_customer_counts(src, dst):
     dst.overflowed = src.overflowed
 
 
-@njit(cache=True)
+@jit_inner
 def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, mid_period):
     """At the start of a day before which a strategy refused nothing, its
     customers are the phantom's: their counts, running totals and losses
@@ -88,15 +87,16 @@ def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, 
         per.blocked = ph_per.blocked
 
 
-@njit(cache=True)
-def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow,
-                    periods, months, stop):
+@jit_inner
+def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, out, stop):
     """Billing of strategy `st` on the trajectory of its phantom (`day`: the
     phantom's DAY records, `phantom_row`: its PATH_RECORD; `plan`: the
     hindsight plan an oracle follows, (day, tier, entries) per period),
-    days 0..stop-1. Fills the strategy's records and returns `stop`, or
-    returns the day of the first attempt it would refuse (records partly
-    written, that day's too). With stop = D its records are complete."""
+    days 0..stop-1. Fills the strategy's records `out` (strategy.Records)
+    and returns `stop`, or returns the day of the first attempt it would
+    refuse (records partly written, that day's too). With stop = D its
+    records are complete."""
+    prow, periods, months = out
     plan_day, plan_tier, plan_n = plan
     oracle = st.renewal == R_ORACLE
     step = 0
@@ -151,7 +151,7 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, prow
         state.overflow = rec.overflow
         end_of_day_peaks(state, prow, per)
         if is_period_end(c, state):
-            close_period(c, tiers, False, state, prow, per)
+            close_period(c, tiers, st.unbounded, state, prow, per)
             per.first_adds = rec.first_adds - first_at_start
             per.readds = rec.readds - readds_at_start
             per.churns = rec.churns - churns_at_start
