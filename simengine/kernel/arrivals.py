@@ -21,7 +21,7 @@ from .layout import EVENT, event_word
 
 # first[first_off[t]:first_off[t + 1]]: first attempts due on day t;
 # churn[churn_off[t]:churn_off[t + 1]]: initial contacts' churns due on day t
-Arrivals = namedtuple("Arrivals", "first_off first churn_off churn n_initial")
+Arrivals = namedtuple("Arrivals", "first_off first churn_off churn n_initial churn_mult")
 
 
 @jit_inner
@@ -234,4 +234,4 @@ def draw_arrivals(pk, scn, z_growth, z_churn):
     G, Mc = path_multipliers(z_growth, z_churn, c.growth_sigma, c.churn_sigma)
     first_off, first = first_attempts(pk, scn.segments, scn.season_day, G, Mc)
     churn_off, churn, n_initial = initial_churns(pk, scn.segments, c.days, Mc)
-    return Arrivals(first_off, first, churn_off, churn, n_initial), G, Mc
+    return Arrivals(first_off, first, churn_off, churn, n_initial, Mc), G, Mc
