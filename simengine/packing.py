@@ -96,7 +96,8 @@ def _pack_segments(scn):
     return records(SEGMENT, [dict(
         start=e - s.size, end=e, initial=s.initial_contacts, adoption=s.adoption_rate,
         churn_rate=s.churn_rate, churn_shape=s.churn_shape, readd_prob=s.readd_prob,
-        readd_delay=s.readd_delay_days, lost_value=s.lost_value)
+        readd_delay=s.readd_delay_days, lost_value=s.lost_value,
+        initial_age=float(s.initial_age_days), stock_ages=s.initial_ages == "stock")
         for s, e in zip(scn.segments, end)])
 
 
@@ -150,7 +151,8 @@ _CONFIG_FIELDS = {"growth.sigma": "growth_sigma", "growth.churn_sigma": "churn_s
                   "overflow.account_cost": "account_cost"}
 _SEGMENT_FIELDS = {"adoption_rate": "adoption", "churn_rate": "churn_rate",
                    "churn_shape": "churn_shape", "readd_prob": "readd_prob",
-                   "readd_delay_days": "readd_delay", "lost_value": "lost_value"}
+                   "readd_delay_days": "readd_delay", "lost_value": "lost_value",
+                   "initial_age_days": "initial_age"}
 _STRATEGY_FIELDS = {"headroom": "headroom", "retry_days": "retry_days"}
 
 

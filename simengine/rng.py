@@ -30,6 +30,7 @@ ORDER = 7           # within-day priority of an attempt, occurrence as RETRY_DEL
 PATH_GROWTH = 8     # path multiplier normals (customer = 0)
 PATH_CHURN = 9
 PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
+INITIAL_AGE = 11    # a starting contact's age in a stock (occurrence 0)
 
 # An attempt's occurrence numbers its episode's retries: room for 256 (the
 # event word's 8 bits; a scenario allows at most 255 retries).

@@ -173,12 +173,15 @@ class _Customers:
                 H.append(H[-1] + h)
             for i in range(seg.size):
                 self.segment.append(seg)
-                # propensity
+                # propensity; a starting contact of age a is a survivor: the
+                # gamma posterior given survival to a (SPEC 3)
+                age = initial_age(seg, draws, u, Mc) if i < seg.initial_contacts else 0.0
                 if math.isinf(seg.churn_shape):
                     lam = seg.churn_rate * Mc
                 else:
                     k = seg.churn_shape
-                    lam = draws.gamma(u, R.LAMBDA, k) * (seg.churn_rate / k) * Mc
+                    theta = seg.churn_rate / k
+                    lam = draws.gamma(u, R.LAMBDA, k) * (theta / (1.0 + Mc * theta * age)) * Mc
                 self.lam.append(lam)
                 if i < seg.initial_contacts:
                     self.initial.append(True)
@@ -191,6 +194,32 @@ class _Customers:
                     self.first_day.append(i_first - 1 if i_first <= D else None)
                 u += 1
         self.n = u
+
+
+def initial_age(seg, draws, u, Mc):
+    """A starting contact's age: initial_age_days, or under "stock" the
+    inverse CDF of the density proportional to the survival on [0, A]:
+    int_0^a (1 + c x)^-k dx = ((1 + c a)^(1-k) - 1) / (c (1 - k)), solved for a."""
+    A = seg.initial_age_days
+    if A <= 0.0:
+        return 0.0
+    if seg.initial_ages == "equal":
+        return A
+    v = draws.uniform(u, R.INITIAL_AGE, 0)
+    if math.isinf(seg.churn_shape):
+        r = Mc * seg.churn_rate
+        if r * A == 0.0:
+            return v * A
+        return -math.log1p(v * math.expm1(-r * A)) / r
+    k = seg.churn_shape
+    c = Mc * seg.churn_rate / k
+    if c * A == 0.0:
+        return v * A
+    g = math.log1p(c * A)
+    m = 1.0 - k
+    if m == 0.0:
+        return math.expm1(v * g) / c
+    return math.expm1(math.log1p(v * math.expm1(m * g)) / m) / c
 
 
 # ----------------------------------------------------------------- one strategy

@@ -467,12 +467,14 @@ def test_output_is_never_overwritten_without_force(simulated, tmp_path, capsys):
     scn, path = simulated
     out = tmp_path / "cal.toml"
     out.write_text("keep me\n")
-    # refused before any work: the (missing) event log is not even opened
+    # the input is checked first (a missing log is the first thing to fix)
     args = ["--population", 30_000, "-o", out, "--check-paths", 0]
     assert simengine_calibrate(tmp_path / "missing.csv", *args) == 2
+    assert "missing.csv: no such event log file" in capsys.readouterr().err
+    # then the output, before any fitting
+    assert simengine_calibrate(path, *args) == 2
     err = capsys.readouterr().err
     assert f"{out} already exists" in err and "--force" in err and "another -o name" in err
-    assert "missing.csv" not in err.split("already exists")[1]
     assert out.read_text() == "keep me\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.toml"]
     # a companion file left from an earlier calibration is protected too
@@ -551,8 +553,9 @@ def test_calibrate_runs_without_pandas(simulated, tmp_path):
 def test_unwritable_output_is_refused_before_fitting(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert simengine_calibrate(tmp_path / "missing.csv", "-o", blocker / "cal.toml",
-                               "--check-paths", 0) == 2
+    log = tmp_path / "log.csv"      # a log that would fail to parse: it is never read
+    log.write_text("not,a,log\n")
+    assert simengine_calibrate(log, "-o", blocker / "cal.toml", "--check-paths", 0) == 2
     err = capsys.readouterr().err
     assert "cal.toml: cannot be created" in err and "not a directory" in err
-    assert "missing.csv" not in err                        # the log was never read
+    assert "missing column" not in err                     # the log was never parsed

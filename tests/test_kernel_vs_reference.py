@@ -73,6 +73,11 @@ CASES = {
     "period200-full-cumulative": scenario(
         billing=Billing(rule="cumulative", period_days=200, upgrade_pricing="full",
                         certification_fee=50.0, tiers=SMALL_TIERS)),
+    # starting contacts with ages: equal, a stock, a stock without heterogeneity
+    "aged": scenario(segments=tuple(dataclasses.replace(s, initial_age_days=a, initial_ages=how)
+                                    for s, (a, how) in zip(segments(), ((400.0, "equal"),
+                                                                        (1095.0, "stock"),
+                                                                        (700.5, "stock"))))),
     "uncertified": scenario(
         population=600, segments=segments(600, (30, 40, 20)),
         billing=Billing(certified=False, certification_fee=999.0),

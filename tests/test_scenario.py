@@ -429,11 +429,27 @@ def test_bad_reserve_names_the_key(tmp_path, value, key, expected):
 
 def test_oracle_warns_about_settings_it_ignores(tmp_path):
     from simengine.scenario import scenario_warnings
+    def about_strategies(scn):
+        return [w for w in scenario_warnings(scn) if ": strategy." in w]
     text = BASE + '\n[[strategy]]\nname = "hindsight"\nrenewal = "oracle"\n'
-    assert scenario_warnings(load_scenario(write(tmp_path, text))) == []
+    assert about_strategies(load_scenario(write(tmp_path, text))) == []
     bad = text + 'upgrade = "fit"\nheadroom = 0.1\nreserve = { rest = 10 }\n'
-    (warning,) = scenario_warnings(load_scenario(write(tmp_path, bad)))
+    (warning,) = about_strategies(load_scenario(write(tmp_path, bad)))
     assert "strategy.hindsight: upgrade, headroom, reserve have no effect" in warning
+
+
+def test_churn_without_heterogeneity_warns(tmp_path):
+    from simengine.scenario import scenario_warnings
+    scn = load_scenario(write(tmp_path, BASE))
+    homogeneous = [s.name for s in scn.segments if s.churn_rate > 0 and s.churn_shape == math.inf]
+    assert homogeneous
+    warnings = scenario_warnings(scn)
+    for name in homogeneous:
+        assert any(f"segment.{name}.churn_shape: inf (no heterogeneity) gives geometric "
+                   "retention" in w for w in warnings)
+    shaped = BASE.replace("churn_rate = 0.002", "churn_rate = 0.002\nchurn_shape = 0.8")
+    assert not any("churn_shape: inf" in w
+                   for w in scenario_warnings(load_scenario(write(tmp_path, shaped))))
 
 
 # --------------------------------------------------------------------------

@@ -22,8 +22,13 @@ Modules, in the order data flows:
   writer    the calibrated scenario (TOML with comments) and the files beside
             it; refuses to overwrite
   eventlog  the simulated contact log of `simengine run --events`
+  cohorts   churn from a cohort retention table (`--cohorts`): interval-censored
+            maximum likelihood of the Lomax survival, the projection table, the
+            base scenario rewritten with the fit
 """
 from .check import CHECK_PATHS, Check
+from .cohorts import (PERIOD_DAYS, Cohort, CohortFit, calibrate_cohorts, cohort_report,
+                      fit_cohort, read_cohorts)
 from .eventlog import LOG_EPOCH, MAX_EVENT_ROWS, check_event_log_size, write_event_log
 from .events import (ADD_FRIEND, ADD_GROUP, DEL_FRIEND_CUSTOMER, DEL_FRIEND_MEMBER, DEL_GROUP,
                      DISMISS, EventLog, read_events)
@@ -34,6 +39,8 @@ from .spells import Spells, reconstruct_spells
 from .writer import check_output, companion, scenario_toml, write_calibration
 
 __all__ = [
+    "PERIOD_DAYS", "Cohort", "CohortFit", "calibrate_cohorts", "cohort_report", "fit_cohort",
+    "read_cohorts",
     "ADD_FRIEND", "ADD_GROUP", "DEL_FRIEND_CUSTOMER", "DEL_FRIEND_MEMBER", "DEL_GROUP",
     "DISMISS", "CHECK_PATHS", "LOG_EPOCH", "MAX_EVENT_ROWS", "PARAMS", "Calibration",
     "CalibrationError", "Check", "Estimate", "EventLog", "SegmentFit", "Spells",

@@ -32,11 +32,16 @@ def check_event_log_size(scn, max_rows=MAX_EVENT_ROWS):
 
 def event_log_table(scn, strategy, log) -> pa.Table:
     """The Arrow table of `engine.contact_log` columns: customers `c<id>`,
-    members `m<id mod staff.members>`, times from LOG_EPOCH."""
+    members `m<id mod staff.members>`, times from LOG_EPOCH (the window's
+    start, `simengine_start`; aged starting contacts' adds before it)."""
     from .. import __version__
     from ..kernel.layout import LOG_ADD
     n = len(log["day"])
-    t = (np.datetime64(LOG_EPOCH, "s") + log["day"].astype("timedelta64[D]")).astype("datetime64[s]")
+    # a starting contact with an age was added that long before the start
+    # (to the second): the history a real log's contact list gives
+    before = np.rint(log["age"] * 86_400).astype("timedelta64[s]")
+    t = (np.datetime64(LOG_EPOCH, "s") + log["day"].astype("timedelta64[D]")
+         - before).astype("datetime64[s]")
     cust = log["customer"]
     members = scn.staff.members
     member = cust % members if members else np.zeros(n, dtype=np.int64)

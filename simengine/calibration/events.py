@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .files import (CalibrationError, InputTable, first_appearance_codes, integer_column,
-                    read_input_table, text_column, time_column)
+                    read_input_table, text_column, time_column, unix_seconds)
 
 DAY = 86_400
 MAX_LOG_DAYS = 36_500               # a log spanning more is taken as a unit mistake
@@ -79,16 +79,20 @@ class _Rows:
     is_add: np.ndarray
 
 
-def read_events(path, which_path=None) -> EventLog:
+def read_events(path, which_path=None, observed_from=None) -> EventLog:
     """Read and check a contact event log (SPEC section 11). A simulated log
-    with several paths is cut to `which_path` (default: path 0)."""
+    with several paths is cut to `which_path` (default: path 0).
+    `observed_from` (ISO 8601 or unix seconds) is the start of the window the
+    log observes; rows before it are the history of the contacts held when
+    it opened (default: the start a simulated log records, else the first
+    row's day)."""
     t = read_input_table(path, "event log")
     cols, ev_cols = _locate_columns(t)
     if len(t) == 0:
         raise CalibrationError(f"{t.source}: the log has no rows (an empty log cannot be calibrated)")
     idx, chosen, n_paths = _select_path(t, which_path)
     rows, ignored = _read_rows(t, cols, ev_cols, idx, chosen)
-    day0, last_day = _observation_window(t, rows)
+    day0, last_day = _observation_window(t, rows, observed_from)
     rows_local, ext_all, link_all, sec_use, add_use = _link_events(rows)
     # Customers numbered in order of first appearance in the file.
     order = np.argsort(rows_local, kind="stable")
@@ -202,29 +206,41 @@ def _check_ids(r: _Rows, source, where):
             raise CalibrationError(f"{source}: {where(j)}: {what} (event {r.ev[j]})")
 
 
-def _observation_window(t: InputTable, r: _Rows):
-    """(unix seconds of day 0, last observed day). Every row counts for the
-    span, ignored events too; a simulated log records both."""
+def _observation_window(t: InputTable, r: _Rows, observed_from=None):
+    """(unix seconds of day 0, last observed day). Day 0 is the window's
+    start: `observed_from`, else the start a simulated log records, else the
+    day of the first row. Every row counts for the span, ignored events too;
+    rows before day 0 are history (the contacts held when the window opened,
+    with their add times)."""
     source, meta, sec = t.source, t.meta, r.sec
-    if "simengine_start" in meta:
+    if observed_from is not None:
+        start = unix_seconds(str(observed_from).strip())
+        if start is None:
+            raise CalibrationError(
+                f"{source}: --observed-from: cannot parse {observed_from!r} as a time (expected "
+                "an ISO 8601 timestamp such as 2025-01-01 or 2025-01-01T00:00:00+08:00, or unix "
+                "seconds)")
+        day0 = start // DAY * DAY
+        if day0 > sec.max():
+            raise CalibrationError(
+                f"{source}: --observed-from {date_text(day0)} is after the log's last row "
+                f"({date_text(sec.max())}): the window would observe nothing")
+    elif "simengine_start" in meta:
         day0 = int(np.datetime64(meta["simengine_start"], "s").astype(np.int64))
     else:
         day0 = int(sec.min() // DAY * DAY)
-    if "simengine_days" in meta:
+    if "simengine_days" in meta and observed_from is None:
         last_day = int(meta["simengine_days"]) - 1
     else:
         last_day = int((sec.max() - day0) // DAY)
-    if last_day > MAX_LOG_DAYS:
-        j = int(np.argmax(sec))
-        raise CalibrationError(
-            f"{source}: {t.where(r.idx[j])}: time {sec[j]:,} s is {last_day:,} days after the "
-            f"log's first day; expected at most {MAX_LOG_DAYS:,} (unix times must be seconds, "
-            "not milliseconds)")
-    early = sec < day0
-    if early.any():
-        j = int(np.argmax(early))
-        raise CalibrationError(f"{source}: {t.where(r.idx[j])}: time {date_text(sec[j])} is "
-                               f"before the log's start {date_text(day0)}")
+    for j, span, what in ((int(np.argmax(sec)), last_day, "after the window's start"),
+                          (int(np.argmin(sec)), (day0 - int(sec.min())) // DAY,
+                           "before the window's start")):
+        if span > MAX_LOG_DAYS:
+            raise CalibrationError(
+                f"{source}: {t.where(r.idx[j])}: time {sec[j]:,} s is {span:,} days {what}; "
+                f"expected at most {MAX_LOG_DAYS:,} (unix times must be seconds, not "
+                "milliseconds)")
     return day0, last_day
 
 

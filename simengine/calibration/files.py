@@ -183,7 +183,7 @@ def time_column(col, source, column, where) -> np.ndarray:
         return np.floor(v).astype(np.int64)
     # parse each distinct text once: logs repeat their times
     codes, distinct = first_appearance_codes(text_column(col))
-    seconds = [_unix_seconds(s) for s in distinct]
+    seconds = [unix_seconds(s) for s in distinct]
     bad = np.array([x is None for x in seconds], dtype=bool)
     if bad.any():
         i = int(np.argmax(bad[codes]))
@@ -193,7 +193,7 @@ def time_column(col, source, column, where) -> np.ndarray:
     return np.array(seconds, dtype=np.int64)[codes]
 
 
-def _unix_seconds(s: str):
+def unix_seconds(s: str):
     """Seconds since 1970 (floored) of unix seconds or an ISO 8601 time
     (UTC unless it has an offset); None if it is neither."""
     if _UNIX_SECONDS.fullmatch(s):

@@ -280,13 +280,17 @@ def _gamma_rule(a):
     return r
 
 
-def churn_loglik(rate, shape, n, T, w=None):
+def churn_loglik(rate, shape, n, T, w=None, age=None):
     """Log-likelihood of customers with n closed spells and exposure T
     (sum of L - 1 over closed spells plus the open spell's days), lam_u ~
     Gamma(shape, rate / shape), L = 1 + floor(Exp(lam_u)). Exact:
     E[(1 - e^-lam)^n e^(-lam T)] = Gamma(k+n)/Gamma(k) th^n (1 + th T)^-(k+n)
     * E[((1 - e^-lam)/lam)^n], lam ~ Gamma(k + n, th / (1 + th T)), the last
-    factor by 32-node Gauss-Laguerre. shape = inf: homogeneous."""
+    factor by 32-node Gauss-Laguerre. shape = inf: homogeneous.
+    `age` (left truncation): days a customer had been a contact when the
+    window opened. Having survived them, its lam is Gamma(k, th / (1 + th
+    age)) (P(L > age | lam) = e^(-lam age) exactly), so th is replaced by that
+    per customer: its spells are conditioned on the survival."""
     from scipy.special import gammaln
     n = np.asarray(n, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
@@ -296,8 +300,10 @@ def churn_loglik(rate, shape, n, T, w=None):
         return float((w * (n * np.log(-np.expm1(-lam)) - lam * T)).sum())
     k = shape
     th = rate / k
+    if age is not None:
+        th = th / (1 + th * np.asarray(age, dtype=np.float64))
     a = k + n
-    ll = gammaln(a) - gammaln(k) + n * math.log(th) - a * np.log1p(th * T)
+    ll = gammaln(a) - gammaln(k) + n * np.log(th) - a * np.log1p(th * T)
     thp = th / (1 + th * T)
     corr = np.zeros_like(n)
     for nv in np.unique(n):
@@ -311,23 +317,27 @@ def churn_loglik(rate, shape, n, T, w=None):
     return float((w * (ll + corr)).sum())
 
 
-def fit_churn(n, T):
+def fit_churn(n, T, age=None):
     """(rate, shape) estimates from per-customer closed-spell counts n and
-    exposures T; shape inf when no heterogeneity shows (k-hat > 1e4)."""
+    exposures T (and ages when the window opened: left truncation, see
+    `churn_loglik`); shape inf when no heterogeneity shows (k-hat > 1e4)."""
     from scipy.optimize import minimize
     n = np.asarray(n, dtype=np.int64)
     T = np.asarray(T, dtype=np.int64)
+    age = np.zeros_like(n) if age is None else np.asarray(age, dtype=np.int64)
     notes = []
     keep = (n > 0) | (T > 0)
     if not n.sum():
         return (Estimate(0.0, 0.0, 0.0, 0.0, "no churn in the log"),
                 Estimate(math.inf, note="no churn in the log"), notes)
-    pairs, w = np.unique(np.stack([n[keep], T[keep]], axis=1), axis=0, return_counts=True)
-    nn, TT = pairs[:, 0].astype(np.float64), pairs[:, 1].astype(np.float64)
+    triples, w = np.unique(np.stack([n[keep], T[keep], age[keep]], axis=1), axis=0,
+                           return_counts=True)
+    nn, TT = triples[:, 0].astype(np.float64), triples[:, 1].astype(np.float64)
+    aa = triples[:, 2].astype(np.float64) if triples[:, 2].any() else None
     lam0 = math.log1p(nn @ w / max(TT @ w, 1.0))
 
     def f(x):
-        return -churn_loglik(math.exp(x[0]), math.exp(x[1]), nn, TT, w)
+        return -churn_loglik(math.exp(x[0]), math.exp(x[1]), nn, TT, w, aa)
 
     best = None
     for k0 in (0.5, 2.0, 20.0):

@@ -33,6 +33,9 @@ class SegmentFit:
     readds: int
     estimates: dict            # PARAMS -> Estimate
     population_source: str = "given"
+    # the starting contacts' ages when the window opened (0: none known)
+    initial_age_days: float = 0.0
+    initial_ages: str = "equal"
 
 
 @dataclass
@@ -89,15 +92,19 @@ class _Segments:
 
 
 def calibrate(events, population=None, segments=None, path=None,
-              check_paths=_check.CHECK_PATHS, seed=0) -> Calibration:
+              check_paths=_check.CHECK_PATHS, seed=0, observed_from=None,
+              left_truncation=True) -> Calibration:
     """Fit the model of SPEC section 3 to a contact event log (the method is
     docs/calibration.md). `population`: the addressable customers (all
     segments); `segments`: a file mapping external_user_id to segment (its
     customers are the addressable population unless `population` is given);
     `path`: the path of a simulated log (default 0); `check_paths`: paths of
     the fitted scenario simulated for the check band (0: no check); `seed`:
-    their seed."""
-    log = read_events(events, path)
+    their seed; `observed_from`: the start of the window the log observes
+    (rows before it: the contacts held then, with their add times);
+    `left_truncation=False` treats those contacts as new (biased: for
+    comparison only)."""
+    log = read_events(events, path, observed_from)
     sp = reconstruct_spells(log)
     notes = _log_notes(log, sp)
     seg = _assign_segments(log, segments, population)
@@ -122,9 +129,10 @@ def calibrate(events, population=None, segments=None, path=None,
         seg.populations, seg.source = np.array([C + X]), "estimated"
         population_estimate = Estimate(float(C + X), never_est.se, C + never_est.lo,
                                        C + never_est.hi, "customers seen + never-adopters")
-    fits = _segment_fits(sp, facts, seg, adoption, a_est, notes)
-    notes.append("initial contacts (spells open on day 0) enter churn and re-adds by the "
-                 "memoryless property and are left out of adoption")
+    fits = _segment_fits(sp, facts, seg, adoption, a_est, notes, left_truncation)
+    notes.append("initial contacts (spells open on day 0) are left out of adoption; in churn "
+                 "those whose add time the log shows enter conditioned on having lasted until "
+                 "the window opened (left truncation), the others as new contacts")
     cal = Calibration(log=log, spells=sp, segments=fits, season=season,
                       population=int(seg.populations.sum()),
                       population_estimate=population_estimate, served=sp.served(), notes=notes)
@@ -141,6 +149,9 @@ def _log_notes(log: EventLog, sp: Spells) -> list:
         notes.append(f"{sp.duplicate_adds:,} adds of links already open were ignored (repeated callbacks)")
     if sp.stray_deletes:
         notes.append(f"{sp.stray_deletes:,} deletes of links already closed were ignored")
+    if sp.closed_before_window:
+        notes.append(f"{sp.closed_before_window:,} spells ended before the window opened: "
+                     "left out (they were not held when it opened)")
     if sp.before.any():
         notes.append(f"{int(sp.before.sum()):,} customers' first event is a delete: "
                      "taken as contacts since before the log (initial contacts)")
@@ -219,17 +230,21 @@ class _AdoptionData:
 
 
 def _segment_fits(sp: Spells, facts: SpellFacts, seg: _Segments, adoption: _AdoptionData,
-                  a_est, notes) -> list:
+                  a_est, notes, left_truncation=True) -> list:
     """Churn and re-adds fitted per segment, with the adoption rates."""
     fits = []
     closed, readded = facts.closed, facts.readded
     for s, name in enumerate(seg.names):
         cm = seg.of_customer == s
-        rate, shape, cn = fit_churn(facts.n_closed[cm], facts.exposure[cm])
+        ages = facts.entry_age[cm] if left_truncation else None
+        rate, shape, cn = fit_churn(facts.n_closed[cm], facts.exposure[cm], ages)
         smask = cm[sp.customer]
         p, mu, rn = fit_readd(facts.delay[smask & readded],
                               facts.window[smask & closed & ~readded])
         notes += [f"segment {name!r}: {x}" for x in cn + rn]
+        age_days, ages, age_note = _starting_ages(facts.entry_age[cm & facts.initial])
+        if age_note:
+            notes.append(f"segment {name!r}: {age_note}")
         fits.append(SegmentFit(
             name=name, population=int(seg.populations[s]), initial=int(adoption.initial[s]),
             seen=int(adoption.seen[s]), first_adds=int(adoption.A[s].sum()),
@@ -237,5 +252,24 @@ def _segment_fits(sp: Spells, facts: SpellFacts, seg: _Segments, adoption: _Adop
             readds=int((smask & readded).sum()),
             estimates={"adoption_rate": a_est[s], "churn_rate": rate, "churn_shape": shape,
                        "readd_prob": p, "readd_delay_days": mu},
-            population_source=seg.source))
+            population_source=seg.source, initial_age_days=age_days, initial_ages=ages))
     return fits
+
+
+def _starting_ages(ages) -> tuple:
+    """(initial_age_days, initial_ages, note) from the ages of the contacts
+    held when the window opened (0 where the log shows no add time). One age
+    for all: "equal"; several: a stock (constant inflow) whose span is the
+    oldest age seen, the span's maximum-likelihood estimate (the survivors'
+    ages have a density proportional to the survival on [0, span])."""
+    known = ages[ages > 0]
+    if not known.size:
+        return 0.0, "equal", ""
+    oldest = float(known.max())
+    if known.min() == known.max():
+        return oldest, "equal", (f"{known.size:,} starting contacts, all {oldest:,.0f} days old "
+                                 "when the window opened: initial_ages = \"equal\"")
+    return oldest, "stock", (
+        f"{known.size:,} starting contacts aged {int(known.min()):,} to {oldest:,.0f} days "
+        f"(median {float(np.median(known)):,.0f}) when the window opened: a stock, "
+        f"initial_ages = \"stock\" over initial_age_days = {oldest:,.0f} (the oldest seen)")

@@ -101,6 +101,7 @@ def fit_record(cal) -> dict:
         "segments": [{"name": s.name, "population": s.population, "initial": s.initial,
                       "seen": s.seen, "first_adds": s.first_adds, "spells": s.spells,
                       "churns": s.closed_spells, "readds": s.readds,
+                      "initial_age_days": s.initial_age_days, "initial_ages": s.initial_ages,
                       "estimates": {k: v.as_dict() for k, v in s.estimates.items()}}
                      for s in cal.segments],
         "season": [s.as_dict() for s in cal.season],

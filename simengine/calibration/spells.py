@@ -19,11 +19,13 @@ class Spells:
     start: np.ndarray          # day
     end: np.ndarray            # churn day, -1 while open at the log end
     start_row: np.ndarray      # 0-based file row that opened it
-    before: np.ndarray         # open since before the log began
+    before: np.ndarray         # open since before the log began (first event a delete)
+    age: np.ndarray            # days held when the window opened (its add time known), else 0
     n_customers: int
     last_day: int
     duplicate_adds: int = 0
     stray_deletes: int = 0
+    closed_before_window: int = 0
 
     @property
     def closed(self):
@@ -61,11 +63,15 @@ def reconstruct_spells(log: EventLog) -> Spells:
     # Customer-level transitions: (customer, sec, row, +1/-1); opens-before first.
     oi, ci, bi = o[opens], o[closes], o[before]
     t_c = np.concatenate([log.customer[bi], log.customer[oi], log.customer[ci]])
-    t_s = np.concatenate([np.full(len(bi), log.day0 - 1), log.sec[oi], log.sec[ci]])
+    # a link first seen deleted was open since before the first row (day 0 or
+    # the first day of the history before the window)
+    first_day = min(0, int(day.min()))
+    t_s = np.concatenate([np.full(len(bi), min(log.day0, int(log.sec.min())) - 1), log.sec[oi],
+                          log.sec[ci]])
     t_r = np.concatenate([log.row[bi], log.row[oi], log.row[ci]])
     t_d = np.concatenate([np.ones(len(bi) + len(oi), np.int64), -np.ones(len(ci), np.int64)])
     t_b = np.concatenate([np.ones(len(bi), bool), np.zeros(len(oi) + len(ci), bool)])
-    t_day = np.concatenate([np.zeros(len(bi), np.int64), day[oi], day[ci]])
+    t_day = np.concatenate([np.full(len(bi), first_day, np.int64), day[oi], day[ci]])
     o2 = np.lexsort((t_r, t_s, t_c))
     t_c, t_d, t_r, t_b, t_day = t_c[o2], t_d[o2], t_r[o2], t_b[o2], t_day[o2]
     m = len(t_c)
@@ -79,11 +85,24 @@ def reconstruct_spells(log: EventLog) -> Spells:
     last_start = np.maximum.accumulate(np.where(is_start, np.arange(m), -1))
     si = np.flatnonzero(is_start)
     end_day = np.full(m, -1, dtype=np.int64)
+    ended = np.zeros(m, bool)
     ei = np.flatnonzero(is_end)
     end_day[last_start[ei]] = t_day[ei]
-    return Spells(customer=t_c[si], start=t_day[si], end=end_day[si], start_row=t_r[si],
-                  before=t_b[si], n_customers=len(log.customers), last_day=log.last_day,
-                  duplicate_adds=dup_adds, stray_deletes=stray)
+    ended[last_start[ei]] = True
+    start, end, before = t_day[si], end_day[si], t_b[si]
+    # Left truncation: history before the window (day 0) shows the contacts
+    # held when it opened. A spell over by day 0 was never observed held; a
+    # spell open at day 0 enters at day 0, its age then known (unless it was
+    # first seen as a delete: age unknown, taken as new).
+    gone = ended[si] & (start < 0) & (end <= 0)
+    keep = ~gone
+    age = np.where(before, 0, np.maximum(-start, 0))
+    start = np.maximum(start, 0)
+    return Spells(customer=t_c[si][keep], start=start[keep], end=end[keep],
+                  start_row=t_r[si][keep], before=before[keep], age=age[keep],
+                  n_customers=len(log.customers), last_day=log.last_day,
+                  duplicate_adds=dup_adds, stray_deletes=stray,
+                  closed_before_window=int(gone.sum()))
 
 
 @dataclass
@@ -94,6 +113,7 @@ class SpellFacts:
     left in the log after a churn without a re-add."""
     first_start: np.ndarray
     initial: np.ndarray
+    entry_age: np.ndarray      # days an initial contact had been held when the window opened
     n_closed: np.ndarray
     exposure: np.ndarray       # T = sum(L - 1) over closed spells + days of the open one
     closed: np.ndarray
@@ -110,6 +130,8 @@ def spell_facts(sp: Spells) -> SpellFacts:
     first[1:] = sp.customer[1:] != sp.customer[:-1]
     first_start = np.zeros(C, dtype=np.int64)
     first_start[sp.customer[first]] = sp.start[first]
+    entry_age = np.zeros(C, dtype=np.int64)
+    entry_age[sp.customer[first]] = sp.age[first]
     closed = sp.closed
     L = np.maximum(sp.end - sp.start, 1)
     same_day = closed & (sp.end <= sp.start)
@@ -130,5 +152,8 @@ def spell_facts(sp: Spells) -> SpellFacts:
     if (readded & (delay < 1)).any():
         notes.append(f"{int((readded & (delay < 1)).sum()):,} re-adds on the day of the churn: "
                      "counted as a 1-day delay")
-    return SpellFacts(first_start, first_start == 0, n_closed, T, closed, readded, delay,
-                      window, notes)
+    # a customer whose every spell ended before the window is no initial contact
+    held = np.zeros(C, bool)
+    held[sp.customer] = True
+    return SpellFacts(first_start, (first_start == 0) & held, entry_age, n_closed, T, closed, readded,
+                      delay, window, notes)

@@ -75,7 +75,9 @@ def scenario_dict(cal, name="calibrated", uncertainty=True) -> dict:
             "churn_shape": "inf" if math.isinf(shape) else _round(shape),
             "readd_prob": min(1.0, _round(e["readd_prob"].value)),
             "readd_delay_days": _round(e["readd_delay_days"].value),
-            "lost_value": 0.0})
+            "lost_value": 0.0}
+            | ({"initial_age_days": sf.initial_age_days, "initial_ages": sf.initial_ages}
+               if sf.initial_age_days > 0 else {}))
     out = {
         "scenario": {"name": name, "horizon_years": cal.horizon_years, "paths": 1024, "seed": 0},
         "population": {"size": N},
@@ -129,6 +131,9 @@ def _header(cal) -> list:
 def _segment_table(seg: dict, sf):
     comments = {"share": f"{sf.population:,} customers",
                 "initial_contacts": "customers holding a link on day 0",
+                "initial_age_days": ("the oldest starting contact's age when the window opened"
+                                     if sf.initial_ages == "stock" else
+                                     "every starting contact's age when the window opened"),
                 "lost_value": "not in the log: set it"}
     for k in PARAMS:
         est = sf.estimates[k]

@@ -507,14 +507,44 @@ def cmd_optimize(args) -> int:
     return EXIT_OK
 
 
+EVENT_LOG_OPTIONS = ("population", "segments", "path", "check_paths", "no_uncertainty",
+                     "observed_from")
+COHORT_OPTIONS = ("period_days", "fit_through", "base")
+
+
+def _calibrate_inputs(args):
+    """Exactly one of EVENTS and --cohorts, each with its own options; the
+    input checked before the output."""
+    def given(names):
+        return [f"--{n.replace('_', '-')}" for n in names
+                if getattr(args, n) not in (None, False)]
+    if (args.events is None) == (args.cohorts is None):
+        raise BadInput("calibrate: give an event log (EVENTS) or a cohort table (--cohorts "
+                       "FILE), one of the two")
+    wrong = given(EVENT_LOG_OPTIONS) if args.cohorts else given(COHORT_OPTIONS)
+    if wrong:
+        raise BadInput(f"calibrate: {', '.join(wrong)} "
+                       f"{'is' if len(wrong) == 1 else 'are'} for "
+                       f"{'an event log' if args.cohorts else '--cohorts'}, not for "
+                       f"{'--cohorts' if args.cohorts else 'an event log'}")
+    source = args.cohorts or args.events
+    if not Path(source).is_file():
+        raise BadInput(f"{source}: no such {'cohort table' if args.cohorts else 'event log'} "
+                       "file")
+
+
 def cmd_calibrate(args) -> int:
+    _calibrate_inputs(args)
+    if args.cohorts:
+        return _calibrate_cohorts(args)
     check_paths = calibration.CHECK_PATHS if args.check_paths is None else args.check_paths
     calibration.check_output(args.output, args.force, check=check_paths > 0)   # before fitting
     if not args.force:
         for path in output_paths(args.output, check_paths > 0):
             outputs.expect(path)
     cal = calibration.calibrate(args.events, population=args.population, segments=args.segments,
-                                path=args.path, check_paths=check_paths, seed=args.seed or 0)
+                                path=args.path, check_paths=check_paths, seed=args.seed or 0,
+                                observed_from=args.observed_from)
     try:
         written = calibration.write_calibration(cal, args.output, force=args.force,
                                                 uncertainty=not args.no_uncertainty)
@@ -524,4 +554,16 @@ def cmd_calibrate(args) -> int:
     print(cal.report())
     print()
     print("Wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+def _calibrate_cohorts(args) -> int:
+    if not args.force:
+        outputs.expect(Path(args.output))
+    fits, written = calibration.calibrate_cohorts(
+        args.cohorts, args.output, base=args.base, force=args.force,
+        period_days=args.period_days or calibration.PERIOD_DAYS, fit_through=args.fit_through)
+    outputs.complete()
+    print(calibration.cohort_report(fits))
+    print(f"Wrote {written}")
     return EXIT_OK

@@ -135,6 +135,9 @@ EXAMPLES = {
         ("simengine calibrate runs/truth/events.arrow --path 1 --check-paths 0 "
          "-o fitted-path1.toml", "path 1, population estimated, no check"),
         ("simengine validate fitted.toml", ""),
+        ("simengine calibrate --cohorts docs/examples/fader-hardie-regular.csv "
+         "--base docs/examples/fader-hardie-base.toml --fit-through 7 -o fader-hardie.toml",
+         "churn from a cohort retention table (Fader and Hardie 2007), years 8-12 held out"),
     ],
     "optimize": [
         ("simengine optimize --scale 0.02 --space docs/examples/optimize-quick.toml "
@@ -305,14 +308,32 @@ def _add_sweep(sub, shared):
 
 
 def _add_calibrate(sub, shared):
-    c = _subparser(sub, "calibrate", "fit a scenario to a contact event log",
-                   "Estimate segment rates from a WeCom contact event log (SPEC section 11) "
-                   "and write a scenario TOML, with SCENARIO-check.png and SCENARIO-fit.json "
-                   "beside it; print the fit report. An existing output is never overwritten.",
+    c = _subparser(sub, "calibrate", "fit a scenario to a contact event log or a cohort table",
+                   "Estimate segment rates from a WeCom contact event log (docs/model.md "
+                   "section 11) and write a scenario TOML, with SCENARIO-check.png and "
+                   "SCENARIO-fit.json beside it; print the fit report. Or, with --cohorts, fit "
+                   "churn to a cohort retention table and write the base scenario with it "
+                   "(section 12a). An existing output is never overwritten.",
                    parents=(shared.seed,))
-    c.add_argument("events", metavar="EVENTS",
+    c.add_argument("events", metavar="EVENTS", nargs="?",
                    help="event log: CSV, Parquet or Arrow (time, external_user_id, user_id, "
                    "chat_id, event)")
+    c.add_argument("--observed-from", metavar="TIME",
+                   help="the start of the window the log observes (ISO 8601 or unix seconds); "
+                   "rows before it are the contacts held then, with their add times (default: "
+                   "the start a simulated log records, else the first row)")
+    cohorts = c.add_argument_group("a cohort retention table instead of an event log")
+    cohorts.add_argument("--cohorts", metavar="FILE",
+                         help="CSV/Parquet/Arrow with cohort, period, alive (or share and n): "
+                         "each cohort, named after a segment of --base, is fitted by "
+                         "interval-censored likelihood")
+    cohorts.add_argument("--period-days", type=_positive_int, metavar="D",
+                         help="days in a period of the table (default 365)")
+    cohorts.add_argument("--fit-through", type=_positive_int, metavar="P",
+                         help="fit periods 0..P only; later ones show the projection's error")
+    cohorts.add_argument("--base", metavar="SCENARIO",
+                         help="the scenario whose segments' churn the cohorts replace "
+                         "(default: the bundled default)")
     c.add_argument("--population", type=_positive_int, metavar="N",
                    help="addressable customers (default: estimated from the adds' saturation, "
                    "or the customers listed by --segments)")

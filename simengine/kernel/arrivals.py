@@ -16,12 +16,12 @@ from collections import namedtuple
 import numpy as np
 
 from ..jit import jit, jit_inner
-from ..rng import FIRST_ADD, LAMBDA, LIFETIME, exponential, gamma, uniform
+from ..rng import FIRST_ADD, INITIAL_AGE, LAMBDA, LIFETIME, exponential, gamma, uniform
 from .layout import EVENT, event_word
 
 # first[first_off[t]:first_off[t + 1]]: first attempts due on day t;
 # churn[churn_off[t]:churn_off[t + 1]]: initial contacts' churns due on day t
-Arrivals = namedtuple("Arrivals", "first_off first churn_off churn n_initial")
+Arrivals = namedtuple("Arrivals", "first_off first churn_off churn n_initial churn_mult")
 
 
 @jit_inner
@@ -40,6 +40,54 @@ def propensity(pk, customer, churn_rate, churn_shape, churn_mult):
     if math.isinf(churn_shape):
         return churn_rate * churn_mult
     return gamma(pk, customer, LAMBDA, churn_shape) * (churn_rate / churn_shape) * churn_mult
+
+
+@jit_inner
+def survivor_propensity(pk, customer, churn_rate, churn_shape, churn_mult, age):
+    """lam_u of a starting contact that has been a contact for `age` days: a
+    survivor, so the gamma posterior given survival to `age`, Mc X with
+    X ~ Gamma(k, scale = theta / (1 + Mc theta age)), theta = churn_rate / k
+    (SPEC section 3). At age 0 it is `propensity`, bit for bit."""
+    if math.isinf(churn_shape):
+        return churn_rate * churn_mult
+    theta = churn_rate / churn_shape
+    return (gamma(pk, customer, LAMBDA, churn_shape)
+            * (theta / (1.0 + churn_mult * theta * age)) * churn_mult)
+
+
+@jit
+def stock_age(v, span, churn_rate, churn_shape, churn_mult):
+    """The age, by inverse CDF of the uniform v, of a contact of a stock
+    built by a constant inflow over the last `span` days: density
+    proportional to the survival S(a) = (1 + c a)^-k, c = Mc churn_rate / k,
+    on [0, span] (exp(-Mc churn_rate a) when k = inf). With m = 1 - k,
+    int_0^a S = expm1(m log1p(c a)) / (c m), inverted in closed form."""
+    if span <= 0.0:
+        return 0.0
+    if math.isinf(churn_shape):
+        r = churn_mult * churn_rate
+        if r * span == 0.0:
+            return v * span
+        return -math.log1p(v * math.expm1(-r * span)) / r
+    c = churn_mult * churn_rate / churn_shape
+    if c * span == 0.0:
+        return v * span
+    g = math.log1p(c * span)
+    m = 1.0 - churn_shape
+    if m == 0.0:
+        return math.expm1(v * g) / c
+    return math.expm1(math.log1p(v * math.expm1(m * g)) / m) / c
+
+
+@jit
+def initial_age(pk, customer, sg, churn_mult):
+    """Days starting contact `customer` of segment record `sg` has been a
+    contact at t = 0 (initial_age_days; drawn from the stock's age density
+    with initial_ages = "stock")."""
+    if sg.stock_ages:
+        return stock_age(uniform(pk, customer, INITIAL_AGE, 0), sg.initial_age,
+                         sg.churn_rate, sg.churn_shape, churn_mult)
+    return sg.initial_age
 
 
 @jit
@@ -146,7 +194,9 @@ def first_attempts(pk, segments, season_day, G, Mc):
 @jit
 def initial_churns(pk, segments, days, Mc):
     """Initial contacts' first churns (episode 0, due before the horizon) as
-    events sorted by day, and the offsets; and the number of initial contacts."""
+    events sorted by day, and the offsets; and the number of initial contacts.
+    A starting contact of age a is a survivor (its propensity given a); its
+    remaining lifetime is then drawn like any, memoryless given lam."""
     n_initial = 0
     for s in range(segments.shape[0]):
         n_initial += segments[s].initial
@@ -156,7 +206,8 @@ def initial_churns(pk, segments, days, Mc):
     for s in range(segments.shape[0]):
         sg = segments[s]
         for u in range(sg.start, sg.start + sg.initial):
-            lam = propensity(pk, u, sg.churn_rate, sg.churn_shape, Mc)
+            age = initial_age(pk, u, sg, Mc) if sg.initial_age > 0.0 else 0.0
+            lam = survivor_propensity(pk, u, sg.churn_rate, sg.churn_shape, Mc, age)
             if lam <= 0.0:
                 continue
             x = exponential(pk, u, LIFETIME, 0) / lam
@@ -183,4 +234,4 @@ def draw_arrivals(pk, scn, z_growth, z_churn):
     G, Mc = path_multipliers(z_growth, z_churn, c.growth_sigma, c.churn_sigma)
     first_off, first = first_attempts(pk, scn.segments, scn.season_day, G, Mc)
     churn_off, churn, n_initial = initial_churns(pk, scn.segments, c.days, Mc)
-    return Arrivals(first_off, first, churn_off, churn, n_initial), G, Mc
+    return Arrivals(first_off, first, churn_off, churn, n_initial, Mc), G, Mc

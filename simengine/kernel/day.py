@@ -20,6 +20,7 @@ from ..rng import (LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, attempt_o
                    exponential, uniform)
 from ..strategies import (ADMITTED, LOST, OVERFLOWED, RETRY, blocked_outcome, refused_outcome,
                           upgrade_at_full)
+from .arrivals import initial_age
 from .calendar import ATTEMPTS, CHURNS
 from .layout import (LOG_ADD, LOG_CHURN, UNBOUNDED, customer_of, episode_of, event_word,
                      is_overflow, retry_of, segment_of)
@@ -31,7 +32,7 @@ AS_TAKEN, BY_THRESHOLD = -1, -2
 
 
 @jit_inner
-def log_row(log, state, day, customer, kind, segment):
+def log_row(log, state, day, customer, kind, segment, age):
     """Write a contact log row while room lasts; count it anyway."""
     i = state.logged
     if i < log.shape[0]:
@@ -39,15 +40,19 @@ def log_row(log, state, day, customer, kind, segment):
         log[i].customer = customer
         log[i].kind = kind
         log[i].segment = segment
+        log[i].age = age
     state.logged = i + 1
 
 
 @jit_inner
-def log_initial_contacts(segs, log, state):
-    """The contact log starts with the initial contacts, as adds on day 0."""
+def log_initial_contacts(pk, segs, churn_mult, log, state):
+    """The contact log starts with the initial contacts, as adds on day 0,
+    each with its age (its add dated that long before the start)."""
     for s in range(segs.shape[0]):
-        for u in range(segs[s].start, segs[s].start + segs[s].initial):
-            log_row(log, state, np.int64(0), u, LOG_ADD, s)
+        sg = segs[s]
+        for u in range(sg.start, sg.start + sg.initial):
+            age = initial_age(pk, u, sg, churn_mult) if sg.initial_age > 0.0 else 0.0
+            log_row(log, state, np.int64(0), u, LOG_ADD, s, age)
 
 
 @jit_inner
@@ -91,7 +96,7 @@ def churn_phase(pk, c, segs, state, prow, per, today, n, staged, log):
             churns += 1
             net -= 1
             if state.logging:
-                log_row(log, state, t, u, LOG_CHURN, s)
+                log_row(log, state, t, u, LOG_CHURN, s, 0.0)
         rp = readd_prob[s]
         if rp > 0.0 and uniform(pk, u, READD_DECISION, e) <= rp:
             delay = readd_delay[s] * exponential(pk, u, READD_DELAY, e)
@@ -194,7 +199,7 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
                 else:
                     readds += 1
                 if state.logging:
-                    log_row(log, state, t, u, LOG_ADD, s)
+                    log_row(log, state, t, u, LOG_ADD, s, 0.0)
             else:
                 blocked += 1
                 outcome = blocked_outcome(st.on_blocked, j, st.max_retries)

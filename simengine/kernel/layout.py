@@ -33,7 +33,9 @@ TIER = np.dtype([("tier_size", I8), ("price", F8),
 # customers start..end-1; the first `initial` of them are initial contacts
 SEGMENT = np.dtype([("start", I8), ("end", I8), ("initial", I8), ("adoption", F8),
                     ("churn_rate", F8), ("churn_shape", F8), ("readd_prob", F8),
-                    ("readd_delay", F8), ("lost_value", F8)])
+                    ("readd_delay", F8), ("lost_value", F8),
+                    ("initial_age", F8),        # initial_age_days
+                    ("stock_ages", np.bool_)])  # initial_ages = "stock"
 
 # One row per simulated strategy; phantoms (never-blocked runs) come first.
 STRATEGY = np.dtype([
@@ -112,7 +114,9 @@ EVENT = np.dtype([("word", I8), ("lam", F8)])
 # An event scheduled today for a later day, pushed with the day's others.
 STAGED = np.dtype([("queue", I8), ("day", I8), ("word", I8), ("lam", F8)])
 # The contact log: one row per WeCom add or churn of the logged strategy.
-LOG = np.dtype([("day", I8), ("customer", I8), ("kind", I8), ("segment", I8)])
+# a contact log row; `age`: days a starting contact had been held on day 0
+# (its add is dated that long before the start), else 0
+LOG = np.dtype([("day", I8), ("customer", I8), ("kind", I8), ("segment", I8), ("age", F8)])
 LOG_ADD, LOG_CHURN = np.int64(1), np.int64(2)
 
 UNBOUNDED = np.int64(1) << np.int64(62)     # a phantom's capacity

@@ -137,7 +137,7 @@ def simulate_days(shared, si, work, out, t0, t1):
         start_strategy(c, st, scn.admit[si], scn.reserve[si], arrivals.n_initial, state, prow,
                        work)
         if state.logging:
-            log_initial_contacts(segs, log, state)
+            log_initial_contacts(pk, segs, arrivals.churn_mult, log, state)
     calendar, today, keys, heap, staged, ring, state_arr, rules = work
     plan_day, plan_tier, plan_n = plans
     oracle = st.renewal == R_ORACLE

@@ -161,6 +161,8 @@ SCHEMA = {
         "readd_prob": (_num(0, 1, "a probability in [0, 1]"), 0.0),
         "readd_delay_days": (_num(what="a non-negative number of days"), 30.0),
         "lost_value": (_num(what="a non-negative value in yuan"), 0.0),
+        "initial_age_days": (_num(what="a non-negative age in days"), 0.0),
+        "initial_ages": (_enum("equal", "stock"), "equal"),
     },
     "growth": {
         "season": (_season, (1.0,) * 12),
@@ -213,7 +215,7 @@ UNCERTAIN_KEYS = {
     "billing": ("certification_fee",),
     "overflow": ("account_cost",),
     "segment": ("adoption_rate", "churn_rate", "churn_shape", "readd_prob", "readd_delay_days",
-                "lost_value"),
+                "lost_value", "initial_age_days"),
     "strategy": ("headroom", "retry_days"),
 }
 PROBABILITY_KEYS = {("segment", "readd_prob")}
@@ -616,6 +618,12 @@ def scenario_warnings(scn: Scenario) -> list[str]:
             continue
         out.append(f"{scn.source}: {UNCERTAINTY}.{u.key}: has no effect ({why}); its drawn "
                    "values are still written to paths.arrow")
+    for seg in scn.segments:
+        if seg.churn_rate > 0 and math.isinf(seg.churn_shape):
+            out.append(f"{scn.source}: segment.{seg.name}.churn_shape: inf (no heterogeneity) "
+                       "gives geometric retention, which real cohorts rarely follow (their "
+                       "retention rises with tenure, and a base of survivors churns less than new "
+                       "contacts); set churn_shape, or fit it: simengine calibrate --cohorts")
     for st in scn.strategies:
         if st.renewal != "oracle":
             continue

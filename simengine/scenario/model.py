@@ -37,6 +37,11 @@ class Segment:
     readd_prob: float
     readd_delay_days: float
     lost_value: float
+    # days the starting contacts have been contacts at t = 0: all of them
+    # (`"equal"`) or a stock built by a constant inflow over that many days
+    # (`"stock"`, ages drawn with density proportional to the survival)
+    initial_age_days: float = 0.0
+    initial_ages: str = "equal"
 
 
 @dataclass(frozen=True)
