@@ -800,6 +800,7 @@ def test_calibrate_exit_statuses(tmp_path, monkeypatch, capsys):
     def not_reached(*a, **k):
         raise AssertionError("fitted although the output is refused")
     monkeypatch.setattr(calibration, "calibrate", not_reached)
+    (tmp_path / "events.csv").write_text("")     # the input is checked first: it exists
     assert cli.main(["calibrate", "events.csv", "-o", "fitted.toml"]) == 2
     err = capsys.readouterr().err
     assert "fitted.toml already exists" in err and "--force" in err

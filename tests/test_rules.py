@@ -409,7 +409,8 @@ def test_calendar_against_a_dict_of_lists(seed):
 
 def _segment(start, size, initial, adoption, churn_rate, shape):
     seg = np.zeros(1, layout.SEGMENT)
-    seg[0] = (start, start + size, initial, adoption, churn_rate, shape, 0.0, 1.0, 0.0)
+    # starting contacts of age 0 (initial_age 0, equal ages)
+    seg[0] = (start, start + size, initial, adoption, churn_rate, shape, 0.0, 1.0, 0.0, 0.0, False)
     return seg[0]
 
 

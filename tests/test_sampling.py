@@ -118,7 +118,7 @@ def test_paths_round_up_to_a_multiple_of_the_replicates_and_say_so():
     assert any("13 points per replicate" in w and "not a power of two" in w
                for w in scenario_warnings(scn))
     assert small(paths=100, sampling="mc").paths == 100
-    assert scenario_warnings(small(paths=128)) == []
+    assert [w for w in scenario_warnings(small(paths=128)) if "scenario." in w] == []
     again = replace_run(small(paths=128), paths=9)
     assert again.paths == 16 and "rounded up to 16" in again.notes[0]
     res = simengine.run(small(paths=128), paths=9)
