@@ -10,7 +10,7 @@ seed, on all threads, compiled beforehand (the manifest's wall time excludes
 compilation). The figure per strategy is the half-width of the 95%
 confidence interval of P95 of the metric, relative to P95: (p95_hi - p95_lo)
 / 2 / p95 (order statistics under mc, sectioning over the replicates under
-sobol; SPEC section 12); and of the mean, 1.96 se / mean. Prints markdown
+sobol; docs/model.md section 12); and of the mean, 1.96 se / mean. Prints markdown
 tables and, with --json, writes every number.
 
 `--spread K`: instead, the real error: K runs per sampling at seeds 1000 ..

@@ -7,7 +7,7 @@ customers, vectorised over customers, one Python-level step per day. It uses
 numpy's `Generator` for its random numbers, so it agrees with the engine in
 distribution, not bit for bit.
 
-Dynamics (SPEC sections 3-4, one strategy, `billing.rule = "concurrent"`):
+Dynamics (docs/model.md sections 3-4, one strategy, `billing.rule = "concurrent"`):
 
 - segments with `size` customers, the first `initial` of each active on day 0
   (their lifetime drawn like a fresh one), the rest in the pool;
@@ -155,7 +155,7 @@ def simulate(sizes, initial, adoption, churn_rate, churn_shape, readd_prob,
 
 
 def season_by_day(scn) -> np.ndarray:
-    """The scenario's seasonality multiplier for each day (SPEC section 2 months)."""
+    """The scenario's seasonality multiplier for each day (docs/model.md section 2 months)."""
     H = scn.horizon_years
     starts = [365 * y + (365 * m) // 12 for y in range(H) for m in range(12)] + [365 * H]
     month = np.repeat(np.arange(12 * H) % 12, np.diff(starts))

@@ -1,4 +1,4 @@
-"""The rules of billing (SPEC section 4): what a tier holds, the tier that
+"""The rules of billing (docs/model.md section 4): what a tier holds, the tier that
 covers a usage, what an upgrade and overflow accounts cost.
 
 Each rule family has ONE name-to-code table (the scenario's words on the

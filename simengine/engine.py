@@ -123,7 +123,7 @@ def check_resources(scn, threads, chunk):
 
 def run(scn, paths=None, seed=None, threads=None, chunk_size=None, progress=None,
         executor=None, on_phase=None):
-    """Simulate a scenario; returns a `Result` (tables of SPEC section 7).
+    """Simulate a scenario; returns a `Result` (tables of docs/model.md section 7).
 
     `scn`: a Scenario or a scenario file (path or bundled name). `paths` and
     `seed` override the scenario's; `threads` (1 to the cores; default all)

@@ -22,7 +22,7 @@ from .strategies import B_LOST, ON_BLOCKED, OTHERS, R_NONE, RENEWAL, U_NONE, UPG
 
 
 def month_bounds(horizon_years):
-    """First day of each month (SPEC section 2), plus D at the end."""
+    """First day of each month (docs/model.md section 2), plus D at the end."""
     starts = [365 * y + (365 * m) // 12 for y in range(horizon_years) for m in range(12)]
     return np.array(starts + [365 * horizon_years], dtype=np.int64)
 
@@ -112,7 +112,7 @@ def _pack_strategies(scn):
     sizes = [t[0] for t in scn.billing.tiers]
 
     def admit_row(st):
-        # an empty admit list means every segment (SPEC's default)
+        # an empty admit list means every segment (docs/model.md's default)
         return tuple(not st.admit or name in st.admit for name in seg_names)
 
     keys = [(admit_row(st), st.others) for st in scn.strategies]

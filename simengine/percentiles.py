@@ -1,4 +1,4 @@
-"""The percentile table of one summary metric (SPEC section 9): what
+"""The percentile table of one summary metric (docs/model.md section 9): what
 `simengine run` prints, a Result shows, `simengine report` writes and the
 exports carry, read from a summary table alone.
 

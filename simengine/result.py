@@ -1,4 +1,4 @@
-"""A run's result: the tables of SPEC section 7 built from the kernel's raw
+"""A run's result: the tables of docs/model.md section 7 built from the kernel's raw
 outputs (columns and types from `schema.py`), the summary's statistics
 (`stats.py`), and writing the run directory (through `store.py`).
 """
@@ -50,10 +50,10 @@ def build_tables(scn, names, raw):
             "churn_multiplier": lambda: np.repeat(raw.mult[:, 1], S),
             "replicate": lambda: np.repeat(raw.replicate, S)}
     keys = [u.key for u in scn.uncertainty]
-    for j, key in enumerate(keys):      # SPEC 7: the path's drawn value, per key
+    for j, key in enumerate(keys):      # docs/model.md section 7: the path's drawn value, per key
         cols[key] = lambda j=j: np.repeat(raw.uncertain[:, j], S)
     oracle = oracle_index(scn)
-    if oracle is not None:      # SPEC 7: regret against the first oracle, path by path
+    if oracle is not None:      # docs/model.md section 7: regret against the first oracle, path by path
         cols["regret"] = lambda: (total + p["lost_value"]
                                   - (total + p["lost_value"])[:, [oracle]]).ravel()
     paths_t = _table(cols | kernel_columns(PATHS, raw.path),
@@ -139,7 +139,7 @@ def summarize(scn, names, paths_table) -> pa.Table:
 
 @dataclass(repr=False)
 class Result:
-    """A run's tables (SPEC section 7) and manifest."""
+    """A run's tables (docs/model.md section 7) and manifest."""
     scenario: object
     paths: pa.Table
     periods: pa.Table
@@ -157,7 +157,7 @@ class Result:
         return {t.name: getattr(self, t.name) for t in schema.TABLES}
 
     def write(self, directory, fmt: str = "arrow") -> Path:
-        """Write the run directory atomically (SPEC section 7): the four tables
+        """Write the run directory atomically (docs/model.md section 7): the four tables
         as Arrow IPC files (`fmt="arrow"`) or Parquet files ("parquet"), and
         manifest.json. The files are written into a hidden temporary sibling,
         renamed into place only when all are complete; an existing directory

@@ -1,4 +1,4 @@
-"""Path-level numbers (SPEC section 12): the normals behind each path's growth
+"""Path-level numbers (docs/model.md section 12): the normals behind each path's growth
 and churn multipliers and its `[uncertainty]` draws, and the drawn values.
 
 Almost all of a run's spread comes from these few numbers per path, so they
@@ -96,7 +96,7 @@ def sobol_points(seed: int, replicate: int, m: int, d: int) -> np.ndarray:
 
 
 def draw_values(uncertainty, medians, normals) -> np.ndarray:
-    """(paths, keys): each `[uncertainty]` key's value on each path (SPEC
+    """(paths, keys): each `[uncertainty]` key's value on each path (docs/model.md
     section 12), from its normal (dimension FIRST_KEY + k) and the
     scenario's value (`medians[k]`). A sigma of 0 gives the scenario's value
     exactly."""

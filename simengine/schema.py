@@ -1,4 +1,4 @@
-"""Every output table's columns, declared once (SPEC section 7).
+"""Every output table's columns, declared once (docs/model.md section 7).
 
 A column has a name, a type and a meaning, and says whether the kernel
 writes it (then it is a field of the kernel's record for that table). The

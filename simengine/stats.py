@@ -1,4 +1,4 @@
-"""The statistics of the outputs (SPEC sections 7, 12), in one place: those
+"""The statistics of the outputs (docs/model.md sections 7, 12), in one place: those
 of a run's summary (`distribution_stats`), the 95% intervals they carry, and
 the intervals `compare` and `optimize` put on other statistics.
 
@@ -42,7 +42,7 @@ def is_nonnegative(metric: str) -> bool:
 
 
 def distribution_stats(x, replicate=None, nonnegative=False) -> dict:
-    """Statistics of one sample (SPEC sections 7, 12). Percentiles: numpy's
+    """Statistics of one sample (docs/model.md sections 7, 12). Percentiles: numpy's
     linear rule; `cvar95`: mean of the worst 5% (at least one value). NaN
     where a statistic cannot be computed (the summary writes null).
 
@@ -135,7 +135,7 @@ def _floor(lo: float, nonnegative: bool) -> float:
 
 def sectioning_interval(pooled: float, per_replicate, level=0.95, nonnegative=False):
     """(lo, hi): `pooled` +- t(R-1) * sqrt(sum (q_r - pooled)^2 / (R (R - 1)))
-    over the replicates' estimates q_r (SPEC section 12); NaN for R < 2 or a
+    over the replicates' estimates q_r (docs/model.md section 12); NaN for R < 2 or a
     non-finite estimate.
 
     `nonnegative` (a statistic never below zero): when `pooled` and every

@@ -1,4 +1,4 @@
-"""The rules of strategies (SPEC section 5): the tier a renewal buys, the
+"""The rules of strategies (docs/model.md section 5): the tier a renewal buys, the
 tier an upgrade asks for, and what becomes of an attempt that admission or
 capacity refuses.
 

@@ -1,7 +1,7 @@
 """Naive, obviously correct twins of the kernel's small parts, compared with
 them on random inputs by tests/test_rules.py (as stumpy does).
 
-Each twin is written from SPEC sections 3-5 and docs/model-notes.md, not
+Each twin is written from docs/model.md sections 3-5 and docs/model-notes.md, not
 from the kernel: exact rational arithmetic instead of float tolerances,
 linear scans instead of buckets, a dict of lists instead of blocks, rule
 names instead of codes. They are slow; that is the point.
@@ -76,7 +76,7 @@ def py_gamma(pkey, customer, purpose, shape):
     return d * boost
 
 
-# ------------------------------------------------------------ billing (SPEC 4)
+# ------------------------------------------------------------ billing (docs/model.md section 4)
 # Tiers are given as a list of nominal capacities (ascending); None is "no tier".
 
 def exact(x) -> Fraction:
@@ -130,7 +130,7 @@ def churn_lowers_usage(rule):
     return rule == "concurrent"
 
 
-# ------------------------------------------------------------ strategies (SPEC 5)
+# ------------------------------------------------------------ strategies (docs/model.md section 5)
 
 def forecast_usage(usage, net_adds, period_days):
     return Fraction(usage) + max(0, net_adds) * Fraction(period_days, 90)
@@ -252,7 +252,7 @@ class Calendar:
         return self.lists.pop((queue, day), [])
 
 
-# ------------------------------------------------------------ arrivals (SPEC 3)
+# ------------------------------------------------------------ arrivals (docs/model.md section 3)
 
 def cumulative_hazard(adoption, season_day, G):
     H = [0.0]

@@ -2,7 +2,7 @@
 
 This is the yardstick for the numba kernel (`simengine/kernel/`): on small
 populations the two must agree number for number.  It follows
-`docs/model-notes.md` (the engine's exact readings of SPEC sections 2-5) to the
+`docs/model-notes.md` (the engine's exact readings of docs/model.md sections 2-5) to the
 letter, with no cleverness: a day-by-day loop, a list per customer attribute, a
 calendar `day -> [events]`.  Each block below names the rule it implements.
 
@@ -26,7 +26,7 @@ Whatever the source, `simulate_path` asks it for each key once per path and
 re-uses the answer, so every strategy (and the oracle's never-blocked run) sees
 the same customer draws (common random numbers).
 
-Path-level numbers (SPEC section 12): under `sampling = "mc"` the growth,
+Path-level numbers (docs/model.md section 12): under `sampling = "mc"` the growth,
 churn and [uncertainty] normals come from `draws` like every other draw;
 under "sobol" from `simengine.sampling` (the Sobol' points are scipy's, not
 something to twin here). The [uncertainty] values are the engine's
@@ -127,7 +127,7 @@ class _SameDrawsEverywhere:
         return self._get("order_key", customer, occurrence)
 
 
-# ----------------------------------------------------------------- time (SPEC 2)
+# ----------------------------------------------------------------- time (docs/model.md section 2)
 
 
 def month_start(year: int, m: int) -> int:
@@ -152,7 +152,7 @@ def month_last_days(days: int) -> list:
     return out
 
 
-# ----------------------------------------------------------------- customers (SPEC 3)
+# ----------------------------------------------------------------- customers (docs/model.md section 3)
 
 
 class _Customers:
@@ -174,7 +174,7 @@ class _Customers:
             for i in range(seg.size):
                 self.segment.append(seg)
                 # propensity; a starting contact of age a is a survivor: the
-                # gamma posterior given survival to a (SPEC 3)
+                # gamma posterior given survival to a (docs/model.md section 3)
                 age = initial_age(seg, draws, u, Mc) if i < seg.initial_contacts else 0.0
                 if math.isinf(seg.churn_shape):
                     lam = seg.churn_rate * Mc
@@ -226,7 +226,7 @@ def initial_age(seg, draws, u, Mc):
 
 
 class _Billing:
-    """Tier arithmetic of SPEC 4 / model-notes 'Billing'."""
+    """Tier arithmetic of docs/model.md section 4 / model-notes 'Billing'."""
 
     def __init__(self, scn):
         b = scn.billing
@@ -271,7 +271,7 @@ class _Billing:
 
 
 def hindsight_plan(scn, usage_by_day):
-    """The oracle's plan (SPEC 5, "The hindsight plan"), read from SPEC's
+    """The oracle's plan (docs/model.md section 5, "The hindsight plan"), read from docs/model.md's
     words rather than solved: per period, the running peak R(t) of the
     never-blocked run's end-of-day usage (at most the member cap) needs the
     smallest tier covering it (none within the free quota). With `prorated`
@@ -391,7 +391,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
         per = periods[k]
 
         def buy_upgrade(new):
-            """Pay for tier `new` today (SPEC 4 upgrade pricing); in force at once."""
+            """Pay for tier `new` today (docs/model.md section 4 upgrade pricing); in force at once."""
             nonlocal tier, capacity, paid_so_far
             cost = _upgrade_price(scn.billing.upgrade_pricing, bill.price(new),
                                   bill.price(tier), k, t, P)

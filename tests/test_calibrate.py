@@ -1,4 +1,4 @@
-"""`simengine calibrate` and `simengine run --events` (SPEC sections 3, 11):
+"""`simengine calibrate` and `simengine run --events` (docs/model.md sections 3, 11):
 spell reconstruction from hand-written logs, input errors, the simulated log,
 and a round trip (simulate known parameters, calibrate, cover the truth)."""
 import json
@@ -429,7 +429,7 @@ def test_written_scenario_loads_back_to_the_fitted_values(simulated, tmp_path):
 
 
 def test_written_scenario_carries_its_standard_errors_as_uncertainty(simulated, tmp_path):
-    """SPEC 12: a rate or delay theta with standard error se varies as a
+    """docs/model.md section 12: a rate or delay theta with standard error se varies as a
     lognormal of sigma = se / theta, a probability p as a logitnormal of
     sigma = se / (p (1 - p)); a parameter to leave the table out."""
     from simengine.calibration import write_calibration

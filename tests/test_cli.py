@@ -1,4 +1,4 @@
-"""The command line end to end (SPEC sections 7 and 9): `python -m simengine`
+"""The command line end to end (docs/model.md sections 7 and 9): `python -m simengine`
 in a subprocess on tiny scenarios, plus a few in-process checks of the exit
 paths that are hard to provoke from outside (unexpected failures, cleanup of a
 write that fails midway)."""
@@ -92,7 +92,7 @@ TINY = textwrap.dedent("""\
     """)
 
 I, F, S = pa.int64(), pa.float64(), pa.string()
-# SPEC section 7, column for column: the contract downstream reporting relies on.
+# docs/model.md section 7, column for column: the contract downstream reporting relies on.
 SPEC_COLUMNS = {
     "paths.arrow": [
         ("strategy", S), ("path", I), ("total_cost", F), ("tier_cost", F),

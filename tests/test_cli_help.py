@@ -1,5 +1,5 @@
 """Every command's help has examples, and every example runs as written
-(SPEC section 9): taken from the help text itself, run in order from a copy
+(docs/model.md section 9): taken from the help text itself, run in order from a copy
 of the repository's example files."""
 import argparse
 import shlex

@@ -90,7 +90,7 @@ def test_a_long_suffix_is_cut_between_changes_and_names_the_rest_by_a_hash():
 
 
 def test_the_table_fits_80_columns_with_every_name_and_whole_numbers(tmp_path):
-    """SPEC 9 and the issue's check: `simengine run --paths 64` at 80 columns."""
+    """docs/model.md section 9 and the issue's check: `simengine run --paths 64` at 80 columns."""
     p = sim("run", "--paths", 64, "--no-progress", "--out", "r64", cwd=tmp_path, COLUMNS="80")
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()

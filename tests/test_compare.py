@@ -1,4 +1,4 @@
-"""`simengine compare RUN_A RUN_B` (SPEC section 9): two runs side by side per
+"""`simengine compare RUN_A RUN_B` (docs/model.md section 9): two runs side by side per
 strategy, and, when they simulate the same customers on the same paths,
 paired differences B - A with intervals (common random numbers)."""
 from __future__ import annotations
@@ -158,7 +158,7 @@ def test_bad_input_exits_2(runs, capsys):
 
 
 def test_sectioning_over_replicates():
-    """Under sobol sampling the intervals come from the replicates (SPEC 12):
+    """Under sobol sampling the intervals come from the replicates (docs/model.md section 12):
     q +- t(R-1) * sqrt(sum (q_r - q)^2 / (R (R - 1)))."""
     rng = np.random.default_rng(1)
     d = rng.normal(10, 3, 64)

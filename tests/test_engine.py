@@ -1,4 +1,4 @@
-"""The engine through its public API: SPEC section 8's facts, reproducibility,
+"""The engine through its public API: docs/model.md section 8's facts, reproducibility,
 common random numbers, and deterministic edge cases with known answers."""
 import math
 
@@ -29,7 +29,7 @@ def column(table, name, strategy=None):
     return table[name].to_numpy()
 
 
-# ---------------------------------------------------------------- SPEC 8 facts
+# ---------------------------------------------------------------- docs/model.md section 8 facts
 
 def test_active_count_is_binomial():
     """One segment, homogeneous churn lam, adoption a, no re-adds, a tier that
@@ -78,7 +78,7 @@ def test_fixed_tier_that_never_binds_costs_periods_times_price_plus_fee():
 
 
 def test_cumulative_usage_is_start_plus_every_add_in_the_period():
-    """SPEC 8: 100,000 contacts at a period start, 10,000 adds and 1,000
+    """docs/model.md section 8: 100,000 contacts at a period start, 10,000 adds and 1,000
     churned customers re-added in the period: usage reaches 111,000."""
     scn = scenario(
         [100_000, 60_000],
@@ -91,7 +91,7 @@ def test_cumulative_usage_is_start_plus_every_add_in_the_period():
     per = res.periods
     adds = column(per, "first_adds") + column(per, "readds")
     np.testing.assert_array_equal(column(per, "peak_usage"), 100_000 + adds)
-    # the scenario is built around SPEC's numbers: about 10,000 + 1,000 adds
+    # the scenario is built around docs/model.md's numbers: about 10,000 + 1,000 adds
     assert 9_000 < column(per, "first_adds").mean() < 11_500
     assert 500 < column(per, "readds").mean() < 1_500
     # concurrent counting of the same customers never reaches that
@@ -180,7 +180,7 @@ def test_prorated_upgrade_prices():
 
 
 def test_fit_upgrade_reads_headroom_exactly():
-    """SPEC 5: `fit` upgrades to the smallest tier whose nominal capacity
+    """docs/model.md section 5: `fit` upgrades to the smallest tier whose nominal capacity
     exceeds U (1 + h); 2600 * 1.15 is 2,990 exactly, so the 2,990 tier does
     not (in floats it is 2989.9999999999995, which 2,990 exceeds)."""
     tiers = [[2_600, 260], [2_990, 299], [3_000, 300], [5_000, 500]]

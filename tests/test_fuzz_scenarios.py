@@ -1,4 +1,4 @@
-"""Bad input, all of it (SPEC section 6): valid scenario and sweep files,
+"""Bad input, all of it (docs/model.md section 6): valid scenario and sweep files,
 mutated at random (a value of another type or out of range, a key removed,
 an unknown key added, the TOML text broken, a --set of any key and value),
 load either cleanly or raise ScenarioError whose every line names the file

@@ -1,4 +1,4 @@
-"""The hindsight plan (SPEC sections 5 and 8): its cost equals the minimum
+"""The hindsight plan (docs/model.md sections 5 and 8): its cost equals the minimum
 over every non-decreasing tier schedule covering the running peak (brute
 force on small random histories), for each upgrade pricing; under prorated
 pricing it is renewing to fit and upgrading just in time."""
@@ -120,7 +120,7 @@ def _by_strategy(res, col):
 
 @pytest.mark.parametrize("pricing", ["prorated", "difference", "full"])
 def test_regret_is_never_negative_for_a_strategy_that_never_blocks(pricing):
-    """SPEC 8: a strategy with the oracle's admission rules that blocks
+    """docs/model.md section 8: a strategy with the oracle's admission rules that blocks
     nobody on a path costs at least the oracle there."""
     import simengine
     res = simengine.run(simengine.load_scenario(
@@ -144,7 +144,7 @@ def test_regret_is_never_negative_for_a_strategy_that_never_blocks(pricing):
      "segment.prospect.churn_rate=0"],                     # nobody ever churns
 ])
 def test_prorated_oracle_is_fit_renewal_with_just_in_time_upgrades(overrides):
-    """SPEC 8: with prorated pricing, on usage that never falls inside a
+    """docs/model.md section 8: with prorated pricing, on usage that never falls inside a
     period, the oracle costs what renewing to fit and upgrading one tier at
     a time just in time costs, on every path where that never blocks."""
     import simengine

@@ -1,4 +1,4 @@
-"""`simengine report --html` (SPEC section 9): one self-contained page (no
+"""`simengine report --html` (docs/model.md section 9): one self-contained page (no
 network, images inline) with the scenario in words, the percentile tables of
 total and economic cost with their intervals, regret, the plots and the
 run's facts; it renders in a real headless Chromium and prints."""

@@ -1,6 +1,6 @@
 """The plain NumPy day-stepped baseline of the benchmarks
 (benchmarks/numpy_baseline.py) simulates the engine's dynamics: it meets
-SPEC section 8's binomial fact, and its mean active curve agrees with the
+docs/model.md section 8's binomial fact, and its mean active curve agrees with the
 engine's within standard errors (never-binding and binding capacity).
 
 Fixed seeds; tolerances are 4.5 standard errors per checkpoint."""

@@ -1,4 +1,4 @@
-"""simengine.optimize (SPEC section 13): the space and its distinct
+"""simengine.optimize (docs/model.md section 13): the space and its distinct
 candidates, the objective's intervals, many candidates per kernel pass on
 the same paths, the pruned search against exhaustive evaluation, the
 validation on fresh paths, the output directory, and bit-identical results

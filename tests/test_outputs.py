@@ -1,4 +1,4 @@
-"""What a run leaves on disk (SPEC sections 7 and 9): Arrow or Parquet tables
+"""What a run leaves on disk (docs/model.md sections 7 and 9): Arrow or Parquet tables
 with the same columns, files with the user's umask, outputs refused before
 any work when they cannot be created, and an exit status that says what is
 on disk after an interrupt."""

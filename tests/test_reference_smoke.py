@@ -1,4 +1,4 @@
-"""The reference simulator alone, against hand-computable facts (SPEC 8 and co)."""
+"""The reference simulator alone, against hand-computable facts (docs/model.md section 8 and co)."""
 import math
 
 import numpy as np
@@ -46,7 +46,7 @@ def check_identities(res):
         assert max(r["peak_contacts"] for r in out["periods"]) == p["peak_contacts"]
 
 
-# (a) SPEC 8: a fixed tier that never binds costs periods * (price + fee).
+# (a) docs/model.md section 8: a fixed tier that never binds costs periods * (price + fee).
 @pytest.mark.parametrize("period_days", [365, 200])
 def test_fixed_tier_never_binding_costs_periods_times_price_plus_fee(period_days):
     seg = make_segment(size=600, initial_contacts=50, adoption_rate=0.02,
@@ -85,7 +85,7 @@ def test_cumulative_usage_holds_within_period_and_resets():
         start = k * P
         active_at_start = daily[start - 1]["contacts"] if start > 0 else 100
         end = min((k + 1) * P, 365) - 1
-        # SPEC 8: usage reaches active at the start + every add in the period
+        # docs/model.md section 8: usage reaches active at the start + every add in the period
         assert daily[end]["usage"] == active_at_start + per["first_adds"] + per["readds"]
         assert per["peak_usage"] == daily[end]["usage"]
     # it did fall back at the second period start
@@ -121,7 +121,7 @@ def test_uncertified_quota_binds(on_blocked, max_retries):
     check_identities(res)
 
 
-# (d) SPEC 8: Binomial(N, p_n) active count, one homogeneous segment.
+# (d) docs/model.md section 8: Binomial(N, p_n) active count, one homogeneous segment.
 @pytest.mark.parametrize("source", ["keyed", "numpy"])
 def test_active_count_is_binomial(source):
     N, paths, a, lam = 2000, 20, 0.01, 0.004

@@ -1,4 +1,4 @@
-"""Capacity reserves (SPEC sections 4 and 5): an attempt of segment s is
+"""Capacity reserves (docs/model.md sections 4 and 5): an attempt of segment s is
 admitted iff U < C - reserve_s; a refusal by a reserve is a block and goes
 to `on_blocked`; only a full capacity tries an upgrade. Deterministic cases
 with known answers, and replays that stay exact."""

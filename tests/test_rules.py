@@ -497,7 +497,7 @@ def test_shared_arrivals_sorted_by_day(seed):
 
 
 def test_exact_reading_examples():
-    """The readings SPEC section 5 spells out."""
+    """The readings docs/model.md section 5 spells out."""
     assert naive.headroom_target(2000, 0.1) == 2200 == billing.headroom_target(2000, 0.1)
     assert naive.exceeding_target(2600, 0.15) == 2991 == billing.exceeding_target(2600, 0.15)
     assert Fraction(2600) * (1 + naive.exact(0.15)) == 2990

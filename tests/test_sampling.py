@@ -1,4 +1,4 @@
-"""Sampling of the path-level numbers (SPEC section 12): scrambled Sobol'
+"""Sampling of the path-level numbers (docs/model.md section 12): scrambled Sobol'
 replicates or independent counter-based draws; what a path's numbers depend
 on; identical tables whatever the threads or chunks; the summary's
 intervals by the sampling (sectioning under sobol), their coverage, and the

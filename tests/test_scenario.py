@@ -1,4 +1,4 @@
-"""Scenario loading, defaults, validation and overrides (SPEC sections 6, 9)."""
+"""Scenario loading, defaults, validation and overrides (docs/model.md sections 6, 9)."""
 import dataclasses
 import json
 import math
@@ -396,7 +396,7 @@ def test_to_toml_round_trip(tmp_path, src):
 
 
 # --------------------------------------------------------------------------
-# Reserves (SPEC sections 4-6) and settings an oracle ignores
+# Reserves (docs/model.md sections 4-6) and settings an oracle ignores
 
 def test_reserve_is_read_in_segment_order_and_round_trips(tmp_path):
     text = BASE.replace('admit = ["vip"]', 'admit = ["vip"]\nreserve = { rest = 300, vip = 0 }')
@@ -453,7 +453,7 @@ def test_churn_without_heterogeneity_warns(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# A small version of a scenario: --set population.size and --scale (SPEC 6)
+# A small version of a scenario: --set population.size and --scale (docs/model.md section 6)
 
 def test_population_from_set_that_cannot_hold_the_initial_contacts():
     with pytest.raises(ScenarioError) as e:

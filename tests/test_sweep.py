@@ -1,4 +1,4 @@
-"""Sweeps (SPEC section 10): the sweep file, the hive-partitioned dataset,
+"""Sweeps (docs/model.md section 10): the sweep file, the hive-partitioned dataset,
 resuming, the local and Dask executors (bit-identical), and the report."""
 import json
 import math

@@ -1,4 +1,4 @@
-"""`[uncertainty]` (SPEC sections 6, 7, 12): validation, the per-path draws
+"""`[uncertainty]` (docs/model.md sections 6, 7, 12): validation, the per-path draws
 and their laws, the values applied for the whole path to every strategy
 (the kernel against the plain-Python reference), written to paths.arrow,
 and a sigma of 0 changing nothing."""
@@ -141,7 +141,7 @@ def test_draws_follow_their_laws(method):
               stats.kstest(special.logit(v[:, 1]), stats.norm(special.logit(0.3), 0.8).cdf).pvalue,
               stats.kstest(v[:, 2], stats.uniform(2.0, 3.0).cdf).pvalue):
         assert p > 1e-3, p
-    # the laws' formulas, written plainly (SPEC section 12's table)
+    # the laws' formulas, written plainly (docs/model.md section 12's table)
     for i in (0, 7, 4095):
         za, zb, zc = z[i, 2:]
         assert v[i, 0] == pytest.approx(0.003 * math.exp(0.4 * za), rel=1e-13)

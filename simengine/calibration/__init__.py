@@ -1,4 +1,4 @@
-"""Calibrate a scenario from a WeCom contact event log (SPEC section 11), and
+"""Calibrate a scenario from a WeCom contact event log (docs/model.md section 11), and
 write such logs from the engine (`simengine run --events`). The method, with
 every choice stated, is docs/calibration.md.
 

@@ -1,4 +1,4 @@
-"""The simulated contact log that `simengine run --events` writes (SPEC
+"""The simulated contact log that `simengine run --events` writes (docs/model.md
 section 11 columns plus `path` and `segment`), so that a calibration can be
 tried on a history whose parameters are known.
 """
@@ -14,7 +14,7 @@ from ..scenario import ScenarioError
 from .events import ADD_FRIEND, DEL_FRIEND_CUSTOMER
 
 MAX_EVENT_ROWS = 1_000_000          # `simengine run --events` refuses larger logs
-LOG_EPOCH = "2025-01-01"            # day 0 of a simulated log (SPEC section 11)
+LOG_EPOCH = "2025-01-01"            # day 0 of a simulated log (docs/model.md section 11)
 
 
 def check_event_log_size(scn, max_rows=MAX_EVENT_ROWS):
@@ -66,7 +66,7 @@ def event_log_table(scn, strategy, log) -> pa.Table:
 
 def write_event_log(scn, run_dir, strategy=None, path=None, max_rows=MAX_EVENT_ROWS) -> Path:
     """Write the contact log of one strategy (default: the first) on every path
-    of `scn` as `run_dir/events.arrow` (or `path`): SPEC section 11 columns plus
+    of `scn` as `run_dir/events.arrow` (or `path`): docs/model.md section 11 columns plus
     `path` and `segment`. Raises ScenarioError when it would exceed `max_rows`."""
     from ..engine import contact_log
     check_event_log_size(scn, max_rows)

@@ -1,4 +1,4 @@
-"""A WeCom contact event log (SPEC section 11), read and checked: the event
+"""A WeCom contact event log (docs/model.md section 11), read and checked: the event
 vocabulary of the two callbacks, column names and their raw-callback
 aliases, times, the path of a simulated log, and `dismiss` expanded into a
 group leave for every member of the group.
@@ -80,7 +80,7 @@ class _Rows:
 
 
 def read_events(path, which_path=None, observed_from=None) -> EventLog:
-    """Read and check a contact event log (SPEC section 11). A simulated log
+    """Read and check a contact event log (docs/model.md section 11). A simulated log
     with several paths is cut to `which_path` (default: path 0).
     `observed_from` (ISO 8601 or unix seconds) is the start of the window the
     log observes; rows before it are the history of the contacts held when

@@ -1,4 +1,4 @@
-"""Maximum-likelihood fits of the customer model of SPEC section 3 (the
+"""Maximum-likelihood fits of the customer model of docs/model.md section 3 (the
 method is docs/calibration.md): adoption with a shared season, churn with
 gamma heterogeneity, re-adds with censoring; standard errors from the
 observed information, 95% Wald intervals on the log or logit scale.
@@ -81,7 +81,7 @@ def _covariance(H):
 
 
 def month_of_year(days):
-    """Month 0..11 of each day (SPEC section 2)."""
+    """Month 0..11 of each day (docs/model.md section 2)."""
     starts = np.array([(365 * m) // 12 for m in range(12)])
     return np.searchsorted(starts, np.asarray(days) % 365, side="right") - 1
 

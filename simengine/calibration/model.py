@@ -94,7 +94,7 @@ class _Segments:
 def calibrate(events, population=None, segments=None, path=None,
               check_paths=_check.CHECK_PATHS, seed=0, observed_from=None,
               left_truncation=True) -> Calibration:
-    """Fit the model of SPEC section 3 to a contact event log (the method is
+    """Fit the model of docs/model.md section 3 to a contact event log (the method is
     docs/calibration.md). `population`: the addressable customers (all
     segments); `segments`: a file mapping external_user_id to segment (its
     customers are the addressable population unless `population` is given);

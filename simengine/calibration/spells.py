@@ -1,4 +1,4 @@
-"""Contact spells rebuilt from a log's link events (SPEC section 11): a
+"""Contact spells rebuilt from a log's link events (docs/model.md section 11): a
 customer is a contact while any of its links (a member or a group) is open;
 adds and deletes are idempotent, a link first seen deleted was open before
 the log. Also the per-customer and per-spell facts the fits need.

@@ -26,7 +26,7 @@ def _round(x):
     return float(f"{x:.6g}") if math.isfinite(x) else x
 
 
-# standard error -> [uncertainty] (SPEC section 12): a positive quantity theta
+# standard error -> [uncertainty] (docs/model.md section 12): a positive quantity theta
 # (rate, delay, gamma shape) varies as a lognormal of sigma = se / theta, a
 # probability p as a logitnormal of sigma = se / (p (1 - p)) (delta method)
 LOGIT_SCALE = ("readd_prob",)
@@ -121,7 +121,7 @@ def _header(cal) -> list:
         f"Served count (customers holding any link, end of day): {int(served[0]):,} on day 0, "
         f"peak {int(served[peak_day]):,} on {date_text(log.day0, peak_day)} (day {peak_day}), "
         f"{int(served[-1]):,} at the end.",
-        "Day 0 is the log's first day; months and season follow SPEC section 2 from it.",
+        "Day 0 is the log's first day; months and season follow docs/model.md section 2 from it.",
         "Fitted by maximum likelihood; '# SE' comments are standard errors from the",
         "observed information (95% intervals: see the fit report, docs/calibration.md).",
         "To price the years after the log, set initial_contacts to the contacts at the end.",
@@ -167,7 +167,7 @@ def scenario_toml(cal, name="calibrated", uncertainty=True) -> str:
         growth.add(k, _commented(d["growth"][k], "not identifiable from one history: "
                                                  "set by judgement"))
     growth.add(tomlkit.nl())
-    growth.add(tomlkit.comment("[billing], [overflow], [staff]: defaults (SPEC section 6); "
+    growth.add(tomlkit.comment("[billing], [overflow], [staff]: defaults (docs/model.md section 6); "
                                "set them for your enterprise."))
     growth.add(tomlkit.nl())
     doc.add("growth", growth)
@@ -181,7 +181,7 @@ def scenario_toml(cal, name="calibrated", uncertainty=True) -> str:
     doc.add("strategy", strategies)
     if "uncertainty" in d:
         doc.add(tomlkit.nl())
-        doc.add(tomlkit.comment("What the log could not pin down (SPEC section 12): each fitted "
+        doc.add(tomlkit.comment("What the log could not pin down (docs/model.md section 12): each fitted "
                                 "value varies by path around"))
         doc.add(tomlkit.comment("its estimate, sigma from its standard error (lognormal: se / "
                                 "value; logitnormal: se / (p (1 - p)))."))

@@ -1,4 +1,4 @@
-"""The `simengine` command line (SPEC section 9): the only argument parser and
+"""The `simengine` command line (docs/model.md section 9): the only argument parser and
 the only mapping of outcomes to exit statuses, for every command (run,
 validate, report, warmup, sweep, calibrate; `simengine COMMAND --help`).
 

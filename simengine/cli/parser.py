@@ -293,7 +293,7 @@ def _add_warmup(sub, shared):
 
 def _add_sweep(sub, shared):
     s = _subparser(sub, "sweep", "run a scenario over a grid of --set values",
-                   "Run every unfinished point of a sweep file (SPEC section 10) into "
+                   "Run every unfinished point of a sweep file (docs/model.md section 10) into "
                    "results/<sweep name>/ (or DIR/<sweep name>/): one Arrow dataset per table, "
                    "partitioned by the swept keys; print the cheapest strategy per point. "
                    "Rerunning resumes: finished points are skipped. --scale, --set and --paths "
@@ -356,7 +356,7 @@ def _add_calibrate(sub, shared):
 
 def _add_optimize(sub, shared):
     o = _subparser(sub, "optimize", "search a space of strategies for the lowest risk of cost",
-                   "Search a space of strategies (SPEC section 13; docs/optimize.md) for the "
+                   "Search a space of strategies (docs/model.md section 13; docs/optimize.md) for the "
                    "one with the lowest objective on shared search paths, then validate the "
                    "best on fresh paths against the scenario's own strategies and the "
                    "hindsight bound.",

@@ -47,7 +47,7 @@ def survivor_propensity(pk, customer, churn_rate, churn_shape, churn_mult, age):
     """lam_u of a starting contact that has been a contact for `age` days: a
     survivor, so the gamma posterior given survival to `age`, Mc X with
     X ~ Gamma(k, scale = theta / (1 + Mc theta age)), theta = churn_rate / k
-    (SPEC section 3). At age 0 it is `propensity`, bit for bit."""
+    (docs/model.md section 3). At age 0 it is `propensity`, bit for bit."""
     if math.isinf(churn_shape):
         return churn_rate * churn_mult
     theta = churn_rate / churn_shape

@@ -1,5 +1,5 @@
 """The phases of a simulated day that meet customers. A day has the phases
-of SPEC section 4's order within a day: (1) period start
+of docs/model.md section 4's order within a day: (1) period start
 (`periods.open_period`), (2) churns due today (`churn_phase`), (3) attempts
 due today (`attempt_phase`), with the outcomes of meeting them in their
 priority order (`priority.py`), (4) end of day (peaks, period and month

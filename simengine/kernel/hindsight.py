@@ -1,4 +1,4 @@
-"""The hindsight plan (SPEC section 5, `renewal = "oracle"`): the cheapest
+"""The hindsight plan (docs/model.md section 5, `renewal = "oracle"`): the cheapest
 non-decreasing tier schedule of one billing period that covers the running
 peak of the never-blocked run, for the upgrade pricing in force.
 

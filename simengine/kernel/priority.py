@@ -1,4 +1,4 @@
-"""Who passes when not all of a day's attempts can: SPEC section 4 meets
+"""Who passes when not all of a day's attempts can: docs/model.md section 4 meets
 them in ascending priority (each attempt's ORDER draw), but the order
 changes an outcome only for attempts that may pass. So the kernel sorts
 nothing: the segments whose attempts may pass are marked contested; when

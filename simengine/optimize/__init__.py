@@ -1,6 +1,6 @@
 """`simengine optimize`: search a space of strategies for the one that
 minimises a risk measure of cost, then check the best on fresh paths
-(SPEC section 13; docs/optimize.md).
+(docs/model.md section 13; docs/optimize.md).
 
     from simengine.optimize import optimize, optimize_table
     res = optimize("default", objective="p95:economic_cost", paths=256, out="results/opt")
@@ -134,7 +134,7 @@ def difference(value, own) -> str:
 
 
 def optimize_table(res: OptimizeResult):
-    """(title, columns, rows) of the printout (SPEC 13): the validated top
+    """(title, columns, rows) of the printout (docs/model.md section 13): the validated top
     candidates, best first, then the scenario's best own strategy, then the
     hindsight bound, all on the same validation paths."""
     val, obj = res.validation, res.objective
@@ -277,7 +277,7 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
              top=None, out=None, executor=None, prune=True, progress=None,
              overrides=(), scale=None, batch=BATCH, on_stage=None) -> OptimizeResult:
     """Search the space for the strategy with the lowest objective, then
-    validate the best on fresh paths (SPEC section 13).
+    validate the best on fresh paths (docs/model.md section 13).
 
     `scenario`: a Scenario, a scenario file (its [optimize] table is read)
     or a bundled name (default: the bundled default). `space`: a --space

@@ -1,5 +1,5 @@
 """The objective of a search: a statistic over paths of one cost metric of
-`paths.arrow`, with a 95% confidence interval (SPEC section 13).
+`paths.arrow`, with a 95% confidence interval (docs/model.md section 13).
 
     obj = Objective.parse("p95:economic_cost")
     est = obj.estimate(costs, replicate)   # Estimate(value, lo, hi, n)
@@ -17,7 +17,7 @@ same rules:
   least 2 paths in the worst 5%);
 - Sobol' replicates (`replicate`: each path's, at least two replicates of
   equal size): sectioning, `q +- t(R-1, 0.975) sqrt(sum (q_r - q)^2 /
-  (R (R - 1)))` with q_r the statistic of replicate r alone (SPEC 12).
+  (R (R - 1)))` with q_r the statistic of replicate r alone (docs/model.md section 12).
 
 A window of search paths that is not whole replicates (or holds one) is
 treated as independent paths. Every metric but regret is never below zero,
@@ -36,7 +36,7 @@ from ..stats import (TAIL, cvar95, distribution_stats, is_nonnegative, mean_inte
                      quantile_interval, sectioning_interval)
 
 STATS = ("mean", "p50", "p90", "p95", "p99", "cvar95")
-# money columns of paths.arrow (regret: against the hindsight plan, SPEC 5)
+# money columns of paths.arrow (regret: against the hindsight plan, docs/model.md section 5)
 METRICS = ("economic_cost", "total_cost", "regret", "tier_cost", "upgrade_cost",
            "certification_cost", "overflow_cost", "lost_value")
 DEFAULT = "p95:economic_cost"

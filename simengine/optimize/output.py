@@ -1,11 +1,11 @@
-"""What `optimize` writes (SPEC section 13), in one directory renamed into
+"""What `optimize` writes (docs/model.md section 13), in one directory renamed into
 place when complete:
 
 - `candidates.arrow`: a row per distinct candidate (CANDIDATE_COLUMNS, then
   `reserve.<segment>` per segment);
 - `best.toml`: the validation scenario (top candidates, the scenario's own
   strategies, an oracle), checked to load back to the same scenario;
-- `validation/`: its run directory (SPEC section 7);
+- `validation/`: its run directory (docs/model.md section 7);
 - `frontier.png`: every candidate's mean against its objective statistic,
   the efficient frontier, the scenario's own strategies and the winner;
 - `manifest.json`.

@@ -1,11 +1,11 @@
-"""The `[optimize]` table (SPEC section 13): its settings, the space of
+"""The `[optimize]` table (docs/model.md section 13): its settings, the space of
 strategies to search and the distinct candidates it holds.
 
     settings = read_settings(raw_optimize_table, scn, source)
     space = settings.space or default_space(scn)
     found = space.candidates(scn)       # Candidates: distinct strategies, named
 
-A space lists values per strategy key (SPEC section 5's keys, and
+A space lists values per strategy key (docs/model.md section 5's keys, and
 `reserve.<segment>` for one segment's reserve); the candidates are the
 product of the lists, each written in its canonical form so that the
 combinations that are the same strategy are evaluated once:
@@ -70,7 +70,7 @@ class Settings:
 @dataclass(frozen=True)
 class SearchSpace:
     """Values per key, in KEYS order then reserve.<segment> in segment
-    order; keys left out take SPEC section 6's strategy defaults."""
+    order; keys left out take docs/model.md section 6's strategy defaults."""
     values: tuple                     # ((key, (value, ...)), ...)
     source: str = "<default space>"
 

@@ -1,6 +1,6 @@
 """Validation: the search's top candidates, the scenario's own strategies
 and the hindsight plan (an oracle) on fresh paths, so that the answer is
-not the luck of the search paths (SPEC section 13).
+not the luck of the search paths (docs/model.md section 13).
 
 The fresh paths are path numbers 0 .. V-1 under another seed, derived from
 the scenario's (`validation_seed`). The validation scenario (the scenario
@@ -87,7 +87,7 @@ def validate(scn, finalists, objective: Objective, paths, executor, progress=Non
         replicate = res.paths.column("replicate").to_numpy()[::len(names)]
     estimates = {name: objective.estimate(v, replicate) for name, v in values.items()}
     means = {name: float(np.mean(v)) for name, v in values.items()}
-    # regret is measured against the first oracle (SPEC 5), so it is the bound shown
+    # regret is measured against the first oracle (docs/model.md section 5), so it is the bound shown
     oracle = next(s.name for s in vscn.strategies if s.renewal == "oracle")
     own = [s.name for s in scn.strategies if s.renewal != "oracle"]
     # ties go to the scenario's own strategies (what the team already runs),

@@ -1,4 +1,4 @@
-"""`simengine compare RUN_A RUN_B` (SPEC section 9): what changed between two
+"""`simengine compare RUN_A RUN_B` (docs/model.md section 9): what changed between two
 runs, strategy by strategy.
 
 Side by side: each run's mean, P50 and P95 of the metric. When both runs
@@ -8,7 +8,7 @@ common random numbers make the change on each path the thing to measure:
 the paired difference B - A, its mean with a t interval (mean +- t * sd /
 sqrt(n)) and its P95 with the distribution-free order-statistic interval of
 `stats.distribution_stats`. Under `sobol` sampling with several replicates
-the intervals come from sectioning over the replicates instead (SPEC
+the intervals come from sectioning over the replicates instead (docs/model.md
 section 12). The interval of the difference of two separate estimates is
 shown beside it, so the gain from pairing is visible.
 """
@@ -125,7 +125,7 @@ def _replicates(run: Run):
 def paired_stats(d, replicate=None) -> dict:
     """Mean and P95 of the per-path differences `d`, each with a 95%
     interval: t interval and order statistics, or sectioning over
-    `replicate` when given (independent scramblings, SPEC section 12)."""
+    `replicate` when given (independent scramblings, docs/model.md section 12)."""
     d = np.asarray(d, dtype=np.float64)
     n = len(d)
     ds = distribution_stats(d)

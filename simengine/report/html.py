@@ -1,4 +1,4 @@
-"""`simengine report --html`: one self-contained page (SPEC section 9) a team
+"""`simengine report --html`: one self-contained page (docs/model.md section 9) a team
 can mail: the scenario in words, the percentile tables of total and economic
 cost with their confidence intervals, regret, the share of paths each
 strategy wins, the plots (inline PNG), and the run's facts. No network, no

@@ -1,4 +1,4 @@
-"""A run directory read back (Arrow or Parquet tables, SPEC section 7).
+"""A run directory read back (Arrow or Parquet tables, docs/model.md section 7).
 
     from simengine import report
     run = report.load_run("results/default/20250101-120000-a1b2c3")
@@ -156,7 +156,7 @@ def _format_of(directory: Path, manifest: dict) -> str:
 
 
 def load_run(directory) -> Run:
-    """Read a run directory (SPEC section 7), Arrow or Parquet. Raises
+    """Read a run directory (docs/model.md section 7), Arrow or Parquet. Raises
     NotARun naming what is missing or unreadable."""
     directory = Path(directory)
     manifest = read_manifest(directory)

@@ -1,6 +1,6 @@
 """Scenarios: load TOML, fill defaults, validate, apply `--set` overrides.
 
-The file format, defaults and rules are SPEC section 6; `--set` keys are
+The file format, defaults and rules are docs/model.md section 6; `--set` keys are
 section 9. Validation collects every problem before raising, so a user fixes
 a file in one pass: each problem reads `<file>: <dotted key>: <expected>, got
 <value>`.
@@ -16,7 +16,7 @@ Public, and all another package needs:
   the format  `SCHEMA` (table -> key -> (check, default)), `NAME_RE`,
               `MAX_SEGMENTS`, `MAX_STRATEGIES`, `OTHER_TABLES`
   the data    the dataclasses of `model.py` (`Uncertainty`: an
-              `[uncertainty]` entry, SPEC section 12)
+              `[uncertainty]` entry, docs/model.md section 12)
 
 Modules, each importing only those before it: `model` (the dataclasses,
 pure data), `checks` (every key, its check and default; making and changing

@@ -1,4 +1,4 @@
-"""Validation: every key of SPEC section 6 with its check and default;
+"""Validation: every key of docs/model.md section 6 with its check and default;
 problems are collected, each naming the file, the key and what is
 expected, and raised together. Making a Scenario (`scenario_from_dict`)
 or changing one (`replace_run`) goes through here."""
@@ -202,7 +202,7 @@ SCHEMA = {
 }
 ARRAY_TABLES = ("segment", "strategy")     # [[segment]], [[strategy]]
 
-# [uncertainty] (SPEC section 12): `"dotted.key" = { dist = ..., params }`.
+# [uncertainty] (docs/model.md section 12): `"dotted.key" = { dist = ..., params }`.
 UNCERTAINTY = "uncertainty"
 DISTRIBUTIONS = {"lognormal": ("sigma",), "logitnormal": ("sigma",), "uniform": ("low", "high")}
 UNCERTAINTY_PARAMS = ("dist", "sigma", "low", "high")
@@ -349,7 +349,7 @@ def _check_initial_contacts(c, segs, sizes, population):
 
 
 # Tables of a scenario file that belong to other commands: [optimize]
-# (SPEC 13) is `simengine optimize`'s, which checks it.
+# (docs/model.md section 13) is `simengine optimize`'s, which checks it.
 OTHER_TABLES = ("optimize",)
 
 
@@ -481,7 +481,7 @@ def replace_run(scn: Scenario, paths=None, seed=None) -> Scenario:
 
 def rounded_paths(paths, sampling, replicates):
     """(paths, note): under "sobol", paths rounded up to a multiple of the
-    replicates (SPEC section 12), with a note saying so (else None)."""
+    replicates (docs/model.md section 12), with a note saying so (else None)."""
     if sampling != "sobol" or paths % replicates == 0:
         return paths, None
     up = -(-paths // replicates) * replicates
@@ -534,7 +534,7 @@ def _uncertain_target(key, tables, segs, strats):
 
 
 def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
-    """The [uncertainty] entries (SPEC section 12), in file order."""
+    """The [uncertainty] entries (docs/model.md section 12), in file order."""
     if not isinstance(raw, dict):
         c.bad(UNCERTAINTY, 'expected a table of "dotted.key" = { dist = ..., ... }, '
                            f"got {format_value(raw)}")

@@ -71,7 +71,7 @@ def scale_scenario(data: dict, factor, source="<dict>") -> dict:
 
 
 def load_scenario(path=None, overrides=(), scale=None) -> Scenario:
-    """Read, override, validate and resolve a scenario (SPEC sections 6, 9).
+    """Read, override, validate and resolve a scenario (docs/model.md sections 6, 9).
     `path`: a file, a bundled name ("default", "default.toml") or None for the
     bundled default; `scale` (see `scale_scenario`) applies before the
     overrides. Raises ScenarioError naming every problem."""

@@ -104,7 +104,7 @@ class Staff:
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """One `[uncertainty]` entry (SPEC section 12): the key's value varies by
+    """One `[uncertainty]` entry (docs/model.md section 12): the key's value varies by
     path; the scenario's own value is its median (`uniform`: it lies between
     `low` and `high`)."""
     key: str                    # a dotted --set path, e.g. "segment.vip.churn_rate"
@@ -134,7 +134,7 @@ class Scenario:
     staff: Staff
     strategies: tuple
     source: str = "<dict>"
-    sampling: str = "sobol"     # "sobol" | "mc" (SPEC section 12)
+    sampling: str = "sobol"     # "sobol" | "mc" (docs/model.md section 12)
     replicates: int = 8         # independent scramblings under "sobol"
     uncertainty: tuple = ()     # Uncertainty entries, in file order
     # what validation changed on purpose (paths rounded up to a multiple of
@@ -201,6 +201,6 @@ def _resolve(scn: Scenario) -> dict:
         "staff": plain(scn.staff),
         "strategy": [plain(s) for s in scn.strategies],
     }
-    if scn.uncertainty:     # absent when empty, like SPEC's default
+    if scn.uncertainty:     # absent when empty, like docs/model.md's default
         out["uncertainty"] = {u.key: u.params for u in scn.uncertainty}
     return out

@@ -1,5 +1,5 @@
 """Overrides (`--set`, sweeps): dotted keys set in a raw scenario dict
-before validation (SPEC section 9)."""
+before validation (docs/model.md section 9)."""
 from __future__ import annotations
 
 import copy
@@ -34,7 +34,7 @@ def split_overrides(overrides):
 
 
 def apply_overrides(data: dict, overrides, source="<dict>") -> dict:
-    """A copy of the raw scenario dict with dotted keys set (SPEC section 9):
+    """A copy of the raw scenario dict with dotted keys set (docs/model.md section 9):
     `table.key` for scenario, population, growth, billing, overflow, staff;
     `segment.<name>.<key>` and `strategy.<name>.<key>`. `overrides` holds
     "key=value" strings (value parsed as TOML, else taken as a string),

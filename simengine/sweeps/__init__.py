@@ -1,4 +1,4 @@
-"""Scenario sweeps (SPEC section 10): a grid of `--set` overrides on a base
+"""Scenario sweeps (docs/model.md section 10): a grid of `--set` overrides on a base
 scenario, run point by point on one executor (local numba threads or Dask),
 written as one hive-partitioned Arrow dataset per table, resumable.
 

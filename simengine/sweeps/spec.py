@@ -1,4 +1,4 @@
-"""The sweep file (SPEC section 10): reading it, checking every key and
+"""The sweep file (docs/model.md section 10): reading it, checking every key and
 every point's scenario before any work, and the points it makes.
 
     [sweep]

@@ -1,7 +1,7 @@
 """A sweep's folder: one hive-partitioned Arrow dataset per table, resumable
 point by point, every file written through `store` (atomic, user's umask).
 
-Layout of `OUT/<folder>/` (SPEC section 10, docs/sweeps.md; the folder is
+Layout of `OUT/<folder>/` (docs/model.md section 10, docs/sweeps.md; the folder is
 the sweep's name, with what --scale, --set and --paths changed appended:
 `Sweep.folder`):
 
