@@ -67,7 +67,7 @@ def contact_log_rows(scn, strategy: str, paths) -> np.ndarray:
 # sorted), kernel/arrivals.py
 POOL_BYTES = 2 * np.dtype(np.int64).itemsize + EVENT.itemsize
 INITIAL_BYTES = np.dtype(np.int64).itemsize + 2 * EVENT.itemsize
-FIRST_BLOCKS = 1024         # the blocks of a new calendar (kernel/path.new_work)
+FIRST_BLOCKS = 1024         # the blocks of a new calendar (kernel/strategy.new_work)
 
 
 def calendar_bytes(customers: int, days: int) -> int:

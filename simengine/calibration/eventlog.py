@@ -34,7 +34,7 @@ def event_log_table(scn, strategy, log) -> pa.Table:
     """The Arrow table of `engine.contact_log` columns: customers `c<id>`,
     members `m<id mod staff.members>`, times from LOG_EPOCH (the window's
     start, `simengine_start`; aged starting contacts' adds before it)."""
-    from .. import __version__
+    from ..version import __version__
     from ..kernel.layout import LOG_ADD
     n = len(log["day"])
     # a starting contact with an age was added that long before the start

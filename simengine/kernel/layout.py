@@ -1,5 +1,5 @@
 """The kernel's data, by name: the scenario as records and structured
-arrays (built once by `engine.pack_scenario`), the per-strategy running
+arrays (built once by `packing.pack_scenario`), the per-strategy running
 state, the phantom's day record, and the event word.
 
 Outputs are the records of `simengine/schema.py` (PATH_RECORD,
