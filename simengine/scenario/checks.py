@@ -133,6 +133,12 @@ def _reserve(v):
     return tuple(v.items())
 
 
+def _fraction_of_capacity(v):
+    if _isnum(v) and math.isfinite(v) and 0 < v <= 1:
+        return float(v)
+    raise _Bad("a fraction of the capacity in (0, 1] (1 = order when the scale is full)")
+
+
 def _opt_int(v):
     if _isint(v) and v >= 1:
         return v
@@ -177,6 +183,7 @@ SCHEMA = {
         "tier_covers": (_enum("total", "excess"), "total"),
         "certification_fee": (_num(what="a non-negative fee in yuan"), 0.0),
         "tiers": (_tiers, Billing.tiers),
+        "lead_days": (_int(0), 0),
     },
     "overflow": {
         "account_capacity": (_int(1), 5000),
@@ -198,6 +205,8 @@ SCHEMA = {
         "retry_days": (_num(what="a non-negative number of days"), 14.0),
         "max_retries": (_int(0, 255), 3),
         "reserve": (_reserve, ()),
+        "upgrade_at": (_fraction_of_capacity, 1.0),
+        "review_days": (_int(0), 0),
     },
 }
 ARRAY_TABLES = ("segment", "strategy")     # [[segment]], [[strategy]]
@@ -628,7 +637,8 @@ def scenario_warnings(scn: Scenario) -> list[str]:
         if st.renewal != "oracle":
             continue
         # each compared with its default: a value set in the file is ignored
-        ignored = [k for k, default in (("upgrade", "next"), ("headroom", 0.0), ("reserve", ()))
+        ignored = [k for k, default in (("upgrade", "next"), ("headroom", 0.0), ("reserve", ()),
+                                        ("upgrade_at", 1.0), ("review_days", 0))
                    if getattr(st, k) != default]
         if ignored:
             out.append(f"{scn.source}: strategy.{st.name}: "

@@ -57,6 +57,10 @@ class Strategy:
     retry_days: float = 14.0
     max_retries: int = 3
     reserve: tuple = ()         # (segment, contacts) pairs: capacity kept for the others
+    # when it orders an upgrade: at U >= ceil(upgrade_at * C), watching all
+    # the time (review_days = 0) or looking every review_days days
+    upgrade_at: float = 1.0
+    review_days: int = 0
 
     def reserve_of(self, segment: str) -> int:
         return dict(self.reserve).get(segment, 0)
@@ -80,6 +84,7 @@ class Billing:
     tiers: tuple = ((5_000, 500.0), (20_000, 2_000.0), (50_000, 5_000.0),
                     (200_000, 20_000.0), (500_000, 50_000.0),
                     (1_000_000, 100_000.0), (2_000_000, 200_000.0))
+    lead_days: int = 0          # an upgrade ordered on day t is in force on day t + lead_days
 
     @property
     def free_quota(self) -> int:
