@@ -122,14 +122,16 @@ def _pack_strategies(scn):
             phantom_keys.append(key)
     rows = [dict(renewal=R_NONE, fixed_tier=-1, upgrade=U_NONE, headroom=0.0,
                  others=OTHERS[others], on_blocked=B_LOST, retry_days=0.0, max_retries=0,
-                 max_reserve=0, unbounded=True, oracle_source=-1, replay_source=-1)
+                 max_reserve=0, unbounded=True, oracle_source=-1, replay_source=-1,
+                 lead_days=0, upgrade_at=1.0, review_days=0)
             for _, others in phantom_keys]
     reserve = [[0] * len(seg_names) for _ in phantom_keys]
     for st, key in zip(scn.strategies, keys):
         phantom = phantom_keys.index(key) if key in phantom_keys else -1
         oracle = st.renewal == "oracle"
-        # the hindsight plan chooses every tier: an oracle's upgrade, headroom
-        # and reserve have no effect (`validate` warns)
+        # the hindsight plan chooses every tier, ordering ahead: an oracle's
+        # upgrade, headroom, reserve, upgrade_at and review_days have no
+        # effect (`validate` warns), nor has the lead time
         reserve.append([0 if oracle else st.reserve_of(name) for name in seg_names])
         rows.append(dict(
             renewal=RENEWAL[st.renewal],
@@ -138,7 +140,10 @@ def _pack_strategies(scn):
             headroom=0.0 if oracle else float(st.headroom), others=OTHERS[st.others],
             on_blocked=ON_BLOCKED[st.on_blocked], retry_days=float(st.retry_days),
             max_retries=int(st.max_retries), max_reserve=max(reserve[-1]), unbounded=False,
-            oracle_source=phantom if oracle else -1, replay_source=phantom))
+            oracle_source=phantom if oracle else -1, replay_source=phantom,
+            lead_days=0 if oracle else int(scn.billing.lead_days),
+            upgrade_at=1.0 if oracle else float(st.upgrade_at),
+            review_days=0 if oracle else int(st.review_days)))
     admit = np.array([adm for adm, _ in phantom_keys] + [adm for adm, _ in keys],
                      dtype=np.bool_).reshape(len(rows), len(seg_names))
     reserve = np.array(reserve, dtype=np.int64).reshape(len(rows), len(seg_names))

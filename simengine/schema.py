@@ -92,6 +92,8 @@ PATHS = TableSpec("paths", "strategy x path", _cols(
     ("readds", "int64", "admitted re-adds", K),
     ("churns", "int64", "churns of WeCom contacts", K),
     ("blocked", "int64", "attempts refused for lack of capacity", K),
+    ("blocked_pending", "int64", "of those, refused while an upgrade was on order "
+     "(billing.lead_days)", K),
     ("lost", "int64", "customers lost", K),
     ("overflowed", "int64", "customers sent to personal WeChat", K),
     ("upgrades", "int64", "upgrades bought", K),
@@ -121,6 +123,8 @@ PERIODS = TableSpec("periods", "strategy x path x billing period", _cols(
     ("readds", "int64", "admitted re-adds", K),
     ("churns", "int64", "churns of WeCom contacts", K),
     ("blocked", "int64", "attempts refused for lack of capacity", K),
+    ("blocked_pending", "int64", "of those, refused while an upgrade was on order "
+     "(billing.lead_days)", K),
 ))
 
 MONTHLY = TableSpec("monthly", "strategy x path x month", _cols(
@@ -164,7 +168,7 @@ BY_NAME = {t.name: t for t in TABLES}
 # minus the oracle's on the same path) are derived
 SUMMARY_METRICS = ("total_cost", "economic_cost", "tier_cost", "upgrade_cost",
                    "overflow_cost", "lost_value", "peak_contacts", "final_contacts",
-                   "blocked", "lost", "overflowed")
+                   "blocked", "blocked_pending", "lost", "overflowed")
 
 # the kernel's records
 PATH_RECORD = PATHS.kernel_dtype()

@@ -6,7 +6,11 @@ Each rule family has ONE name-to-code table and the kernel's named
 constants come from it; each rule is a small numba function named for what
 it computes, with a plain twin in `tests/naive.py`.
 """
-from .billing import NO_TIER, covering_tier, exceeding_target, headroom_target
+import math
+
+import numpy as np
+
+from .billing import FLOAT_NOISE, NO_TIER, covering_tier, exceeding_target, headroom_target
 from .jit import jit
 
 RENEWAL = {"none": 0, "fixed": 1, "fit": 2, "forecast": 3, "oracle": 4}
@@ -53,15 +57,17 @@ def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_
 
 @jit
 def upgrade_tier(upgrade, tier, usage, headroom, nominal):
-    """Tier an upgrade rule asks for when an attempt finds U >= C: `next`
-    one up (the smallest without a tier), `fit` the smallest whose nominal
-    capacity exceeds U (1 + h), else the largest. See `upgrade_at_full`."""
+    """Tier an upgrade rule orders when U meets the strategy's threshold:
+    `next` one up (the smallest without a tier), `fit` the smallest whose
+    nominal capacity exceeds both U (1 + h) and the current tier's (an
+    order before the scale is full must still go up), else the largest.
+    See `ordered_tier`."""
     T = nominal.shape[0]
     if upgrade == U_NEXT:
         return min(tier + 1, T - 1)
     target = exceeding_target(usage, headroom)
     for i in range(T):
-        if nominal[i] >= target:
+        if nominal[i] >= target and (tier == NO_TIER or nominal[i] > nominal[tier]):
             return i
     return T - 1
 
@@ -74,12 +80,23 @@ def raises_capacity(new_tier, tier, new_capacity, capacity):
 
 
 @jit
-def upgrade_at_full(upgrade, headroom, tier, usage, capacity, nominal, effective):
-    """The tier an attempt buys under upgrade rule `upgrade` when it meets
-    usage U at capacity C, or NO_TIER. Only a full capacity (U >= C) tries
-    an upgrade: an attempt a reserve refuses while U < C buys nothing; and
-    it buys the rule's tier only if that raises the capacity."""
-    if usage < capacity or upgrade == U_NONE:
+def order_threshold(upgrade_at, capacity):
+    """The usage at which a strategy orders the next tier:
+    ceil(upgrade_at * C), upgrade_at read as the decimal written (float
+    noise never adds a contact: 0.9 * 2000 is 1800); C itself at 1."""
+    if upgrade_at >= 1.0:
+        return capacity
+    return np.int64(math.ceil(upgrade_at * capacity - FLOAT_NOISE))
+
+
+@jit
+def ordered_tier(upgrade, headroom, tier, usage, threshold, capacity, nominal, effective):
+    """The tier a strategy orders under upgrade rule `upgrade` when it meets
+    usage U with capacity C, or NO_TIER. Only U at or above its threshold
+    (`order_threshold`; C with upgrade_at = 1: an attempt a reserve refuses
+    while U < C orders nothing) orders, and only a tier that raises the
+    capacity."""
+    if usage < threshold or upgrade == U_NONE:
         return NO_TIER
     new_tier = upgrade_tier(upgrade, tier, usage, headroom, nominal)
     if raises_capacity(new_tier, tier, effective[new_tier], capacity):

@@ -154,12 +154,14 @@ def renewal_tier(renewal, fixed_tier, headroom, usage, net_adds, period, period_
 
 def upgrade_tier(upgrade, tier, usage, headroom, nominal):
     """`next`: one up (the smallest with no tier), at most the largest;
-    `fit`: the smallest whose nominal capacity exceeds U (1 + h) exactly."""
+    `fit`: the smallest whose nominal capacity exceeds U (1 + h) exactly
+    and the current tier's."""
     last = len(nominal) - 1
     if upgrade == "next":
         return 0 if tier is None else min(tier + 1, last)
     need = Fraction(usage) * (1 + exact(headroom))
-    bigger = [i for i, n in enumerate(nominal) if n > need]
+    bigger = [i for i, n in enumerate(nominal)
+              if n > need and (tier is None or n > nominal[tier])]
     return bigger[0] if bigger else last
 
 
@@ -168,10 +170,16 @@ def raises_capacity(new_tier, tier, new_capacity, capacity):
     return higher and new_capacity > capacity
 
 
-def upgrade_at_full(upgrade, headroom, tier, usage, capacity, nominal, effective):
-    """An attempt meeting U >= C asks the upgrade rule for a tier and buys
-    it if it raises the capacity; below C, or with no rule, nothing (None)."""
-    if usage < capacity or upgrade == "none":
+def order_threshold(upgrade_at, capacity):
+    """ceil(upgrade_at * C) with upgrade_at the decimal written."""
+    return math.ceil(exact(upgrade_at) * capacity)
+
+
+def ordered_tier(upgrade, headroom, tier, usage, threshold, capacity, nominal, effective):
+    """U at or above the threshold asks the upgrade rule for a tier and
+    orders it if it raises the capacity; below, or with no rule, nothing
+    (None)."""
+    if usage < threshold or upgrade == "none":
         return None
     new = upgrade_tier(upgrade, tier, usage, headroom, nominal)
     return new if raises_capacity(new, tier, effective[new], capacity) else None

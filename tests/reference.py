@@ -38,6 +38,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -348,12 +349,22 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
     overflow_count = 0
     tier = None                      # index into tiers, None = no tier
     capacity = math.inf if never_blocked else bill.capacity(None)
+    # frictions (docs/model.md sections 4, 5): an order is in force lead_days
+    # after it is placed; attempts order at U >= ceil(upgrade_at * C) when
+    # watching (review_days = 0), else a review on days t % R == 0 does.
+    # The oracle orders ahead, knowing the path: none of these binds it.
+    ordering = not never_blocked and not oracle
+    lead = scn.billing.lead_days if ordering else 0
+    pending = None                   # (tier, day in force) of the order waiting
+
+    def threshold():
+        return math.ceil(Fraction(repr(float(strat.upgrade_at))) * capacity)
 
     # -- accumulators
     tot = dict(tier_cost=0.0, upgrade_cost=0.0, certification_cost=0.0,
                overflow_cost=0.0, lost_value=0.0, peak_contacts=0,
                final_contacts=0, first_adds=0, readds=0, churns=0, blocked=0,
-               lost=0, overflowed=0, upgrades=0)
+               lost=0, overflowed=0, upgrades=0, blocked_pending=0)
     periods = []
     monthly = []
     daily = []
@@ -373,8 +384,9 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
             per = dict(tier_size=0, capacity_end=0, tier_cost=0.0,
                        upgrade_cost=0.0, certification_cost=0.0,
                        overflow_cost=0.0, peak_usage=0, peak_contacts=0,
-                       first_adds=0, readds=0, churns=0, blocked=0)
+                       first_adds=0, readds=0, churns=0, blocked=0, blocked_pending=0)
             periods.append(per)
+            pending = None           # an order still pending is cancelled
             peak_overflow_of_period = 0
             if not never_blocked:
                 tier = _renewal(strat, bill, k, t, usage, P, adds_on_day,
@@ -402,9 +414,25 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
             tot["upgrades"] += 1
             paid_so_far += cost
 
+        def place_order(new):
+            nonlocal pending
+            if lead == 0:
+                buy_upgrade(new)
+            else:
+                pending = (new, t + lead)
+
         # (1b) An oracle's planned upgrade, in force before today's attempts.
         if oracle and t % P != 0 and t in oracle_plan:
             buy_upgrade(oracle_plan[t])
+        # (1c) An order due today comes into force; then a review day's look.
+        if pending is not None and pending[1] == t:
+            buy_upgrade(pending[0])
+            pending = None
+        if ordering and strat.review_days > 0 and t % strat.review_days == 0 \
+                and pending is None and usage >= threshold():
+            new = _upgrade_choice(strat, bill, tier, usage, capacity)
+            if new is not None:
+                place_order(new)
 
         today = calendar.pop(t, [])
 
@@ -461,12 +489,14 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
                     lose()
                 continue
 
-            # Capacity full: the strategy may upgrade first (one at most);
-            # a refusal by a reserve alone (usage < capacity) tries none.
-            if not usage < capacity and not never_blocked and not oracle:
+            # Usage at the threshold (the capacity full, by default): a
+            # watching strategy orders first (one order at most); a refusal by
+            # a reserve below the threshold orders none.
+            if ordering and strat.review_days == 0 and pending is None \
+                    and usage >= threshold():
                 new = _upgrade_choice(strat, bill, tier, usage, capacity)
                 if new is not None:
-                    buy_upgrade(new)
+                    place_order(new)
 
             reserve = 0 if oracle or never_blocked else strat.reserve_of(seg.name)
             if usage < capacity - reserve:
@@ -482,6 +512,9 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
             else:
                 tot["blocked"] += 1
                 per["blocked"] += 1
+                if pending is not None:
+                    tot["blocked_pending"] += 1
+                    per["blocked_pending"] += 1
                 if strat.on_blocked == "lost":
                     lose()
                 elif strat.on_blocked == "overflow":
@@ -533,7 +566,7 @@ def _simulate_strategy(scn, strat, cust, draws, never_blocked=False,
     order = ["total_cost", "tier_cost", "upgrade_cost", "certification_cost",
              "overflow_cost", "lost_value", "economic_cost", "peak_contacts",
              "final_contacts", "first_adds", "readds", "churns", "blocked",
-             "lost", "overflowed", "upgrades"]
+             "blocked_pending", "lost", "overflowed", "upgrades"]
     out = {"paths": {c: tot[c] for c in order}, "periods": periods, "monthly": monthly}
     if trace:
         out["daily"] = daily
@@ -582,9 +615,10 @@ def _upgrade_choice(strat, bill, tier, usage, capacity):
         # the smallest tier whose nominal capacity exceeds U (1 + h), float
         # noise never counting: 2600 * 1.15 = 2989.9999999999995 is 2990
         need = math.floor(usage * (1 + strat.headroom) + 1e-9)
+        # ... and the current tier's (an order before the scale is full)
         cand = len(bill.sizes) - 1
         for i in range(len(bill.sizes)):
-            if bill.nominal(i) > need:
+            if bill.nominal(i) > need and (tier is None or bill.nominal(i) > bill.nominal(tier)):
                 cand = i
                 break
     else:

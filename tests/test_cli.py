@@ -98,14 +98,14 @@ SPEC_COLUMNS = {
         ("strategy", S), ("path", I), ("total_cost", F), ("tier_cost", F),
         ("upgrade_cost", F), ("certification_cost", F), ("overflow_cost", F),
         ("lost_value", F), ("economic_cost", F), ("peak_contacts", I), ("final_contacts", I),
-        ("first_adds", I), ("readds", I), ("churns", I), ("blocked", I), ("lost", I),
+        ("first_adds", I), ("readds", I), ("churns", I), ("blocked", I), ("blocked_pending", I), ("lost", I),
         ("overflowed", I), ("upgrades", I), ("growth_multiplier", F),
         ("churn_multiplier", F), ("replicate", I), ("regret", F)],
     "periods.arrow": [
         ("strategy", S), ("path", I), ("period", I), ("tier_size", I), ("capacity_end", I),
         ("tier_cost", F), ("upgrade_cost", F), ("certification_cost", F),
         ("overflow_cost", F), ("peak_usage", I), ("peak_contacts", I), ("first_adds", I),
-        ("readds", I), ("churns", I), ("blocked", I)],
+        ("readds", I), ("churns", I), ("blocked", I), ("blocked_pending", I)],
     "monthly.arrow": [
         ("strategy", S), ("path", I), ("month", I), ("contacts", I), ("usage", I),
         ("capacity", I), ("cumulative_cost", F)],

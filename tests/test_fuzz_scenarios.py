@@ -26,6 +26,9 @@ BASE = tomllib.loads(TINY + """
 "segment.vip.adoption_rate" = { dist = "uniform", low = 0.003, high = 0.005 }
 """)
 BASE["scenario"].update(sampling="sobol", replicates=4)
+# the frictions (docs/model.md sections 4, 5), so that they are mutated too
+BASE["billing"]["lead_days"] = 7
+BASE["strategy"][0].update(upgrade_at=0.9, review_days=7)
 SWEEP = {"sweep": {"name": "fuzz", "base": "tiny.toml", "description": "fuzzed",
                    "strategies": ["fit", "oracle"],
                    "set": {"scenario.paths": 4},
@@ -189,7 +192,8 @@ SET_KEYS = ["scenario.paths", "scenario.seed", "scenario.horizon_years", "popula
             "segment.nosuch.churn_rate", "growth.season", "billing.rule", "billing.tiers",
             "billing.certified", "strategy.fit.headroom", "strategy.fit.reserve.vip",
             "strategy.vip-first.tier", "strategy.nosuch.tier", "nosuch.key", "billing",
-            "overflow.account_cost", "staff.members"]
+            "overflow.account_cost", "staff.members", "billing.lead_days",
+            "strategy.fit.upgrade_at", "strategy.fit.review_days"]
 
 
 @FUZZ

@@ -53,6 +53,20 @@ STRATEGIES = (
 )
 
 
+# when they order: before the scale is full, on review days only, both;
+# a reserve below the threshold (refusals there order nothing)
+ORDERING = (
+    Strategy("fit-at80", renewal="fit", upgrade="next", upgrade_at=0.8, on_blocked="retry",
+             retry_days=3, admit=ALL),
+    Strategy("fit-look7", renewal="fit", upgrade="fit", headroom=0.1, review_days=7,
+             admit=ALL),
+    Strategy("forecast-at90-look30", renewal="forecast", upgrade="next", upgrade_at=0.9,
+             review_days=30, on_blocked="overflow", admit=ALL),
+    Strategy("fit-reserve-at85", renewal="fit", upgrade="fit", upgrade_at=0.85,
+             on_blocked="retry", admit=ALL, reserve=(("prospect", 600),)),
+)
+
+
 def scenario(**kw):
     base = dict(
         name="kernel-test", horizon_years=2, paths=4, seed=7, population=6000,
@@ -78,6 +92,19 @@ CASES = {
                                     for s, (a, how) in zip(segments(), ((400.0, "equal"),
                                                                         (1095.0, "stock"),
                                                                         (700.5, "stock"))))),
+    # frictions: a lead time (orders cancelled at a period start: 200-day
+    # periods), none with the ordering rules, and the rules with campaigns of
+    # blocks while an order waits
+    "lead-time": scenario(billing=Billing(lead_days=9, certification_fee=300.0,
+                                          tiers=SMALL_TIERS),
+                          strategies=STRATEGIES + ORDERING),
+    "ordering-no-lead": scenario(billing=Billing(upgrade_pricing="difference",
+                                                 tiers=SMALL_TIERS),
+                                 strategies=STRATEGIES + ORDERING),
+    "lead-time-period200-cumulative": scenario(
+        billing=Billing(rule="cumulative", period_days=200, lead_days=25,
+                        certification_fee=50.0, tiers=SMALL_TIERS),
+        strategies=STRATEGIES + ORDERING),
     "uncertified": scenario(
         population=600, segments=segments(600, (30, 40, 20)),
         billing=Billing(certified=False, certification_fee=999.0),
@@ -126,6 +153,8 @@ def test_kernel_matches_reference(case):
     if case != "uncertified":
         # the case really exercises the rules it is meant to compare
         assert all(v > 0 for v in exercised.values()), exercised
+    pending = raw.path["blocked_pending"].sum()
+    assert (pending > 0) == (scn.billing.lead_days > 0), (case, pending)
     if case not in ("uncertified", "excess-membercap-difference"):   # the latter never fills
         # reserves refuse attempts that the same capacity without them admits
         names = [s.name for s in scn.strategies]
@@ -189,6 +218,19 @@ CROWDS = {
                                             tiers=SMALL_TIERS)),
                        (ORACLE, dataclasses.replace(ORACLE, name="oracle-2"),
                         dataclasses.replace(ORACLE, name="oracle-3"))),
+    # frictions: replayed with orders pending and review days until their
+    # first refusal (a lead time's block), then resumed with the order
+    # still pending; with no lead time, ordering early never refuses (it is
+    # replayed whole, beside fixed tiers that refuse)
+    "frictions": (dict(billing=Billing(lead_days=9, certification_fee=300.0,
+                                       tiers=SMALL_TIERS)),
+                  STRATEGIES + ORDERING + tuple(
+                      dataclasses.replace(STRATEGIES[2], name=f"fit-next-{d}", retry_days=d)
+                      for d in (1.5, 7.0, 20.0))),
+    "frictions-no-lead": (dict(billing=Billing(upgrade_pricing="full", tiers=SMALL_TIERS)),
+                          ORDERING + STRATEGIES[-2:-1] + tuple(
+                              dataclasses.replace(STRATEGIES[1], name=f"fixed-retry-{d}",
+                                                  retry_days=d) for d in (1.5, 7.0, 20.0))),
 }
 
 

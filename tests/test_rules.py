@@ -165,10 +165,10 @@ def test_raises_capacity():
             naive.raises_capacity(new, None if tier < 0 else tier, new_cap, cap)
 
 
-def test_upgrade_at_full():
-    """Only an attempt that finds the capacity full tries an upgrade, and it
-    buys the rule's tier only when that raises the capacity (a member cap
-    may stop it)."""
+def test_ordered_tier():
+    """Only usage at the threshold (the capacity with upgrade_at = 1) orders,
+    and only the rule's tier that raises the capacity (a member cap may
+    stop it); before the scale is full the tier still goes up."""
     r = np.random.default_rng(17)
     for _ in range(2 * CASES):
         free = int(r.choice([0, 100, 2000]))
@@ -178,13 +178,30 @@ def test_upgrade_at_full():
         upgrade = str(r.choice(list(strategies.UPGRADE)))
         tier = int(r.integers(-1, len(nominal)))
         capacity = effective[tier] if tier >= 0 else (free if cap is None else min(free, cap))
-        usage = int(r.integers(max(0, capacity - 3), capacity + 3))
+        at = float(r.choice([1.0, 1.0, 0.9, 0.75, 0.5, 0.123]))
+        threshold = naive.order_threshold(at, capacity)
+        assert strategies.order_threshold(at, capacity) == threshold, (at, capacity)
+        usage = int(r.integers(max(0, threshold - 3), capacity + 3))
         h = float(r.choice(headrooms()))
-        got = strategies.upgrade_at_full(strategies.UPGRADE[upgrade], h, tier, usage, capacity,
-                                         np.array(nominal), np.array(effective))
-        want = naive.upgrade_at_full(upgrade, h, None if tier < 0 else tier, usage, capacity,
-                                     nominal, effective)
+        got = strategies.ordered_tier(strategies.UPGRADE[upgrade], h, tier, usage, threshold,
+                                      capacity, np.array(nominal), np.array(effective))
+        want = naive.ordered_tier(upgrade, h, None if tier < 0 else tier, usage, threshold,
+                                  capacity, nominal, effective)
         assert got == code_tier(want), (upgrade, tier, usage, capacity, nominal, effective)
+
+
+def test_order_threshold_reads_the_decimal_written():
+    for at, capacity, want in [(0.9, 2000, 1800), (0.7, 5000, 3500), (0.1, 30, 3),
+                               (0.29, 100, 29), (0.57, 100, 57), (1.0, 20_000, 20_000),
+                               (0.8, 2_000_000, 1_600_000), (0.33, 1000, 330)]:
+        assert strategies.order_threshold(at, capacity) == want == \
+            naive.order_threshold(at, capacity), (at, capacity)
+    r = np.random.default_rng(5)
+    for _ in range(CASES):
+        at = round(float(r.uniform(0.01, 1.0)), int(r.integers(1, 4)))
+        capacity = int(r.integers(0, 2_000_001))
+        assert strategies.order_threshold(max(at, 0.01), capacity) == \
+            naive.order_threshold(max(at, 0.01), capacity), (at, capacity)
 
 
 def test_renewal_tier():
@@ -325,9 +342,10 @@ def test_plan_step():
 
 def test_none_can_pass():
     """The rest of a day's attempts are all refused, whatever their order:
-    below the capacity every admitted segment's reserve is reached; at it,
-    no upgrade would raise it."""
-    for _ in range(CASES):
+    every admitted segment's reserve (the capacity itself at least) is
+    reached, and no order the next attempt places (at or above the
+    threshold, without a lead time) would raise the capacity today."""
+    for _ in range(2 * CASES):
         free_quota = int(RNG.choice([0, 100, 2000]))
         nominal = some_nominal(RNG, free_quota)
         tiers = np.zeros(len(nominal), layout.TIER)
@@ -335,22 +353,20 @@ def test_none_can_pass():
         rule = str(RNG.choice(list(strategies.UPGRADE)))
         st = np.zeros(1, layout.STRATEGY)[0]
         st["upgrade"], st["headroom"] = strategies.UPGRADE[rule], float(RNG.choice(headrooms()))
+        st["lead_days"] = int(RNG.choice([0, 0, 7]))
         tier = int(RNG.integers(-1, len(nominal)))
         capacity = nominal[tier] if tier >= 0 else free_quota
-        usage = int(RNG.integers(max(0, capacity - 50), capacity + 5))
+        at = float(RNG.choice([1.0, 1.0, 0.9, 0.5]))
+        order_at = naive.order_threshold(at, capacity) if RNG.random() < 0.8 else layout.UNBOUNDED
+        usage = int(RNG.integers(max(0, min(order_at, capacity) - 50), capacity + 5))
         least = int(RNG.choice([0, 0, 5, 30]))
         got = priority.none_can_pass(st, tiers, code_tier(None if tier < 0 else tier), usage,
-                                 capacity, least)
-        if usage < capacity:
-            want = usage >= capacity - least
-        elif rule == "none":
-            want = True
-        else:
-            new = naive.upgrade_tier(rule, None if tier < 0 else tier, usage, float(st["headroom"]),
-                                     nominal)
-            want = new is None or not naive.raises_capacity(
-                new, None if tier < 0 else tier, nominal[new], capacity)
-        assert got == want, (rule, tier, usage, capacity, least)
+                                     capacity, least, order_at)
+        new = naive.ordered_tier(rule, float(st["headroom"]), None if tier < 0 else tier, usage,
+                                 order_at, capacity, nominal, nominal)
+        grows = st["lead_days"] == 0 and new is not None
+        want = usage >= capacity - least and not grows
+        assert got == want, (rule, tier, usage, capacity, least, order_at)
 
 
 # ---------------------------------------------------------------- event words

@@ -222,6 +222,14 @@ def economic_cost_line(summary, strategies, oracles, directory, width=None) -> s
                                     break_long_words=False)).replace("\0", " ")
 
 
+def _print_waiting(summary, strategies, lead_days):
+    """Under a table of fees: the adds that waited on an order, if any."""
+    line = report.waiting_words(summary, strategies, lead_days)
+    if line:
+        width = min(report.terminal_width() or 100, 100)
+        print("\n".join(textwrap.wrap(line, width, break_on_hyphens=False)), flush=True)
+
+
 def cmd_run(args) -> int:
     scn = _run_scenario(args)
     out = _run_directory(args, scn)
@@ -251,6 +259,7 @@ def cmd_run(args) -> int:
                               width=min(report.terminal_width() or 100, 100))
     if line:
         print(line)
+    _print_waiting(res.summary, names, scn.billing.lead_days)
     print(f"\nwrote {out}")
     print(f"plots: {PROG} report {out}")
     return EXIT_OK
@@ -347,6 +356,8 @@ def cmd_report(args) -> int:
                                   directory, width=min(width or 100, 100))
         if line:
             print(line, flush=True)
+        _print_waiting(run.summary, run.strategies,
+                       run.manifest.get("scenario", {}).get("billing", {}).get("lead_days", 0))
     written = _write_report_files(run, args.html) if (text or args.html) else []
     outputs.complete()
     info = sys.stdout if text else sys.stderr      # csv/md/json: stdout holds the table only

@@ -18,13 +18,13 @@ from ..billing import NO_TIER, churn_lowers_usage
 from ..jit import jit_inner
 from ..rng import (LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, attempt_occurrence,
                    exponential, uniform)
-from ..strategies import (ADMITTED, LOST, OVERFLOWED, RETRY, blocked_outcome, refused_outcome,
-                          upgrade_at_full)
+from ..strategies import ADMITTED, LOST, OVERFLOWED, RETRY, blocked_outcome, ordered_tier, \
+    refused_outcome
 from .arrivals import initial_age
 from .calendar import ATTEMPTS, CHURNS
 from .layout import (LOG_ADD, LOG_CHURN, UNBOUNDED, customer_of, episode_of, event_word,
                      is_overflow, retry_of, segment_of)
-from .periods import buy_upgrade
+from .periods import attempt_order_level, place_order
 from .priority import none_can_pass, pop_first
 
 # how today's attempts are met (attempt_phase's `heaped`, else a heap's size)
@@ -119,8 +119,9 @@ def churn_phase(pk, c, segs, state, prow, per, today, n, staged, log):
 
 @jit_inner
 def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, heap, heaped,
-                  staged, log):
-    """Attempts due today (today[:n]): admission, upgrade, capacity check
+                  order_at, staged, log):
+    """Attempts due today (today[:n]): admission, an upgrade ordered by an
+    attempt that meets usage `order_at` (periods.attempt_order_level), capacity check
     (less the segment's reserve), the blocked rule (`rules`: SEGMENT_RULE
     per segment, losses counted there); admitted lives and overflow lives
     get their churn staged, retries their next try.
@@ -139,6 +140,7 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
     t = state.day
     D = c.days
     upgrade = st.upgrade
+    pending = state.pending_tier != NO_TIER
     active = state.active
     usage = state.usage
     overflow = state.overflow
@@ -148,6 +150,7 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
     first_adds = 0
     readds = 0
     blocked = 0
+    blocked_pending = 0
     lost = 0
     overflowed = 0
     least_reserve = UNBOUNDED            # of the contested segments (met from a heap)
@@ -164,7 +167,8 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
             i = ii
         else:
             if not settled and not everyone:
-                settled = none_can_pass(st, tiers, state.tier, usage, capacity, least_reserve)
+                settled = none_can_pass(st, tiers, state.tier, usage, capacity, least_reserve,
+                                        order_at)
             if popped < heaped and (everyone or not settled):
                 i = pop_first(keys, heap, heaped - popped)
                 popped += 1
@@ -180,11 +184,17 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
         if not rules[s].admit:
             outcome = refused_outcome(st.others)
         else:
-            new_tier = upgrade_at_full(upgrade, st.headroom, state.tier, usage, capacity,
-                                       tiers.nominal, tiers.effective)
-            if new_tier != NO_TIER:
-                buy_upgrade(c, tiers, state, prow, per, new_tier)
-                capacity = state.capacity
+            if usage >= order_at:
+                new_tier = ordered_tier(upgrade, st.headroom, state.tier, usage, order_at,
+                                        capacity, tiers.nominal, tiers.effective)
+                # no tier raises the capacity now: none will today (U only grows)
+                order_at = UNBOUNDED
+                if new_tier != NO_TIER:
+                    place_order(c, st, tiers, state, prow, per, new_tier)
+                    capacity = state.capacity
+                    pending = st.lead_days > 0
+                    if not pending:
+                        order_at = attempt_order_level(st, tiers, state)
             if by_threshold and rules[s].contested:
                 passes = rules[s].passes and keys[i] <= rules[s].last_key
             else:
@@ -202,6 +212,8 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
                     log_row(log, state, t, u, LOG_ADD, s, 0.0)
             else:
                 blocked += 1
+                if pending:
+                    blocked_pending += 1
                 outcome = blocked_outcome(st.on_blocked, j, st.max_retries)
         if outcome == LOST:
             lost += 1
@@ -242,3 +254,5 @@ def attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, hea
     per.first_adds += first_adds
     per.readds += readds
     per.blocked += blocked
+    prow.blocked_pending += blocked_pending
+    per.blocked_pending += blocked_pending

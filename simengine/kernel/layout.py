@@ -45,6 +45,10 @@ STRATEGY = np.dtype([
     ("unbounded", np.bool_),        # a phantom: infinite capacity, never pays
     ("oracle_source", I8),          # the phantom row whose hindsight plan an oracle follows, or -1
     ("replay_source", I8),          # the phantom row it may be replayed from, or -1
+    # when it orders an upgrade (an oracle and a phantom: never by these)
+    ("lead_days", I8),              # an order is in force lead_days later
+    ("upgrade_at", F8),             # at U >= order_threshold(upgrade_at, C)
+    ("review_days", I8),            # 0: watching at every attempt; R: at days t % R == 0
 ])
 
 # The scenario as the kernel reads it. `admit[row, segment]`: admitted;
@@ -87,6 +91,8 @@ STATE = np.dtype([
     ("events", I8),                 # customer events stepped through
     ("logging", np.bool_),          # this strategy's adds and churns are logged
     ("logged", I8),                 # contact log rows wanted so far
+    ("pending_tier", I8),           # the tier on order (NO_TIER: none)
+    ("pending_day", I8),            # the day it comes into force
 ])
 
 # A strategy's rules for one segment, and the attempts of that segment it

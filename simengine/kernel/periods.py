@@ -6,10 +6,11 @@ the strategy's STATE record and its output records (schema.PATH_RECORD,
 PERIOD_RECORD, MONTH_RECORD) by field name; called per day or per period,
 never per event.
 """
-from ..billing import (overflow_accounts_cost, tier_capacity, tier_price, tier_size,
+from ..billing import (NO_TIER, overflow_accounts_cost, tier_capacity, tier_price, tier_size,
                        upgrade_price, usage_at_period_start)
 from ..jit import jit_inner
-from ..strategies import renewal_tier
+from ..strategies import U_NONE, order_threshold, ordered_tier, renewal_tier
+from .layout import UNBOUNDED
 
 
 @jit_inner
@@ -26,6 +27,7 @@ def clear_period(per):
     per.readds = 0
     per.churns = 0
     per.blocked = 0
+    per.blocked_pending = 0
 
 
 @jit_inner
@@ -41,6 +43,7 @@ def clear_totals(prow):
     prow.readds = 0
     prow.churns = 0
     prow.blocked = 0
+    prow.blocked_pending = 0
     prow.lost = 0
     prow.overflowed = 0
     prow.upgrades = 0
@@ -53,6 +56,7 @@ def open_period(c, st, tiers, state, prow, per, oracle_tier):
     certification. A phantom (unbounded) renews and pays nothing."""
     state.usage = usage_at_period_start(c.rule, state.usage, state.active)
     state.peak_overflow = 0
+    state.pending_tier = NO_TIER        # an order still pending is cancelled
     clear_period(per)
     if st.unbounded:
         return
@@ -82,6 +86,51 @@ def buy_upgrade(c, tiers, state, prow, per, new_tier):
     prow.upgrades += 1
     state.tier = new_tier
     state.capacity = tiers[new_tier].effective
+
+
+@jit_inner
+def place_order(c, st, tiers, state, prow, per, new_tier):
+    """The strategy orders `new_tier` on state.day: in force at once without
+    a lead time, else pending until lead_days later (`order_arrives`)."""
+    if st.lead_days == 0:
+        buy_upgrade(c, tiers, state, prow, per, new_tier)
+    else:
+        state.pending_tier = new_tier
+        state.pending_day = state.day + st.lead_days
+
+
+@jit_inner
+def attempt_order_level(st, tiers, state):
+    """The usage at which today's attempts order an upgrade; UNBOUNDED when
+    they cannot (a strategy that looks on review days only, no upgrade
+    rule, an order pending, or no tier left that raises the capacity)."""
+    if st.review_days > 0 or st.upgrade == U_NONE or state.pending_tier != NO_TIER or \
+            tiers[tiers.shape[0] - 1].effective <= state.capacity:
+        return UNBOUNDED
+    return order_threshold(st.upgrade_at, state.capacity)
+
+
+@jit_inner
+def order_arrives(c, tiers, state, prow, per):
+    """An order due today comes into force before the day's churns and
+    attempts, paid as an upgrade on this day."""
+    if state.pending_tier != NO_TIER and state.pending_day == state.day:
+        buy_upgrade(c, tiers, state, prow, per, state.pending_tier)
+        state.pending_tier = NO_TIER
+
+
+@jit_inner
+def review(c, st, tiers, state, prow, per):
+    """A strategy that looks every review_days days (from day 0) orders at
+    the start of such a day when usage meets its threshold and no order is
+    pending (after the renewal and an order arriving today)."""
+    if st.review_days > 0 and state.day % st.review_days == 0 and \
+            state.pending_tier == NO_TIER:
+        new_tier = ordered_tier(st.upgrade, st.headroom, state.tier, state.usage,
+                                order_threshold(st.upgrade_at, state.capacity), state.capacity,
+                                tiers.nominal, tiers.effective)
+        if new_tier != NO_TIER:
+            place_order(c, st, tiers, state, prow, per, new_tier)
 
 
 @jit_inner

@@ -13,7 +13,7 @@ import numpy as np
 from ..billing import NO_TIER
 from ..jit import jit, jit_inner
 from ..rng import ORDER, attempt_occurrence, draw_bits
-from ..strategies import upgrade_at_full
+from ..strategies import ordered_tier
 from .layout import customer_of, episode_of, retry_of, segment_of
 
 
@@ -202,13 +202,14 @@ def pop_first(keys, heap, size):
 
 
 @jit
-def none_can_pass(st, tiers, tier, usage, capacity, min_reserve):
+def none_can_pass(st, tiers, tier, usage, capacity, min_reserve, order_at):
     """No attempt of today's rest can be admitted, whatever their order: the
     capacity less every admitted segment's reserve (`min_reserve`, the
-    least of them) is reached while the capacity is not full, or the
-    capacity is full and no upgrade would raise it (the state then stays
-    as it is for the rest of the day)."""
-    if usage < capacity:
-        return usage >= capacity - min_reserve
-    return upgrade_at_full(st.upgrade, st.headroom, tier, usage, capacity, tiers.nominal,
-                           tiers.effective) == NO_TIER
+    least of them) is reached, and no order the next attempt places
+    (usage at `order_at`) would raise the capacity today (the state then
+    stays as it is for the rest of the day)."""
+    if usage >= order_at and st.lead_days == 0 and \
+            ordered_tier(st.upgrade, st.headroom, tier, usage, order_at, capacity,
+                         tiers.nominal, tiers.effective) != NO_TIER:
+        return False
+    return usage >= capacity - min_reserve

@@ -14,30 +14,40 @@ import numpy as np
 
 from ..billing import NO_TIER
 from ..jit import jit_inner
-from ..strategies import FORECAST_WINDOW, R_ORACLE, upgrade_at_full
-from .periods import (buy_upgrade, clear_totals, close_period, end_of_day_peaks, is_period_end,
-                      open_period, planned_upgrade, record_month)
+from ..strategies import FORECAST_WINDOW, R_ORACLE, ordered_tier
+from .layout import UNBOUNDED
+from .periods import (attempt_order_level, clear_totals, close_period, end_of_day_peaks,
+                      is_period_end, open_period, order_arrives, place_order, planned_upgrade,
+                      record_month, review)
 
 
 @jit_inner
 def replay_attempts(c, st, tiers, state, prow, per, usage, admitted):
     """Today's `admitted` attempts meet usage `usage`, `usage + 1`, ...:
-    buy the upgrades the strategy would buy on the way. False when one of
-    them would be refused, or could meet one of the strategy's reserves
-    (then the full simulation decides)."""
+    place the orders the strategy would place on the way (those without a
+    lead time in force at once). False when one of them would be refused,
+    or could meet one of the strategy's reserves (then the full simulation
+    decides)."""
     if st.max_reserve > 0 and admitted > 0 and \
             usage + admitted - 1 >= state.capacity - st.max_reserve:
         return False
+    order_at = attempt_order_level(st, tiers, state)
     left = admitted
-    while left > 0 and usage + left > state.capacity:
-        reached = max(usage, state.capacity)     # usage met by the first attempt at capacity
+    while left > 0:
+        # the next attempt that orders or is refused, if any meets it
+        acts_at = min(order_at, state.capacity)
+        if usage + left <= acts_at:
+            break
+        reached = max(usage, acts_at)
         left -= reached - usage
         usage = reached
-        new_tier = upgrade_at_full(st.upgrade, st.headroom, state.tier, usage, state.capacity,
-                                   tiers.nominal, tiers.effective)
-        if new_tier == NO_TIER:
-            return False
-        buy_upgrade(c, tiers, state, prow, per, new_tier)
+        if usage >= order_at:
+            new_tier = ordered_tier(st.upgrade, st.headroom, state.tier, usage, order_at,
+                                    state.capacity, tiers.nominal, tiers.effective)
+            order_at = UNBOUNDED        # as in day.attempt_phase
+            if new_tier != NO_TIER:
+                place_order(c, st, tiers, state, prow, per, new_tier)
+                order_at = attempt_order_level(st, tiers, state)
         if usage >= state.capacity:
             return False
         usage += 1
@@ -110,6 +120,7 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, out,
     state.cumulative_cost = 0.0
     state.overflow = 0
     state.month = 0
+    state.pending_tier = NO_TIER
     first_before = 0            # running totals at the end of yesterday
     readds_before = 0
     churns_before = 0
@@ -134,6 +145,8 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, out,
             k = state.period
             step = planned_upgrade(c, tiers, state, prow, per, plan_day[k], plan_tier[k],
                                    plan_n[k], step)
+        order_arrives(c, tiers, state, prow, per)
+        review(c, st, tiers, state, prow, per)
         admitted = (rec.first_adds - first_before) + (rec.readds - readds_before)
         if not replay_attempts(c, st, tiers, state, prow, per, rec.usage_after_churns,
                                admitted):

@@ -8,14 +8,15 @@ import numpy as np
 
 from ..billing import NO_TIER
 from ..jit import jit, jit_inner
-from ..strategies import FORECAST_WINDOW, R_ORACLE, U_NONE
+from ..strategies import FORECAST_WINDOW, R_ORACLE
 from . import calendar as cal_
 from .calendar import ATTEMPTS, CHURNS
 from .day import AS_TAKEN, BY_THRESHOLD, attempt_phase, churn_phase, log_initial_contacts, \
     record_day
 from .layout import EVENT, SEGMENT_RULE, STAGED, STATE, UNBOUNDED
-from .periods import (clear_totals, close_period, end_of_day_peaks, is_period_end, open_period,
-                      planned_upgrade, record_month)
+from .periods import (attempt_order_level, clear_totals, close_period, end_of_day_peaks,
+                      is_period_end, open_period, order_arrives, planned_upgrade, record_month,
+                      review)
 from .priority import contested_segments, needs_priority, priority_heap, priority_thresholds
 
 # Working memory of a path, reused by its strategies (grown as needed):
@@ -81,6 +82,7 @@ def start_strategy(c, st, admit, reserve, n_initial, state, prow, work):
     state.cumulative_cost = 0.0
     state.staged = 0
     state.events = 0
+    state.pending_tier = NO_TIER
     clear_totals(prow)
     prow.peak_contacts = n_initial
     work.ring[:] = 0
@@ -131,7 +133,6 @@ def simulate_days(shared, si, work, out, t0, t1):
     month_end = scn.month_end
     P = c.period_days
     unbounded = st.unbounded
-    max_effective = tiers[tiers.shape[0] - 1].effective
     state = work.state[0]
     if t0 == 0:
         start_strategy(c, st, scn.admit[si], scn.reserve[si], arrivals.n_initial, state, prow,
@@ -157,6 +158,8 @@ def simulate_days(shared, si, work, out, t0, t1):
             k = state.period
             step = planned_upgrade(c, tiers, state, prow, per, plan_day[ph, k], plan_tier[ph, k],
                                    plan_n[ph, k], step)
+        order_arrives(c, tiers, state, prow, per)
+        review(c, st, tiers, state, prow, per)
         if unbounded:
             day_record[si, t].usage_start = state.usage
         # make room: every event of today schedules at most one new event
@@ -190,19 +193,23 @@ def simulate_days(shared, si, work, out, t0, t1):
             today[n] = arrivals.first[i]
             n += 1
         heaped = AS_TAKEN
-        # an upgrade needs an attempt that finds the capacity full: not today
-        # unless today's attempts could fill it
-        may_upgrade = st.upgrade != U_NONE and max_effective > state.capacity and \
-            state.usage + n > state.capacity
-        if needs_priority(n, state.usage, state.capacity, st.max_reserve, may_upgrade):
-            contested_segments(rules, state.usage, state.capacity, may_upgrade, state.logging)
-            if may_upgrade or state.logging:
+        # an attempt orders when it meets the threshold: not today unless
+        # today's attempts could reach it. Without a lead time the order
+        # raises the capacity at once; with one, who is met before it
+        # decides which blocks waited on it: all are met in priority order
+        order_at = attempt_order_level(st, tiers, state)
+        may_order = state.usage + n > order_at
+        grows = may_order and st.lead_days == 0
+        if needs_priority(n, state.usage, state.capacity, st.max_reserve, grows):
+            everyone = state.logging or may_order
+            contested_segments(rules, state.usage, state.capacity, grows, everyone)
+            if grows or everyone:
                 heaped = priority_heap(pk, today, n, keys, heap, rules)
             else:
                 priority_thresholds(pk, today, n, keys, rules, state.usage, state.capacity)
                 heaped = BY_THRESHOLD
         attempt_phase(pk, c, st, tiers, rules, state, prow, per, today, n, keys, heap, heaped,
-                      staged, log)
+                      order_at, staged, log)
         cal_.push(calendar, staged, state.staged)
         state.staged = 0
 

@@ -26,6 +26,7 @@ from .export import FORMATS, render_table  # noqa: F401
 from .progress import Progress, plural  # noqa: F401
 
 from .compare import Comparison, compare_runs  # noqa: F401
+from .words import waiting_words  # noqa: F401
 from .html import REPORT_FILE, html_report, write_html  # noqa: F401
 from .plots import (PLOTS, plot_contacts_vs_capacity, plot_cost_distribution,  # noqa: F401
                     plot_yearly_cost, write_plots)

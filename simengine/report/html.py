@@ -16,7 +16,7 @@ from ..tables import html_table
 from ..version import __version__
 from .plots import PLOTS, write_plots
 from .runs import Run, load_run
-from .words import SEGMENT_HEADERS, overview, segment_rows, strategy_words
+from .words import SEGMENT_HEADERS, overview, segment_rows, strategy_words, waiting_words
 
 REPORT_FILE = "report.html"
 
@@ -162,6 +162,10 @@ def html_report(run: Run, plot_files=()) -> str:
               for st in resolved.get("strategy", [])]
     parts.append("</ul>")
     parts += _tables(run)
+    waiting = waiting_words(run.summary, run.strategies,
+                            resolved.get("billing", {}).get("lead_days", 0))
+    if waiting:
+        parts.append(f'<h2>Adds that waited on an order</h2><p>{_e(waiting)}</p>')
     parts += _figures(run, plot_files)
     parts.append(_facts(run))
     parts.append(f'<p class="note">Written by simengine {_e(__version__)} from the run '

@@ -68,6 +68,11 @@ def overview(resolved: dict) -> list[str]:
                f"Tiers (contacts for yuan a period): {tiers}; {covers}; "
                f"{PRICING.get(b.get('upgrade_pricing'), '')}. When usage reaches capacity, new "
                "adds are blocked; contacts already held are kept.")
+    lead = b.get("lead_days", 0)
+    if lead:
+        billing += (f" An upgrade ordered today is in force {_n(lead)} day{'s' * (lead != 1)} "
+                    "later (approval and payment); adds meet the old capacity meanwhile, and "
+                    "an order still waiting at a renewal is cancelled.")
     if staff.get("members"):
         billing += (f" {_n(staff['members'])} members may hold at most "
                     f"{_n(staff.get('friend_cap', 50000))} customers each.")
@@ -114,6 +119,16 @@ def _headroom(st) -> str:
     return f" with {_pct(h)} headroom" if h else ""
 
 
+def _ordering(st) -> str:
+    """When a strategy orders its upgrade, in words ("" without an upgrade)."""
+    if st.get("upgrade", "next") == "none":
+        return ""
+    at = st.get("upgrade_at", 1.0)
+    look = st.get("review_days", 0)
+    when = " when the scale is full" if at >= 1 else f" at {_pct(at)} of the scale"
+    return when + (f" on a look every {_n(look)} day{'s' * (look != 1)}" if look else "")
+
+
 def strategy_words(st: dict, segments=()) -> str:
     """One strategy in a sentence."""
     renewal = st.get("renewal", "fit")
@@ -126,9 +141,9 @@ def strategy_words(st: dict, segments=()) -> str:
                   "fit": "renews to the smallest tier that fits usage" + _headroom(st),
                   "forecast": "renews for usage plus the last 90 days' trend" + _headroom(st),
                   }.get(renewal, f"renewal {renewal}")]
-        parts.append({"none": "never upgrades", "next": "upgrades one tier when full",
-                      "fit": "upgrades to the smallest tier that fits when full"
-                      + _headroom(st)}.get(st.get("upgrade", "next"), ""))
+        parts.append({"none": "never upgrades", "next": "orders one tier up",
+                      "fit": "orders the smallest tier that fits" + _headroom(st)
+                      }.get(st.get("upgrade", "next"), "") + _ordering(st))
     admit = st.get("admit") or list(segments)
     if segments and set(admit) != set(segments):
         where = "go to personal WeChat" if st.get("others") == "overflow" else "are lost"
@@ -145,3 +160,23 @@ def strategy_words(st: dict, segments=()) -> str:
                       }.get(blocked, blocked))
     text = "; ".join(p for p in parts if p)
     return text[0].upper() + text[1:] + "."
+
+
+def waiting_words(summary, strategies, lead_days) -> str | None:
+    """A sentence on the adds that waited on an order (billing.lead_days):
+    per strategy that had any, the mean blocked attempts a path and how many
+    of them were blocked while an upgrade was on order. None when none
+    waited (no lead time, or no order ever blocked anyone)."""
+    means = {(r["strategy"], r["metric"]): r["mean"] for r in summary.to_pylist()
+             if r["metric"] in ("blocked", "blocked_pending")}
+    parts = []
+    for name in strategies:
+        waited = means.get((name, "blocked_pending")) or 0.0
+        if waited > 0:
+            blocked = means.get((name, "blocked")) or waited
+            parts.append(f"{name} {_n(waited)} of {_n(blocked)} ({_pct(waited / blocked)})")
+    if not parts:
+        return None
+    return (f"Adds blocked while an upgrade was on order ({_n(lead_days)} "
+            f"day{'s' * (lead_days != 1)} from order to use), mean per path: "
+            + "; ".join(parts) + ".")
