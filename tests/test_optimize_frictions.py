@@ -123,6 +123,12 @@ def test_the_default_space_has_unique_names_and_no_duplicates():
     assert all(s.admit == tuple(x.name for x in full.segments) for s in timed)
 
 
+def test_the_default_space_reads_back_from_what_the_manifest_records(small):
+    sp = default_space(small)
+    again = check_space(sp.as_data(), small, "<default space>")
+    assert again == sp
+
+
 def test_an_uncertified_default_space_has_no_timing(tmp_path):
     scn = simengine.load_scenario("tests/golden/uncertified.toml")
     sp = default_space(scn)

@@ -7,11 +7,16 @@ strategies to search and the distinct candidates it holds.
 
 A space lists values per strategy key (docs/model.md section 5's keys, and
 `reserve.<segment>` for one segment's reserve); the candidates are the
-product of the lists, each written in its canonical form so that the
+product of the lists (an `[optimize.space]` table), or the union of several
+products (`[[optimize.space]]` tables: a key that should multiply only some
+of the others), each written in its canonical form so that the
 combinations that are the same strategy are evaluated once:
 
 - `tier` only under `renewal = "fixed"`; a fixed largest tier never
   upgrades (no upgrade can raise its capacity);
+- `upgrade_at` and `review_days` (when to order an upgrade) only where the
+  strategy upgrades: under `upgrade = "none"`, or a fixed largest tier,
+  nothing is ever ordered;
 - `headroom` only where a rule reads it (`fit` or `forecast` renewal, `fit`
   upgrade);
 - `others` only when `admit` leaves a segment out; `admit` in segment order;
@@ -19,9 +24,14 @@ combinations that are the same strategy are evaluated once:
   retry with `max_retries = 0` is `lost`;
 - a reserve only for an admitted segment, and a reserve of 0 is none.
 
+The default space (`default_space`) is such a union: the rules, each
+ordering when full, and when to order for the upgrading rules alone (its
+docstring says why there and not everywhere).
+
 Every value is checked against the scenario (tier sizes, segment names,
-`billing.certified`) before any work: a bad space is a ScenarioError naming
-the file, the key and what is expected.
+`billing.certified`, `upgrade_at` in (0, 1], `review_days` >= 0) before any
+work: a bad space is a ScenarioError naming the file, the key and what is
+expected.
 """
 from __future__ import annotations
 
@@ -79,8 +89,10 @@ class SearchSpace:
 
     def as_data(self):
         """The space as a file writes it: a table of lists for one product,
-        a list of such tables for a union (the manifest records this)."""
-        tables = [{k: list(v) for k, v in product} for product in self.products]
+        a list of such tables for a union (the manifest records this);
+        `check_space` reads it back to the same space."""
+        tables = [{k: [list(x) if isinstance(x, tuple) else x for x in v]
+                   for k, v in product} for product in self.products]
         return tables[0] if len(tables) == 1 else tables
 
     def combinations(self) -> int:
@@ -494,9 +506,10 @@ def default_space(scn) -> SearchSpace:
     When to order multiplies only those: it is a question about buying
     capacity, which every upgrading rule asks alike, while admission and
     reserves share out the capacity there is. Multiplied with the whole of
-    (1) it would make 12 times as many candidates (about 6,000 on the
-    bundled default, half an hour of search on 2 cores); (2) and (3) add
-    about 150. Uncertified: no renewal, no upgrade, and so (1) alone."""
+    (1) it would multiply every upgrading candidate by 12 (6,922 candidates
+    on the bundled default in place of 762, over 20 minutes of search on 2
+    cores); (2) and (3) add 154. Uncertified: no renewal, no upgrade, and so
+    (1) alone."""
     ranked = segments_by_value(scn)
     order = [s.name for s in scn.segments]
     half = (len(ranked) + 1) // 2
