@@ -167,7 +167,7 @@ def test_the_default_space_is_documented_and_holds_the_scenarios_own(small):
     assert len(own_timing) == len(upgrading) == 3
     assert [t["renewal"] for t in own_timing] == [[s.renewal] for s in upgrading]
     # the rules alone are today's 762 (5,184 combinations); when to order adds 154
-    assert sp.combinations() == 5_184 + 12 * 12 + 3 * 12
+    assert sp.combinations() == 5_184 + (4 * 3 * 2) * 12 + 3 * 12     # tier lists multiply all
     assert len(found.strategies) == 916
     rules_only = dataclasses.replace(sp, products=sp.products[:1]).candidates(full)
     assert len(rules_only.strategies) == 762
