@@ -4,7 +4,6 @@ the same paths, the pruned search against exhaustive evaluation, the
 validation on fresh paths, the output directory, and bit-identical results
 across threads and executors. Small populations keep it fast."""
 import dataclasses
-import itertools
 import math
 from pathlib import Path
 
@@ -144,25 +143,37 @@ def test_duplicates_and_meaningless_combinations_are_evaluated_once(small):
 def _own_in_product(scn, sp):
     """How many of the scenario's own strategies the product holds (they are
     candidates under their own names, not again under a new one)."""
-    keys = [k for k, _ in sp.values]
-    products = {rules(_strategy(dict(zip(keys, c))), scn)
-                for c in itertools.product(*(v for _, v in sp.values))}
+    products = {rules(_strategy(combo), scn) for combo in sp.combos()}
     return len({rules(st, scn) for st in scn.strategies if st.renewal != "oracle"} & products)
 
 
 def test_the_default_space_is_documented_and_holds_the_scenarios_own(small):
     full = simengine.load_scenario("default")
     sp = default_space(full)
-    d = sp.as_dict()
+    rules_product, plain_timing, *own_timing = sp.as_data()
+    d = rules_product
     assert d["renewal"] == ["none", "fixed", "fit", "forecast"]
     assert d["tier"] == [200_000, 500_000, 1_000_000]
     assert d["reserve.prospect"] == [0, 20_000] and d["reserve.new"] == [0, 5_000]
     found = sp.candidates(full)
     assert [s.name for s in found.strategies[:found.own]] == [
         s.name for s in full.strategies if s.renewal != "oracle"]
-    assert len(found.strategies) == 762
+    assert "upgrade_at" not in d and "review_days" not in d
+    # when to order: the plain upgrading rules, and the scenario's own that upgrade
+    assert plain_timing["upgrade"] == ["next"] and "admit" not in plain_timing
+    assert plain_timing["upgrade_at"] == [1.0, 0.9, 0.8, 0.7]
+    assert plain_timing["review_days"] == [0, 7, 30]
+    upgrading = [s for s in full.strategies if s.renewal != "oracle" and s.upgrade != "none"]
+    assert len(own_timing) == len(upgrading) == 3
+    assert [t["renewal"] for t in own_timing] == [[s.renewal] for s in upgrading]
+    # the rules alone are today's 762 (5,184 combinations); when to order adds 154
+    assert sp.combinations() == 5_184 + (4 * 3 * 2) * 12 + 3 * 12     # tier lists multiply all
+    assert len(found.strategies) == 916
+    rules_only = dataclasses.replace(sp, products=sp.products[:1]).candidates(full)
+    assert len(rules_only.strategies) == 762
+    assert [s.name for s in found.strategies[:762]] == [s.name for s in rules_only.strategies]
     with open(Path(__file__).parents[1] / "docs" / "optimize.md", encoding="utf-8") as f:
-        assert "762 distinct candidates" in f.read()
+        assert "916 distinct candidates" in f.read()
 
 
 # --------------------------------------------------------------------------
@@ -457,12 +468,12 @@ def test_the_optimize_table_of_a_scenario_file(small, tmp_path):
                  'headroom = [0.0, 0.3]\n')
     scn, settings, space, found = resolve_settings(f)
     assert (str(settings.objective), settings.paths, settings.top) == ("mean:total_cost", 48, 2)
-    assert space.as_dict() == {"renewal": ["fit"], "headroom": [0.0, 0.3]}
+    assert space.as_data() == {"renewal": ["fit"], "headroom": [0.0, 0.3]}
     g = tmp_path / "space.toml"
     g.write_text('[optimize]\npaths = 64\n[optimize.space]\nrenewal = ["forecast"]\n')
     _, settings, space, _ = resolve_settings(f, space=g, top=3)
     assert (settings.paths, settings.top, str(settings.objective)) == (64, 3, "mean:total_cost")
-    assert space.as_dict() == {"renewal": ["forecast"]}
+    assert space.as_data() == {"renewal": ["forecast"]}
     f.write_text(to_toml(small.resolved) + '\n[optimize]\nsteps = 3\n')
     with pytest.raises(ScenarioError, match=r"optimize\.steps: unknown key"):
         resolve_settings(f)

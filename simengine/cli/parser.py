@@ -144,6 +144,9 @@ EXAMPLES = {
          "--out runs/optimize", "a small space on a small version of the default (seconds)"),
         ("simengine run runs/optimize/best.toml --paths 16",
          "the winners, the scenario's own strategies and the oracle, ready to run"),
+        ("simengine optimize docs/examples/optimize-new-team.toml --out runs/new-team",
+         "a team with no strategy yet (no [[strategy]]): the winners against the hindsight "
+         "bound alone; its space asks when to order"),
     ],
 }
 
@@ -364,7 +367,8 @@ def _add_optimize(sub, shared):
                             shared.executor))
     o.add_argument("scenario", nargs="?", metavar="SCENARIO",
                    help="scenario TOML file or bundled name (default: the bundled default); "
-                   "its [optimize] table is used when present")
+                   "its [optimize] table is used when present; it may have no [[strategy]] "
+                   "(the winners are then compared with the hindsight bound alone)")
     o.add_argument("--space", metavar="SPACE.toml",
                    help="a file with an [optimize] table (default: the scenario's, else the "
                    "documented default space)")

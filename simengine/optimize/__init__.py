@@ -136,23 +136,26 @@ def difference(value, own) -> str:
 def optimize_table(res: OptimizeResult):
     """(title, columns, rows) of the printout (docs/model.md section 13): the validated top
     candidates, best first, then the scenario's best own strategy, then the
-    hindsight bound, all on the same validation paths."""
+    hindsight bound, all on the same validation paths. A scenario with no
+    strategy of its own is compared with the bound alone."""
     val, obj = res.validation, res.objective
     stat = obj.label
+    # what each row is measured against: the team's best, else the bound
+    against = val.best_own if val.best_own else val.oracle
     columns = [Column("", "left"), Column("strategy", "left"),
                Column(f"validated {stat}"),
                Column("95% interval", compact=compact_interval),
-               Column(f"vs {val.best_own}" if val.best_own else "vs best own", priority=2),
+               Column(f"vs {against}" if val.best_own else "vs bound", priority=2),
                Column("mean", priority=3), Column(f"search {stat}", priority=1)]
     by_name = {st.name: i for i, st in enumerate(res.candidates.strategies)}
     search_names = dict(zip(val.finalists, (st.name for st in res.finalists)))
-    own_best = val.estimates[val.best_own].value if val.best_own else None
+    base = val.estimates[against].value
 
     def row(mark, name):
         e = val.estimates[name]
         diff = ""
-        if own_best is not None and name != val.oracle and name != val.best_own:
-            diff = difference(e.value, own_best)
+        if name not in (val.oracle, against):
+            diff = difference(e.value, base)
         i = by_name.get(search_names.get(name, name))
         search = _yuan(res.search.estimates[i].value) if i is not None else ""
         return [mark, name, _yuan(e.value), _interval(e), diff, _yuan(val.means[name]),
@@ -167,10 +170,12 @@ def optimize_table(res: OptimizeResult):
     if val.best_own is not None:
         rows += [SECTION, row("own best", val.best_own)]
     rows += [SECTION, row("bound", val.oracle)]
+    own = ("" if val.best_own else
+           "; the scenario has no strategy of its own: compared with the bound alone")
     title = (f"{stat} of {obj.metric} per path over {res.scenario.horizon_years} years: the "
              f"top {len(finalists)} of {len(res.candidates.strategies):,} candidates on "
              f"{val.scenario.paths:,} fresh validation paths (* winner; bound: the hindsight "
-             "plan, the cheapest that blocks nobody, knowing each path's future)")
+             f"plan, the cheapest that blocks nobody, knowing each path's future{own})")
     return title, columns, rows
 
 
@@ -208,8 +213,9 @@ def resolve_settings(scenario=None, space=None, objective=None, paths=None,
     """(Scenario, Settings, SearchSpace, Candidates): everything `optimize`
     checks before any work. `scenario`: a Scenario, a file or bundled name
     (its [optimize] table is read), None for the bundled default; `space`:
-    a --space file, a dict of lists (the [optimize.space] table) or a
-    SearchSpace; the keywords win over the files."""
+    a --space file, a dict of lists (the [optimize.space] table), a list of
+    them (`[[optimize.space]]` tables: their union) or a SearchSpace; the
+    keywords win over the files. A scenario file may have no [[strategy]]."""
     if isinstance(scenario, Scenario):
         scn, raw = scenario, None
     else:
@@ -218,13 +224,14 @@ def resolve_settings(scenario=None, space=None, objective=None, paths=None,
     settings = read_settings(raw, scn, scn.source)
     if isinstance(space, (str, os.PathLike)):
         settings = read_space_file(os.fspath(space), scn, fallback=settings)
-    elif isinstance(space, dict):
+    elif isinstance(space, (dict, list)):
         settings = dataclasses.replace(settings, space=check_space(space, scn, "space",
                                                                    prefix="space."))
     elif isinstance(space, SearchSpace):
         settings = dataclasses.replace(settings, space=space)
     elif space is not None:
-        raise ScenarioError(f"space: expected a file, a dict of lists or a SearchSpace, "
+        raise ScenarioError(f"space: expected a file, a dict of lists (or a list of them: "
+                            f"their union) or a SearchSpace, "
                             f"got {type(space).__name__}")
     changes = {}
     if objective is not None:
@@ -280,8 +287,10 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
     validate the best on fresh paths (docs/model.md section 13).
 
     `scenario`: a Scenario, a scenario file (its [optimize] table is read)
-    or a bundled name (default: the bundled default). `space`: a --space
-    file, a dict of lists, or a SearchSpace (default: the file's, else
+    or a bundled name (default: the bundled default; it may have no
+    [[strategy]]: the winners are then compared with the hindsight bound
+    alone). `space`: a --space file, a dict of lists, a list of them (their
+    union), or a SearchSpace (default: the file's, else
     `default_space`). `objective` "STAT:METRIC" (default: the file's, else
     "p95:economic_cost"); `paths` search paths (256), `validate_paths`
     (1,024), `top` candidates validated (5). `out`: write the output
@@ -318,8 +327,9 @@ def optimize(scenario=None, space=None, objective=None, paths=None, validate_pat
         finalists = [found.strategies[i] for i in outcome.order()[:settings.top]]
         t = time.perf_counter()
         if on_stage is not None:
-            on_stage(f"validation: the top {len(finalists):,}, the scenario's own strategies "
-                     f"and the hindsight bound on {validate_scn.paths:,} fresh paths")
+            own = ", the scenario's own strategies" if scn.strategies else ""
+            on_stage(f"validation: the top {len(finalists):,}{own} and the hindsight bound "
+                     f"on {validate_scn.paths:,} fresh paths")
 
         def validation_progress(done, total):
             if progress is not None:
@@ -348,7 +358,7 @@ def _manifest(res, scn, prune, validation_seconds, described, threads, wall):
         "optimize",
         scenario=scn.resolved, scenario_sha256=scn.sha256,
         scale=res.scale, overrides=list(res.overrides),
-        objective=str(res.objective), space=res.space.as_dict(),
+        objective=str(res.objective), space=res.space.as_data(),
         space_source=res.space.source,
         search=dict(seed=res.scenario.seed, paths=res.scenario.paths, prune=prune,
                     combinations=found.combinations, candidates=len(found.strategies),

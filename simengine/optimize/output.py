@@ -35,6 +35,10 @@ CANDIDATE_COLUMNS = (
     ("renewal", pa.string(), "renewal rule"),
     ("tier", pa.int64(), "tier size bought by fixed (null otherwise)"),
     ("upgrade", pa.string(), "upgrade rule"),
+    ("upgrade_at", pa.float64(), "orders an upgrade at this fraction of the capacity (1 where "
+     "it never upgrades)"),
+    ("review_days", pa.int64(), "looks at usage every this many days, 0 = all the time (0 "
+     "where it never upgrades)"),
     ("headroom", pa.float64(), "headroom (0 where no rule reads it)"),
     ("on_blocked", pa.string(), "blocked rule"),
     ("retry_days", pa.float64(), "mean days to a retry (retry only)"),
@@ -77,6 +81,7 @@ def candidates_table(res) -> pa.Table:
         rows.append({
             "candidate": st.name, "source": "scenario" if st.name in own else "space",
             "renewal": st.renewal, "tier": st.tier, "upgrade": st.upgrade,
+            "upgrade_at": st.upgrade_at, "review_days": st.review_days,
             "headroom": st.headroom, "on_blocked": st.on_blocked,
             "retry_days": st.retry_days, "max_retries": st.max_retries,
             "admit": ",".join(st.admit), "others": st.others,
@@ -287,8 +292,9 @@ def _candidates_panel(ax, res, risk, mean, front, labels, limits=None):
                 label="efficient frontier: no candidate is lower on both")
     texts = []
     own = range(found.own)
-    scatter(risk[list(own)], mean[list(own)], 80, facecolor="none", edgecolor="purple",
-            marker="s", lw=1.3, zorder=4, label="the scenario's own strategies")
+    if found.own:                     # a scenario may have none: nothing to mark
+        scatter(risk[list(own)], mean[list(own)], 80, facecolor="none", edgecolor="purple",
+                marker="s", lw=1.3, zorder=4, label="the scenario's own strategies")
     named = list(own) if labels == "own" else [i for i in res.finalist_indices] + list(own)
     w = res.winner_index
     for i in dict.fromkeys(named):

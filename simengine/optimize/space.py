@@ -7,11 +7,16 @@ strategies to search and the distinct candidates it holds.
 
 A space lists values per strategy key (docs/model.md section 5's keys, and
 `reserve.<segment>` for one segment's reserve); the candidates are the
-product of the lists, each written in its canonical form so that the
+product of the lists (an `[optimize.space]` table), or the union of several
+products (`[[optimize.space]]` tables: a key that should multiply only some
+of the others), each written in its canonical form so that the
 combinations that are the same strategy are evaluated once:
 
 - `tier` only under `renewal = "fixed"`; a fixed largest tier never
   upgrades (no upgrade can raise its capacity);
+- `upgrade_at` and `review_days` (when to order an upgrade) only where the
+  strategy upgrades: under `upgrade = "none"`, or a fixed largest tier,
+  nothing is ever ordered;
 - `headroom` only where a rule reads it (`fit` or `forecast` renewal, `fit`
   upgrade);
 - `others` only when `admit` leaves a segment out; `admit` in segment order;
@@ -19,9 +24,14 @@ combinations that are the same strategy are evaluated once:
   retry with `max_retries = 0` is `lost`;
 - a reserve only for an admitted segment, and a reserve of 0 is none.
 
+The default space (`default_space`) is such a union: the rules, each
+ordering when full, and when to order for the upgrading rules alone (its
+docstring says why there and not everywhere).
+
 Every value is checked against the scenario (tier sizes, segment names,
-`billing.certified`) before any work: a bad space is a ScenarioError naming
-the file, the key and what is expected.
+`billing.certified`, `upgrade_at` in (0, 1], `review_days` >= 0) before any
+work: a bad space is a ScenarioError naming the file, the key and what is
+expected.
 """
 from __future__ import annotations
 
@@ -40,8 +50,8 @@ RENEWALS = ("none", "fixed", "fit", "forecast")      # oracle is the bound, not 
 UPGRADES = ("none", "next", "fit")
 ON_BLOCKED = ("lost", "retry", "overflow")
 OTHERS = ("overflow", "lost")
-KEYS = ("renewal", "tier", "upgrade", "headroom", "on_blocked", "retry_days", "max_retries",
-        "admit", "others")                            # then reserve.<segment>
+KEYS = ("renewal", "tier", "upgrade", "upgrade_at", "review_days", "headroom", "on_blocked",
+        "retry_days", "max_retries", "admit", "others")       # then reserve.<segment>
 SETTINGS = ("objective", "paths", "validate_paths", "top", "space")
 DEFAULTS = {"objective": DEFAULT_OBJECTIVE, "paths": 256, "validate_paths": 1024, "top": 5}
 MAX_COMBINATIONS = 200_000     # the product of the lists, before duplicates go
@@ -69,29 +79,43 @@ class Settings:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Values per key, in KEYS order then reserve.<segment> in segment
-    order; keys left out take docs/model.md section 6's strategy defaults."""
-    values: tuple                     # ((key, (value, ...)), ...)
+    """The union of one or more products. A product lists values per key,
+    in KEYS order then reserve.<segment> in segment order; keys it leaves
+    out take docs/model.md section 6's strategy defaults. An
+    `[optimize.space]` table is one product, `[[optimize.space]]` tables
+    a union (the default space is one: see `default_space`)."""
+    products: tuple                   # (((key, (value, ...)), ...), ...)
     source: str = "<default space>"
 
-    def as_dict(self) -> dict:
-        return {k: list(v) for k, v in self.values}
+    def as_data(self):
+        """The space as a file writes it: a table of lists for one product,
+        a list of such tables for a union (the manifest records this);
+        `check_space` reads it back to the same space."""
+        tables = [{k: [list(x) if isinstance(x, tuple) else x for x in v]
+                   for k, v in product} for product in self.products]
+        return tables[0] if len(tables) == 1 else tables
 
     def combinations(self) -> int:
-        return math.prod(len(v) for _, v in self.values)
+        return sum(math.prod(len(v) for _, v in product) for product in self.products)
+
+    def combos(self):
+        """Every combination, as {key: value}, product by product."""
+        for product in self.products:
+            keys = [k for k, _ in product]
+            for combo in itertools.product(*(v for _, v in product)):
+                yield dict(zip(keys, combo))
 
     def candidates(self, scn) -> "Candidates":
-        """The distinct strategies of the product, canonical and named, the
+        """The distinct strategies of the union, canonical and named, the
         scenario's own (non-oracle) strategies first under their own names
         (the space always contains them, so a search never does worse)."""
-        keys = [k for k, _ in self.values]
         seen = {}                      # rules (nameless canonical form) -> strategy
         for st in scn.strategies:
             if st.renewal != "oracle":
                 seen.setdefault(rules(st, scn), st)
         own_count = len(seen)
-        for combo in itertools.product(*(v for _, v in self.values)):
-            key = rules(_strategy(dict(zip(keys, combo))), scn)
+        for combo in self.combos():
+            key = rules(_strategy(combo), scn)
             if key not in seen:
                 seen[key] = key
                 if len(seen) > MAX_CANDIDATES + own_count:
@@ -146,6 +170,7 @@ def canonical(st: Strategy, scn) -> Strategy:
     upgrade = st.upgrade
     if fixed and st.tier == sizes[-1]:
         upgrade = "none"
+    orders = upgrade != "none"        # when to order means nothing if it never does
     reads_headroom = st.renewal in ("fit", "forecast") or upgrade == "fit"
     on_blocked = st.on_blocked
     if on_blocked == "retry" and st.max_retries == 0:
@@ -154,6 +179,8 @@ def canonical(st: Strategy, scn) -> Strategy:
     reserve = dict(st.reserve)
     return Strategy(
         name=st.name, renewal=st.renewal, tier=st.tier if fixed else None, upgrade=upgrade,
+        upgrade_at=float(st.upgrade_at) if orders else Strategy.upgrade_at,
+        review_days=int(st.review_days) if orders else Strategy.review_days,
         headroom=float(st.headroom) if reads_headroom else 0.0, admit=admit,
         others="lost" if everyone else st.others, on_blocked=on_blocked,
         retry_days=float(st.retry_days) if retry else Strategy.retry_days,
@@ -170,9 +197,11 @@ def _size(n) -> str:
 
 
 def candidate_name(st: Strategy, scn) -> str:
-    """A name that says the rules: renewal (tier, headroom), upgrade,
-    blocked rule, admission and reserves, e.g.
-    `fixed-200k_up-none_retry_keep-new5k.prospect20k`."""
+    """A name that says the rules: renewal (tier, headroom), upgrade (and
+    when it orders, where not the default: `-at90` at 90% of the capacity,
+    `-look7` looking every 7 days), blocked rule, admission and reserves,
+    e.g. `fixed-200k_up-none_retry_keep-new5k.prospect20k`,
+    `fit_up-next-at90-look7_retry`."""
     renewal = st.renewal + (f"-{_size(st.tier)}" if st.renewal == "fixed" else "")
     if st.headroom > 0:
         renewal += f"-h{st.headroom * 100:g}"
@@ -180,7 +209,12 @@ def candidate_name(st: Strategy, scn) -> str:
     if blocked == "retry" and (st.retry_days, st.max_retries) != (Strategy.retry_days,
                                                                    Strategy.max_retries):
         blocked += f"{st.retry_days:g}dx{st.max_retries}"
-    parts = [renewal, f"up-{st.upgrade}", blocked]
+    upgrade = f"up-{st.upgrade}"
+    if st.upgrade_at != Strategy.upgrade_at:
+        upgrade += f"-at{st.upgrade_at * 100:g}"
+    if st.review_days != Strategy.review_days:
+        upgrade += f"-look{st.review_days}"
+    parts = [renewal, upgrade, blocked]
     if tuple(st.admit) != tuple(s.name for s in scn.segments):
         parts.append("only-" + ".".join(st.admit) + f"-rest-{st.others}")
     if st.reserve:
@@ -235,6 +269,12 @@ def _value_check(key, scn):
                 "a tier size of billing.tiers (" + ", ".join(map(str, sizes)) + ")")
     if key == "headroom":
         return (lambda v: float(v) if _isnum(v) and v >= 0 else None, "a non-negative fraction")
+    if key == "upgrade_at":
+        return (lambda v: float(v) if _isnum(v) and 0 < v <= 1 else None,
+                "a fraction of the capacity in (0, 1] (1 = order when the scale is full)")
+    if key == "review_days":
+        return (lambda v: v if _isint(v) and v >= 0 else None,
+                "an integer number of days >= 0 (0 = watching all the time)")
     if key == "retry_days":
         return (lambda v: float(v) if _isnum(v) and v >= 0 else None,
                 "a non-negative number of days")
@@ -251,12 +291,38 @@ def _value_check(key, scn):
 
 
 def check_space(raw, scn, source, prefix="optimize.space.") -> SearchSpace:
-    """A SearchSpace from the `[optimize.space]` table (a dict of lists),
-    checked against the scenario; ScenarioError naming every problem."""
+    """A SearchSpace from the space as a file holds it: an `[optimize.space]`
+    table (a dict of lists: one product) or `[[optimize.space]]` tables (a
+    list of them: their union), checked against the scenario; ScenarioError
+    naming every problem."""
+    name = prefix.rstrip(".")
+    if isinstance(raw, dict):
+        tables = [(prefix, raw)]
+    elif isinstance(raw, list) and raw and all(isinstance(t, dict) for t in raw):
+        tables = [(f"{name} #{i + 1}.", t) for i, t in enumerate(raw)]
+    else:
+        raise ScenarioError(f"{source}: {name}: expected a table of lists ([optimize.space]) "
+                            f"or a list of them ([[optimize.space]], their union), got "
+                            f"{format_value(raw)}", source)
+    problems, products = [], []
+    for table_prefix, table in tables:
+        try:
+            products.append(_check_product(table, scn, source, table_prefix))
+        except ScenarioError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ScenarioError(problems, source)
+    space = SearchSpace(tuple(products), source)
+    if space.combinations() > MAX_COMBINATIONS:
+        raise ScenarioError(
+            f"{source}: {name}: {space.combinations():,} combinations, more "
+            f"than the {MAX_COMBINATIONS:,} a search takes; shorten some lists", source)
+    return space
+
+
+def _check_product(raw, scn, source, prefix) -> tuple:
+    """One product's ((key, (value, ...)), ...) from a table of lists."""
     p = _Problems(source, prefix)
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{source}: {prefix.rstrip('.')}: expected a table of lists, "
-                            f"got {format_value(raw)}", source)
     if not raw:
         p.bad("*", "expected at least one key (" + ", ".join(KEYS) + ", reserve.<segment>)")
     segs = [s.name for s in scn.segments]
@@ -301,12 +367,7 @@ def check_space(raw, scn, source, prefix="optimize.space.") -> SearchSpace:
     p.raise_any()
     order = [k for k in KEYS if k in values] + [f"reserve.{s}" for s in segs
                                                  if f"reserve.{s}" in values]
-    space = SearchSpace(tuple((k, tuple(values[k])) for k in order), source)
-    if space.combinations() > MAX_COMBINATIONS:
-        raise ScenarioError(
-            f"{source}: {prefix.rstrip('.')}: {space.combinations():,} combinations, more "
-            f"than the {MAX_COMBINATIONS:,} a search takes; shorten some lists", source)
-    return space
+    return tuple((k, tuple(values[k])) for k in order)
 
 
 def _setting(p, raw, key, scn):
@@ -376,8 +437,10 @@ def read_space_file(path, scn, fallback=None) -> Settings:
 
 def load_scenario_with_settings(path=None, overrides=(), scale=None):
     """(Scenario, its file's `[optimize]` table or None, unchecked) for a
-    scenario file or bundled name."""
-    scn, tables = load_scenario_with_tables(path, overrides, scale)
+    scenario file or bundled name. The file may have no [[strategy]] of its
+    own: the search finds one (the validation then compares with the
+    hindsight bound alone)."""
+    scn, tables = load_scenario_with_tables(path, overrides, scale, allow_no_strategies=True)
     return scn, tables.get("optimize")
 
 
@@ -416,15 +479,37 @@ def default_tiers(scn) -> list:
     return sizes[lo:max(lo, hi) + 1]
 
 
+# when the upgrading rules order: at the full scale or before it, watching
+# all the time, weekly or monthly (docs/model.md section 5)
+DEFAULT_UPGRADE_AT = (1.0, 0.9, 0.8, 0.7)
+DEFAULT_REVIEW_DAYS = (0, 7, 30)
+
+
 def default_space(scn) -> SearchSpace:
-    """The documented default space (docs/optimize.md): every renewal rule;
-    for `fixed`, the tiers of `default_tiers`; headroom 0, 10% and 20%;
-    every upgrade rule; retry or overflow when blocked; every segment
-    admitted, or the most valuable ones (by `lost_value`), leaving out the
-    least valuable one at a time down to the more valuable half, the rest
-    on personal WeChat or lost; and reserves against the lower-value half:
-    none, or 20% of the initial contacts against the least valuable segment
-    and 5% against the others. Uncertified: no renewal, no upgrade."""
+    """The documented default space (docs/optimize.md), a union of products:
+
+    1. the rules: every renewal rule; for `fixed`, the tiers of
+       `default_tiers`; headroom 0, 10% and 20%; every upgrade rule; retry
+       or overflow when blocked; every segment admitted, or the most
+       valuable ones (by `lost_value`), leaving out the least valuable one
+       at a time down to the more valuable half, the rest on personal
+       WeChat or lost; and reserves against the lower-value half: none, or
+       20% of the initial contacts against the least valuable segment and
+       5% against the others. Each orders when full, watching all the time;
+    2. when to order (`upgrade_at` 1, 0.9, 0.8, 0.7 times `review_days` 0,
+       7, 30), for the plain upgrading rules: every renewal rule (and
+       `fixed` tier) with the `next` upgrade, retry or overflow when
+       blocked, everyone admitted, no headroom, no reserve;
+    3. when to order, for each of the scenario's own strategies that
+       upgrades: its rules as they are.
+
+    When to order multiplies only those: it is a question about buying
+    capacity, which every upgrading rule asks alike, while admission and
+    reserves share out the capacity there is. Multiplied with the whole of
+    (1) it would multiply every upgrading candidate by 12 (6,922 candidates
+    on the bundled default in place of 762, over 20 minutes of search on 2
+    cores); (2) and (3) add 154. Uncertified: no renewal, no upgrade, and so
+    (1) alone."""
     ranked = segments_by_value(scn)
     order = [s.name for s in scn.segments]
     half = (len(ranked) + 1) // 2
@@ -445,4 +530,25 @@ def default_space(scn) -> SearchSpace:
     for seg in sorted(lower, key=order.index):
         share = RESERVE_LEAST if seg == ranked[-1] else RESERVE_LOWER
         raw[f"reserve.{seg}"] = sorted({0, _round2(share * initial)})
-    return check_space(raw, scn, "<default space>")
+    products = [raw]
+    if certified:
+        timing = {"upgrade_at": list(DEFAULT_UPGRADE_AT),
+                  "review_days": list(DEFAULT_REVIEW_DAYS)}
+        products.append({"renewal": list(RENEWALS), "tier": default_tiers(scn),
+                         "upgrade": ["next"], "on_blocked": ["retry", "overflow"]} | timing)
+        for st in scn.strategies:
+            own = rules(st, scn) if st.renewal != "oracle" else None
+            if own is not None and own.upgrade != "none":
+                products.append(as_product(own) | timing)
+    return check_space(products, scn, "<default space>")
+
+
+def as_product(st: Strategy) -> dict:
+    """A strategy as a product of one combination: {key: [value]}."""
+    out = {"renewal": [st.renewal], "upgrade": [st.upgrade], "headroom": [st.headroom],
+           "on_blocked": [st.on_blocked], "retry_days": [st.retry_days],
+           "max_retries": [st.max_retries], "admit": [list(st.admit)], "others": [st.others],
+           "upgrade_at": [st.upgrade_at], "review_days": [st.review_days]}
+    if st.tier is not None:
+        out["tier"] = [st.tier]
+    return out | {f"reserve.{seg}": [v] for seg, v in st.reserve}

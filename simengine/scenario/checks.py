@@ -363,10 +363,12 @@ OTHER_TABLES = ("optimize",)
 
 
 def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
-                       file_population=None) -> Scenario:
+                       file_population=None, allow_no_strategies=False) -> Scenario:
     """Validate a raw scenario dict (as tomllib returns it), fill defaults and
     resolve. Raises ScenarioError listing every problem. `overridden` names the
-    dotted keys that came from `--set`, so their messages say so."""
+    dotted keys that came from `--set`, so their messages say so.
+    `allow_no_strategies`: zero [[strategy]] tables are accepted (`simengine
+    optimize` searches for a strategy; a run needs at least one)."""
     c = _Checker(source, overridden)
     c.file_population = file_population     # before --set and --scale, for hints
     if not isinstance(data, dict):
@@ -405,7 +407,11 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
     _check_initial_contacts(c, segs, sizes, pop["size"])
 
     # Strategies: count, names, tier, admit, certification.
-    if not 1 <= len(strats) <= MAX_STRATEGIES:
+    if not strats and not allow_no_strategies:
+        c.bad("strategy", f"expected 1 to {MAX_STRATEGIES} [[strategy]] tables, got 0 "
+              "(`simengine optimize` accepts a scenario without strategies: it searches "
+              "for one)")
+    elif len(strats) > MAX_STRATEGIES:
         c.bad("strategy", f"expected 1 to {MAX_STRATEGIES} [[strategy]] tables, got {len(strats)}")
     _unique(c, strats, "strategy")
     seg_names = [v["name"] for _, _, v in segs if v["name"] is not None]

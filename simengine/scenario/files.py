@@ -78,10 +78,13 @@ def load_scenario(path=None, overrides=(), scale=None) -> Scenario:
     return load_scenario_with_tables(path, overrides, scale)[0]
 
 
-def load_scenario_with_tables(path=None, overrides=(), scale=None) -> tuple[Scenario, dict]:
+def load_scenario_with_tables(path=None, overrides=(), scale=None, *,
+                              allow_no_strategies=False) -> tuple[Scenario, dict]:
     """`load_scenario`, and the file's tables that belong to other commands
     (OTHER_TABLES: `[optimize]`) as read, unchecked: {name: table} for those
-    the file has. They are taken out before the overrides and the checks."""
+    the file has. They are taken out before the overrides and the checks.
+    `allow_no_strategies`: a file without [[strategy]] tables loads (for
+    `simengine optimize`, which searches for one)."""
     data, source = read_toml(path)
     others = {name: data.pop(name) for name in OTHER_TABLES if name in data}
     population = data.get("population")
@@ -91,7 +94,8 @@ def load_scenario_with_tables(path=None, overrides=(), scale=None) -> tuple[Scen
     overrides = list(split_overrides(overrides))
     data = apply_overrides(data, overrides, source)
     scn = scenario_from_dict(data, source, overridden=[k for k, _ in overrides],
-                             file_population=file_population)
+                             file_population=file_population,
+                             allow_no_strategies=allow_no_strategies)
     return scn, others
 
 
