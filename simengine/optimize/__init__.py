@@ -26,6 +26,7 @@ from .. import store
 from ..executor import make_executor
 from ..scenario import (MAX_STRATEGIES, Scenario, ScenarioError, replace_run,
                         scenario_from_dict)
+from ..report.words import strategy_words
 from ..tables import SECTION, Column, compact_interval, format_table, interval
 from . import output
 from .evaluate import BATCH, anchors
@@ -179,14 +180,36 @@ def optimize_table(res: OptimizeResult):
     return title, columns, rows
 
 
+def winner_lines(res: OptimizeResult) -> list:
+    """The winner's rule in words, and what it changes against the
+    scenario's own best on the same validation paths: the paired difference
+    of the objective with its 95% interval (common random numbers make it
+    far narrower than either strategy's own interval)."""
+    val, obj = res.validation, res.objective
+    rules = {st["name"]: st for st in val.scenario.resolved["strategy"]}
+    segments = [s.name for s in val.scenario.segments]
+    lines = [f"winner {val.winner}: {strategy_words(rules[val.winner], segments)}"]
+    if val.paired is not None:
+        p = val.paired
+        ci = ("no interval (too few paths)" if math.isnan(p.lo) else
+              f"95% interval {_yuan(p.lo)} to {_yuan(p.hi)}")
+        lines.append(f"{val.winner} less {val.best_own} on the same {p.n:,} paths: "
+                     f"{obj.label} of {obj.metric} {p.value:+,.0f} yuan ({ci})")
+    elif val.best_own is not None:
+        lines.append(f"the scenario's own {val.best_own} is the winner: no candidate of the "
+                     f"space beats it on the validation paths")
+    return lines
+
+
 def optimize_notes(res: OptimizeResult) -> list:
-    """Lines printed under the table: what the search did and how long it took."""
+    """Lines printed under the table: the winner in words and against the
+    scenario's own best, what the search did and how long it took."""
     c, s, m = res.candidates, res.search, res.manifest
     seen = {}
     for n in s.paths_seen:
         seen[int(n)] = seen.get(int(n), 0) + 1
     paths = ", ".join(f"{k:,} paths: {v:,}" for k, v in sorted(seen.items(), reverse=True))
-    return [
+    return winner_lines(res) + [
         f"space: {c.combinations:,} combinations, {len(c.strategies):,} distinct candidates "
         f"({c.own} the scenario's own; duplicates and meaningless combinations evaluated once)",
         f"search: {s.dropped:,} dropped by pruning; candidates per paths seen: {paths}; "
@@ -371,6 +394,10 @@ def _manifest(res, scn, prune, validation_seconds, described, threads, wall):
                         top=res.settings.top,
                         strategies=[s.name for s in val.scenario.strategies],
                         winner=val.winner, best_own=val.best_own, oracle=val.oracle,
+                        paired_difference=None if val.paired is None else dict(
+                            value=val.paired.value, paths=val.paired.n,
+                            **{k: None if math.isnan(v) else v for k, v in
+                               (("lo", val.paired.lo), ("hi", val.paired.hi))}),
                         best_scenario_sha256=val.scenario.sha256,
                         simulate_seconds=val.result.manifest.get("wall_seconds"),
                         wall_seconds=validation_seconds),

@@ -135,6 +135,34 @@ def usable_replicates(replicate):
     return replicate
 
 
+BATCHES = 8        # sections of independent paths for a paired difference's interval
+
+
+def paired_difference(stat: str, a, b, replicate=None) -> Estimate:
+    """`stat` of sample `a` less `stat` of sample `b`, where a[i] and b[i]
+    are two strategies on the same path i (common random numbers): its 95%
+    interval by sectioning the difference of the statistics over the
+    replicates (Sobol'), or over BATCHES equal batches of consecutive
+    independent paths (the mean: the paired t interval). Far narrower than
+    the two strategies' own intervals, whose errors mostly cancel."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = a.shape[0]
+    value = point(stat, a) - point(stat, b)
+    replicate = usable_replicates(replicate)
+    if replicate is None and stat == "mean":
+        if n < 2:
+            return Estimate(value, math.nan, math.nan, n)
+        lo, hi = mean_interval(value, (a - b).std(ddof=1), n)
+        return Estimate(value, float(lo), float(hi), n)
+    if replicate is None:
+        if n < 2 * BATCHES:
+            return Estimate(value, math.nan, math.nan, n)
+        replicate = np.arange(n) * BATCHES // n
+    groups = [replicate == r for r in np.unique(replicate)]
+    lo, hi = sectioning_interval(value, [point(stat, a[g]) - point(stat, b[g]) for g in groups])
+    return Estimate(value, float(lo), float(hi), n)
+
+
 def estimate(stat: str, x, replicate=None, nonnegative=False) -> Estimate:
     """`stat` of the sample `x` with its 95% interval (module docstring);
     `nonnegative`: `x` is never below zero, nor is the interval."""

@@ -26,7 +26,7 @@ import numpy as np
 from .. import engine
 from ..scenario import MAX_STRATEGIES, replace_run
 from .evaluate import oracle_of
-from .objective import Objective, in_cents
+from .objective import Objective, in_cents, paired_difference
 from .space import rules
 
 
@@ -63,6 +63,10 @@ class Validation:
     best_own: str | None        # the scenario's own best (non-oracle) strategy
     oracle: str
     finalists: list             # names of the validated candidates, search order
+    # the winner's objective less the scenario's own best's on the same
+    # paths (objective.paired_difference); None without an own strategy, or
+    # when the winner is it
+    paired: object = None
 
 
 def strategy_values(table, names, metric) -> dict:
@@ -99,7 +103,11 @@ def validate(scn, finalists, objective: Objective, paths, executor, progress=Non
     winner = min(candidates, key=lambda n: order(n, candidates))
     best_own = min(own, key=lambda n: order(n, own)) if own else None
     finalist_names = [_name_in(vscn, st, scn) for st in finalists]
-    return Validation(vscn, res, estimates, means, winner, best_own, oracle, finalist_names)
+    paired = None
+    if best_own is not None and winner != best_own:
+        paired = paired_difference(objective.stat, values[winner], values[best_own], replicate)
+    return Validation(vscn, res, estimates, means, winner, best_own, oracle, finalist_names,
+                      paired)
 
 
 def _name_in(vscn, st, scn) -> str:
