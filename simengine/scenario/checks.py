@@ -329,10 +329,13 @@ def largest_remainder(shares, total):
 def smallest_population(shares, initial) -> int:
     """The smallest population whose segments (by largest remainder) each
     hold their initial contacts."""
-    # largest remainder gives a segment at most floor(share * n) + 1, so no
+    # largest remainder gives a segment at most floor(quota) + 1, so no
     # population below (initial - 1) / share can hold it: search up from there
-    n = max(1, max(math.floor((i - 1) / s) if s > 0 else (0 if i == 0 else math.inf)
-                   for s, i in zip(shares, initial)))
+    # (in exact fractions: a float start can lie millions below a huge count)
+    exact = [Fraction(repr(s)) for s in shares]
+    norm = sum(exact)
+    n = max(1, max(math.floor((i - 1) * norm / q) if q > 0 else (0 if i == 0 else math.inf)
+                   for q, i in zip(exact, initial)))
     if math.isinf(n):
         return n
     while any(i > size for i, size in zip(initial, largest_remainder(shares, n))):
@@ -541,7 +544,9 @@ def _check_campaigns(c, camps, seg_names):
         raw = raw if isinstance(raw, dict) else {}
         when = [k for k in ("day_of_year", "per_year") if k in raw]
         if len(when) != 1:
-            c.bad(prefix, "expected exactly one of day_of_year (the same days every year) and "
+            # both: blame the one a --set gave, if one did
+            key = next((f"{prefix}.{k}" for k in when if f"{prefix}.{k}" in c.overridden), prefix)
+            c.bad(key, "expected exactly one of day_of_year (the same days every year) and "
                   "per_year (random days: a Poisson count a year), got "
                   + ("both" if when else "neither"))
         if v["segments"] is None and "segments" not in raw:
