@@ -15,10 +15,11 @@ from scipy import stats
 import simengine
 from simengine.kernel.campaigns import campaign_runs
 from simengine.packing import pack_scenario
+from simengine.report.words import overview
 from simengine.rng import path_key
 from simengine.scenario import ScenarioError, load_scenario, scenario_from_dict
 
-from test_cli import TINY
+from test_cli import TINY, assert_clean_error, sim
 from test_fuzz_scenarios import check_problems
 
 
@@ -238,3 +239,20 @@ def test_campaign_keys_may_vary_by_path(tmp_path):
             load_scenario(write(tmp_path, LIVE + D11, "[uncertainty]\n" + bad))
         check_problems(e.value, str(path), ["uncertainty.campaign.d11"])
         assert words in str(e.value)
+
+
+def test_validate_and_the_report_say_the_campaigns(tmp_path):
+    path = write(tmp_path, LIVE + D11)
+    p = sim("validate", path, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "4 strategies, 2 campaigns, 2 years" in p.stdout
+    bad = write(tmp_path, '[[campaign]]\nname = "x"\nlift = 2', name="bad.toml")
+    p = sim("validate", bad, cwd=tmp_path)
+    assert_clean_error(p)
+    assert f"error: {bad}: campaign.x: expected exactly one of day_of_year" in p.stderr
+    growth = overview(load_scenario(path).resolved)[2]
+    assert growth.endswith(
+        "Campaigns: live about 6 times a year on random days, 2 days each, first adds times 4 "
+        "at the median (varying from run to run, sigma 0.5); d11 from day 310 of every year "
+        "for 3 days, first adds times 6 for rest.")
+    assert "Campaigns" not in " ".join(overview(load_scenario(write(tmp_path, "")).resolved))
