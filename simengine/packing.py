@@ -154,7 +154,9 @@ def _pack_campaigns(scn):
         day_of_year=-1 if c.day_of_year is None else c.day_of_year,
         per_year=0.0 if c.per_year is None else float(c.per_year), duration=c.duration_days,
         lift=float(c.lift), lift_sigma=float(c.lift_sigma)) for c in scn.campaigns])
-    reach = np.array([[s.name in c.segments for s in scn.segments] for c in scn.campaigns],
+    # an empty segments list reaches every segment (like a strategy's admit)
+    reach = np.array([[not c.segments or s.name in c.segments for s in scn.segments]
+                      for c in scn.campaigns],
                      dtype=np.bool_).reshape(len(scn.campaigns), len(scn.segments))
     return rows, reach
 

@@ -206,7 +206,8 @@ def daily_lifts(scn, seg, runs):
     reach segment `seg`, multiplied in run order (1 without one)."""
     lift = [1.0] * scn.days
     for c, start, end, value in runs:
-        if seg.name in scn.campaigns[c].segments:
+        reached = scn.campaigns[c].segments
+        if not reached or seg.name in reached:
             for t in range(start, end):
                 lift[t] *= value
     return lift

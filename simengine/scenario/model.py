@@ -114,7 +114,8 @@ class Campaign:
     duration_days: int = 1
     lift: float                        # required (keyword-only, so it may sit here)
     lift_sigma: float = 0.0
-    segments: tuple = ()               # segment names reached (resolved: all when unset)
+    segments: tuple = ()               # segment names reached (resolved: all when unset;
+                                       # empty: all)
 
 
 @dataclass(frozen=True)
