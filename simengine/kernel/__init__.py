@@ -1,9 +1,9 @@
 """The numba kernel: one path of every strategy, event by event.
 
     layout.py    the kernel's records: scenario (CONFIG, TIER, SEGMENT,
-                 CAMPAIGN, STRATEGY, KernelScenario), a chunk's inputs and outputs,
-                 running STATE, phantom DAY record, calendar EVENT, the
-                 event word
+                 CAMPAIGN, STRATEGY, KernelScenario), a chunk's inputs and
+                 outputs, running STATE, phantom DAY record, calendar EVENT,
+                 the event word
     arrivals.py  draws shared by a path's strategies: multipliers,
                  propensities, first-attempt days, initial contacts' churns
     campaigns.py a path's campaign runs and the daily lifts of first adds

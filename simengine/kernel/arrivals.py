@@ -7,10 +7,13 @@ churn day, both as events sorted by day.
 First attempts are drawn by inverse cumulative hazard: customer u of segment
 s attempts first on the smallest day t with H(t + 1) > E_u, E_u = -log(v_u),
 H(t) = h(0) + ... + h(t - 1) (a running float sum), or never when
-E_u >= H(D). h(t) = adoption * (season(t) * lift_s(t)) * G, the lift of the
-path's campaign runs folded into the season's day multiplier only for a
-segment some run reaches (so without one, every number is as before). The search starts from a bucket of E, so it costs a few steps
+E_u >= H(D). The search starts from a bucket of E, so it costs a few steps
 per customer; `tests/naive.py` does it by a linear scan.
+
+h(t) = adoption * (season(t) * lift_s(t)) * G: the lift of the path's
+campaign runs (`campaigns.py`) is folded into the season's day multiplier,
+and only for a segment some run reaches, so that without one every number
+is what it was before campaigns.
 """
 import math
 from collections import namedtuple

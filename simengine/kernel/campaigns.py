@@ -52,7 +52,7 @@ def poisson_count(pk, c, year, mean):
         while F < u:            # the smallest k with F(k) >= u
             k += 1
             p *= m / k
-            if F + p == F:      # float noise keeps F below u = 1 - 2^-53 or so
+            if F + p == F:      # a u within float noise of 1 that F never reaches
                 break
             F += p
         n += k
