@@ -1,5 +1,7 @@
 """A scenario packed once into the kernel's records (kernel/layout.py):
-`pack_scenario`, and each path's own inputs (`path_inputs`).
+`pack_scenario`, and each path's own inputs (`path_inputs`). Campaigns
+are packed as CAMPAIGN rows; their runs are drawn per path by the kernel
+(kernel/campaigns.py), from the path's counter-based numbers.
 
 The path-level numbers (the normals behind the growth and churn multipliers
 and the `[uncertainty]` draws, `sampling.py`) are drawn once per run
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .billing import COVERS, PRICING, RULE, tier_capacities
-from .kernel.layout import CONFIG, SEGMENT, STRATEGY, TIER, UNBOUNDED, KernelScenario, PathInputs
+from .kernel.layout import (CAMPAIGN, CONFIG, SEGMENT, STRATEGY, TIER, UNBOUNDED, KernelScenario,
+                            PathInputs)
 from .sampling import Sampling, draw_values
 from .strategies import B_LOST, ON_BLOCKED, OTHERS, R_NONE, RENEWAL, U_NONE, UPGRADE
 
@@ -150,6 +153,19 @@ def _pack_strategies(scn):
     return records(STRATEGY, rows), admit, reserve, len(phantom_keys)
 
 
+def _pack_campaigns(scn):
+    """CAMPAIGN rows (day_of_year -1: random) and reach[campaign, segment]."""
+    rows = records(CAMPAIGN, [dict(
+        day_of_year=-1 if c.day_of_year is None else c.day_of_year,
+        per_year=0.0 if c.per_year is None else float(c.per_year), duration=c.duration_days,
+        lift=float(c.lift), lift_sigma=float(c.lift_sigma)) for c in scn.campaigns])
+    # an empty segments list reaches every segment (like a strategy's admit)
+    reach = np.array([[not c.segments or s.name in c.segments for s in scn.segments]
+                      for c in scn.campaigns],
+                     dtype=np.bool_).reshape(len(scn.campaigns), len(scn.segments))
+    return rows, reach
+
+
 # [uncertainty] keys -> record fields (scenario/checks.py UNCERTAIN_KEYS)
 _CONFIG_FIELDS = {"growth.sigma": "growth_sigma", "growth.churn_sigma": "churn_sigma",
                   "billing.certification_fee": "certification_fee",
@@ -159,6 +175,7 @@ _SEGMENT_FIELDS = {"adoption_rate": "adoption", "churn_rate": "churn_rate",
                    "readd_delay_days": "readd_delay", "lost_value": "lost_value",
                    "initial_age_days": "initial_age"}
 _STRATEGY_FIELDS = {"headroom": "headroom", "retry_days": "retry_days"}
+_CAMPAIGN_FIELDS = {"lift": "lift", "lift_sigma": "lift_sigma", "per_year": "per_year"}
 
 
 def _uncertain_field(scn, key, n_phantoms):
@@ -175,6 +192,10 @@ def _uncertain_field(scn, key, n_phantoms):
         i = [s.name for s in scn.segments].index(name)
         return (getattr(scn.segments[i], leaf),
                 UncertainField("segments", i, _SEGMENT_FIELDS[leaf]))
+    if table == "campaign":
+        i = [c.name for c in scn.campaigns].index(name)
+        return (getattr(scn.campaigns[i], leaf),
+                UncertainField("campaigns", i, _CAMPAIGN_FIELDS[leaf]))
     i = [s.name for s in scn.strategies].index(name)
     st = scn.strategies[i]
     live = not (st.renewal == "oracle" and leaf == "headroom")
@@ -189,7 +210,7 @@ def pack_scenario(scn) -> PackedScenario:
     season = np.asarray(scn.growth.season, dtype=np.float64)
     month_of_day = np.repeat(np.arange(scn.months) % 12, np.diff(bounds))
     kernel = KernelScenario(config, tiers, _pack_segments(scn), strategies, admit, reserve,
-                            season[month_of_day], bounds[1:] - 1)
+                            season[month_of_day], bounds[1:] - 1, *_pack_campaigns(scn))
     targets = [_uncertain_field(scn, u.key, n_phantoms) for u in scn.uncertainty]
     return PackedScenario(kernel=kernel, S=len(strategies), K=scn.periods, M=scn.months,
                           n_phantoms=n_phantoms,
@@ -221,10 +242,11 @@ def path_inputs(packed: PackedScenario, seed: int, paths):
     k, n = packed.kernel, paths.shape[0]
     own = {"config": np.repeat(k.config[None], n, axis=0),
            "segments": np.repeat(k.segments[None], n, axis=0),
-           "strategies": np.repeat(k.strategies[None], n, axis=0)}
+           "strategies": np.repeat(k.strategies[None], n, axis=0),
+           "campaigns": np.repeat(k.campaigns[None], n, axis=0)}
     for j, f in enumerate(packed.fields):
         if f is not None:
             own[f.record][f.field][:, f.row] = values[:, j]
     inputs = PathInputs(np.ascontiguousarray(normals), own["config"], own["segments"],
-                        own["strategies"])
+                        own["strategies"], own["campaigns"])
     return inputs, packed.sampling.replicate(paths), values

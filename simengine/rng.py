@@ -31,6 +31,7 @@ PATH_GROWTH = 8     # path multiplier normals (customer = 0)
 PATH_CHURN = 9
 PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
 INITIAL_AGE = 11    # a starting contact's age in a stock (occurrence 0)
+CAMPAIGN = 12       # a campaign's runs (customer = campaign index; kernel/campaigns.py)
 
 # An attempt's occurrence numbers its episode's retries: room for 256 (the
 # event word's 8 bits; a scenario allows at most 255 retries).

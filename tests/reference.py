@@ -156,21 +156,82 @@ def month_last_days(days: int) -> list:
 # ----------------------------------------------------------------- customers (docs/model.md section 3)
 
 
+def campaign_runs(scn, draws):
+    """The path's campaign runs (docs/model.md section 3, "Campaigns, exactly"
+    in section 5) as (campaign, first day, day after the last, lift), in the
+    order campaign, year, run. Campaign c's draws: customer c, purpose
+    CAMPAIGN, occurrence (year * 2^26 + j) * 3 + kind, kind 0 for the j-th
+    piece of the year's Poisson count, 1 for run j's start day, 2 for its
+    lift normal."""
+    def occurrence(year, j, kind):
+        return (year * 2**26 + j) * 3 + kind
+
+    def poisson(c, year, mean):
+        # a sum of Poisson counts of mean <= 16, each by inversion of one uniform
+        pieces = max(1, math.ceil(mean / 16.0))
+        m = mean / pieces
+        n = 0
+        for i in range(pieces):
+            u = draws.uniform(c, R.CAMPAIGN, occurrence(year, i, 0))
+            k, p = 0, math.exp(-m)
+            F = p
+            while F < u:
+                k += 1
+                p *= m / k
+                if F + p == F:
+                    break
+                F += p
+            n += k
+        return n
+
+    runs = []
+    for c, camp in enumerate(scn.campaigns):
+        for y in range(scn.horizon_years):
+            fixed = camp.day_of_year is not None
+            for j in range(1 if fixed else poisson(c, y, camp.per_year)):
+                if fixed:
+                    d = camp.day_of_year
+                else:
+                    d = min(int(draws.uniform(c, R.CAMPAIGN, occurrence(y, j, 1)) * 365.0), 364)
+                lift = camp.lift
+                if camp.lift_sigma > 0:
+                    z = draws.normal(c, R.CAMPAIGN, occurrence(y, j, 2))
+                    lift = camp.lift * math.exp(camp.lift_sigma * z)
+                start = 365 * y + d
+                runs.append((c, start, min(start + camp.duration_days, scn.days), lift))
+    return runs
+
+
+def daily_lifts(scn, seg, runs):
+    """lift_s(t): the product of the lifts of the runs covering day t that
+    reach segment `seg`, multiplied in run order (1 without one)."""
+    lift = [1.0] * scn.days
+    for c, start, end, value in runs:
+        reached = scn.campaigns[c].segments
+        if not reached or seg.name in reached:
+            for t in range(start, end):
+                lift[t] *= value
+    return lift
+
+
 class _Customers:
     """Everything about the customers that does not depend on the strategy."""
 
     def __init__(self, scn, draws, G, Mc):
         D = scn.days
+        runs = campaign_runs(scn, draws)
         self.segment = []      # segment object of customer u
         self.initial = []      # True for an initial contact (active at t = 0)
         self.lam = []          # churn propensity lam_u
         self.first_day = []    # day of the first attempt, None if never (or initial)
         u = 0
         for seg in scn.segments:
-            # H(t) = h(0) + ... + h(t-1), running float64 sum, H(0) = 0.
+            # H(t) = h(0) + ... + h(t-1), running float64 sum, H(0) = 0; the
+            # campaigns' lift multiplies the season's (by 1.0 exactly without)
+            lift = daily_lifts(scn, seg, runs)
             H = [0.0]
             for t in range(D):
-                h = seg.adoption_rate * scn.growth.season[month_of_year(t)] * G
+                h = seg.adoption_rate * (scn.growth.season[month_of_year(t)] * lift[t]) * G
                 H.append(H[-1] + h)
             for i in range(seg.size):
                 self.segment.append(seg)
@@ -655,9 +716,10 @@ def with_path_values(scn, normals):
         return {}, scn
     parts = [u.key.split(".") for u in scn.uncertainty]
 
+    fields = {"segment": "segments", "strategy": "strategies", "campaign": "campaigns"}
+
     def entry(table, name):
-        items = scn.segments if table == "segment" else scn.strategies
-        return next(x for x in items if x.name == name)
+        return next(x for x in getattr(scn, fields[table]) if x.name == name)
 
     medians = [getattr(getattr(scn, p[0]), p[1]) if len(p) == 2
                else getattr(entry(p[0], ".".join(p[1:-1])), p[-1]) for p in parts]
@@ -669,7 +731,7 @@ def with_path_values(scn, normals):
                                                                         **{p[1]: value})})
             continue
         table, name, leaf = p[0], ".".join(p[1:-1]), p[-1]
-        field = "segments" if table == "segment" else "strategies"
+        field = fields[table]
         items = tuple(dataclasses.replace(x, **{leaf: value}) if x.name == name else x
                       for x in getattr(scn, field))
         scn = dataclasses.replace(scn, **{field: items})

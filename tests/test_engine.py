@@ -1,5 +1,6 @@
 """The engine through its public API: docs/model.md section 8's facts, reproducibility,
 common random numbers, and deterministic edge cases with known answers."""
+import dataclasses
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 import simengine
-from simengine.scenario import replace_run, scenario_from_dict
+from simengine.scenario import Campaign, replace_run, scenario_from_dict
 
 
 def scenario(sizes, segments, strategies, **tables):
@@ -105,6 +106,12 @@ def test_same_seed_identical_on_one_and_two_threads_and_any_chunking():
                                               "segment.repeat.initial_contacts=900",
                                               "segment.new.initial_contacts=700",
                                               "segment.prospect.initial_contacts=100"])
+    # campaigns, fixed and random (each path's own days and lifts)
+    scn = dataclasses.replace(scn, campaigns=(
+        Campaign(name="d11", day_of_year=310, duration_days=3, lift=6.0, lift_sigma=0.2,
+                 segments=("new", "prospect")),
+        Campaign(name="live", per_year=6.0, duration_days=2, lift=4.0, lift_sigma=0.5,
+                 segments=("vip", "repeat", "new", "prospect"))))
     a = simengine.run(scn, threads=1, chunk_size=9)
     b = simengine.run(scn, threads=2, chunk_size=2)
     c = simengine.run(scn, threads=2, chunk_size=4)

@@ -2,6 +2,7 @@
 same tables bit for bit; a Dask worker killed mid-run is replaced and its
 tasks run again, with the same tables; clear errors when dask is missing or
 a scheduler cannot be reached."""
+import dataclasses
 import os
 import pickle
 import signal
@@ -16,7 +17,7 @@ import simengine
 from simengine import executor, store
 from simengine.chunks import simulate_chunk
 from simengine.packing import pack_scenario
-from simengine.scenario import replace_run
+from simengine.scenario import Campaign, Uncertainty, replace_run
 
 TABLES = ("paths", "periods", "monthly", "summary")
 PATHS = 16      # the bundled default at 0.1 s a path: tasks long enough to be caught running
@@ -61,14 +62,21 @@ def test_dask_tables_equal_the_local_run_bit_for_bit(scenario, local, dask):
 @pytest.mark.parametrize("sampling", ["sobol", "mc"])
 def test_path_level_numbers_travel_to_the_workers(dask, sampling):
     """Sobol' replicates and [uncertainty] draws are drawn once per run and
-    shipped with the packed scenario: the workers' tables are the local
-    run's, bit for bit (and chunks drawn on their own agree with them)."""
+    shipped with the packed scenario, campaign runs are drawn per path: the
+    workers' tables are the local run's, bit for bit (and chunks drawn on
+    their own agree with them)."""
     scn = simengine.load_scenario("default", [
         "population.size=20000", "scenario.paths=24", f"scenario.sampling={sampling}",
         "segment.vip.initial_contacts=300", "segment.repeat.initial_contacts=900",
         "segment.new.initial_contacts=700", "segment.prospect.initial_contacts=100",
         'uncertainty.segment.new.churn_rate={dist="lognormal", sigma=0.3}',
         'uncertainty.segment.vip.readd_prob={dist="logitnormal", sigma=0.5}'])
+    scn = dataclasses.replace(scn, campaigns=(
+        Campaign(name="d11", day_of_year=310, duration_days=3, lift=6.0,
+                 segments=("new", "prospect")),
+        Campaign(name="live", per_year=6.0, duration_days=2, lift=4.0, lift_sigma=0.5,
+                 segments=("vip", "repeat", "new", "prospect"))),
+        uncertainty=scn.uncertainty + (Uncertainty("campaign.live.lift", "lognormal", sigma=0.3),))
     local = simengine.run(scn, threads=2)
     assert_same_tables(local, simengine.run(scn, executor=dask, chunk_size=5))
     raw = simulate_chunk(pack_scenario(scn), scn.seed, np.arange(7, 12))

@@ -19,11 +19,28 @@ from simengine.sweeps import Sweep, load_sweep
 
 from test_cli import TINY
 
-BASE = tomllib.loads(TINY + """
+CAMPAIGNS = """
+[[campaign]]
+name = "d11"
+day_of_year = 310
+duration_days = 3
+lift = 6.0
+segments = ["rest"]
+
+[[campaign]]
+name = "live"
+per_year = 6
+duration_days = 2
+lift = 4.0
+lift_sigma = 0.5
+"""
+BASE = tomllib.loads(TINY + CAMPAIGNS + """
 [uncertainty]
 "segment.vip.churn_rate" = { dist = "lognormal", sigma = 0.2 }
 "segment.rest.readd_prob" = { dist = "logitnormal", sigma = 0.3 }
 "segment.vip.adoption_rate" = { dist = "uniform", low = 0.003, high = 0.005 }
+"campaign.live.lift" = { dist = "lognormal", sigma = 0.3 }
+"campaign.live.per_year" = { dist = "uniform", low = 2, high = 10 }
 """)
 BASE["scenario"].update(sampling="sobol", replicates=4)
 # the frictions (docs/model.md sections 4, 5), so that they are mutated too
@@ -154,6 +171,7 @@ def _load_or_error(call, source, words):
 @pytest.fixture()
 def folder(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
+    (tmp_path / "campaigns.toml").write_text(TINY + CAMPAIGNS)
     return tmp_path
 
 
@@ -193,7 +211,10 @@ SET_KEYS = ["scenario.paths", "scenario.seed", "scenario.horizon_years", "popula
             "billing.certified", "strategy.fit.headroom", "strategy.fit.reserve.vip",
             "strategy.vip-first.tier", "strategy.nosuch.tier", "nosuch.key", "billing",
             "overflow.account_cost", "staff.members", "billing.lead_days",
-            "strategy.fit.upgrade_at", "strategy.fit.review_days"]
+            "strategy.fit.upgrade_at", "strategy.fit.review_days", "campaign.live.lift",
+            "campaign.live.per_year", "campaign.live.day_of_year", "campaign.d11.day_of_year",
+            "campaign.d11.segments", "campaign.d11.lift_sigma", "campaign.nosuch.lift",
+            "campaign.live.nosuch"]
 
 
 @FUZZ
@@ -204,8 +225,10 @@ SET_KEYS = ["scenario.paths", "scenario.seed", "scenario.horizon_years", "popula
                                         "true", "\"x\"", "99999999999999999999999"])))
 @example(key="population.size", value="20000")
 @example(key="segment.rest.share", value="0")         # shares no longer sum to 1
+@example(key="campaign.d11.per_year", value="3")      # both day_of_year and per_year
+@example(key="campaign.live.lift", value="0")
 def test_any_set_gives_a_clear_error_naming_the_key(folder, key, value):
-    path = folder / "tiny.toml"
+    path = folder / "campaigns.toml"
     words = [key.strip()] if key.strip() else None
     scn = _load_or_error(lambda: load_scenario(path, [f"{key}={value}"]), str(path), words)
     assert scn is None or isinstance(scn, Scenario)
@@ -246,6 +269,7 @@ def test_broken_sweep_text_is_a_clear_error(folder, data):
 
 def test_the_unmutated_files_load(folder):
     assert isinstance(load_scenario(folder / "tiny.toml"), Scenario)
+    assert len(load_scenario(folder / "campaigns.toml").campaigns) == 2
     (folder / "base.toml").write_text(_dump(BASE))
     assert isinstance(load_scenario(folder / "base.toml"), Scenario)
     (folder / "sweep.toml").write_text(_dump(SWEEP))

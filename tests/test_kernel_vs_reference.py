@@ -10,11 +10,12 @@ import math
 import numpy as np
 import pytest
 
-from reference import simulate_path
+from reference import KeyedDraws, campaign_runs, simulate_path
 from simengine.chunks import simulate_chunk
 from simengine.packing import pack_scenario
 from simengine.schema import MONTH_RECORD, PATH_RECORD, PERIOD_RECORD
-from simengine.scenario import Billing, Growth, Overflow, Scenario, Segment, Staff, Strategy
+from simengine.scenario import (Billing, Campaign, Growth, Overflow, Scenario, Segment, Staff,
+                                Strategy, Uncertainty)
 
 SEASON = (1, 1, 1, 1, 1, 1.8, 1, 1, 1, 1, 2.5, 1.2)
 SMALL_TIERS = ((2_500, 250.0), (3_000, 300.0), (4_000, 400.0), (6_000, 600.0))
@@ -77,6 +78,17 @@ def scenario(**kw):
     return Scenario(**base)
 
 
+# fixed and random campaigns: lifts drawn per run, runs past a year's end
+# (and a period start), overlapping runs of one campaign and of several,
+# a random count of more than one Poisson piece (vip-day)
+CAMPAIGNS = (
+    Campaign(name="double-11", day_of_year=310, duration_days=3, lift=4.0, lift_sigma=0.3,
+             segments=("repeat", "prospect")),
+    Campaign(name="new-year", day_of_year=355, duration_days=20, lift=2.0, segments=ALL),
+    Campaign(name="live", per_year=8.0, duration_days=6, lift=3.0, lift_sigma=0.5, segments=ALL),
+    Campaign(name="vip-day", per_year=20.0, duration_days=2, lift=1.5, segments=("vip",)),
+)
+
 CASES = {
     "concurrent-total-prorated": scenario(),
     "cumulative": scenario(billing=Billing(rule="cumulative", certification_fee=300.0,
@@ -105,6 +117,11 @@ CASES = {
         billing=Billing(rule="cumulative", period_days=200, lead_days=25,
                         certification_fee=50.0, tiers=SMALL_TIERS),
         strategies=STRATEGIES + ORDERING),
+    "campaigns": scenario(campaigns=CAMPAIGNS),
+    "campaigns-uncertain": scenario(campaigns=CAMPAIGNS, uncertainty=(
+        Uncertainty("campaign.live.lift", "lognormal", sigma=0.4),
+        Uncertainty("campaign.live.per_year", "uniform", low=4.0, high=12.0),
+        Uncertainty("campaign.double-11.lift_sigma", "lognormal", sigma=0.5))),
     "uncertified": scenario(
         population=600, segments=segments(600, (30, 40, 20)),
         billing=Billing(certified=False, certification_fee=999.0),
@@ -150,6 +167,12 @@ def test_kernel_matches_reference(case):
                 assert got == pytest.approx(want, rel=1e-12, abs=1e-9), (case, path, st.name, m)
             for c in exercised:
                 exercised[c] += r["paths"][c]
+    if scn.campaigns:
+        # runs overlap on some day, within one campaign and across two
+        runs = campaign_runs(scn, KeyedDraws(scn.seed, paths[0]))
+        covering = [[c for c, start, end, _ in runs if start <= t < end] for t in range(scn.days)]
+        assert any(len(set(cs)) < len(cs) for cs in covering)
+        assert any(len(set(cs)) > 1 for cs in covering)
     if case != "uncertified":
         # the case really exercises the rules it is meant to compare
         assert all(v > 0 for v in exercised.values()), exercised

@@ -8,7 +8,7 @@ import pytest
 
 import naive
 from simengine import billing, rng, strategies
-from simengine.kernel import arrivals, calendar, layout, priority
+from simengine.kernel import arrivals, calendar, campaigns, layout, priority
 from simengine.kernel.strategy import plan_step
 
 RNG = np.random.default_rng(20240601)
@@ -483,7 +483,9 @@ def test_shared_arrivals_sorted_by_day(seed):
     pk = np.uint64(rng.path_key(np.uint64(seed), 0))
     pki = int(pk)
 
-    off, events = arrivals.first_attempts(pk, segs, season, G, Mc)
+    no_runs = campaigns.campaign_runs(pk, np.zeros(0, layout.CAMPAIGN), D)
+    off, events = arrivals.first_attempts(pk, segs, season, G, Mc, no_runs,
+                                          np.zeros((0, 3), np.bool_))
     want = []
     for s, seg in enumerate(segs):
         H = naive.cumulative_hazard(seg["adoption"], season, G)

@@ -278,6 +278,7 @@ def cmd_validate(args) -> int:
     print(f"ok: {scn.source}: scenario {scn.name!r}: {plural(scn.population, 'customer')} "
           f"in {plural(len(scn.segments), 'segment')}, "
           f"{plural(len(scn.strategies), 'strateg', 'y', 'ies')}, "
+          + (f"{plural(len(scn.campaigns), 'campaign')}, " if scn.campaigns else "") +
           f"{plural(scn.horizon_years, 'year')}, {plural(scn.paths, 'path')}, "
           f"seed {scn.seed}, rule {scn.billing.rule} (sha256 {scn.sha256[:12]})"
           + _changes_words(args))

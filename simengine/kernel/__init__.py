@@ -1,11 +1,12 @@
 """The numba kernel: one path of every strategy, event by event.
 
     layout.py    the kernel's records: scenario (CONFIG, TIER, SEGMENT,
-                 STRATEGY, KernelScenario), a chunk's inputs and outputs,
-                 running STATE, phantom DAY record, calendar EVENT, the
-                 event word
+                 CAMPAIGN, STRATEGY, KernelScenario), a chunk's inputs and
+                 outputs, running STATE, phantom DAY record, calendar EVENT,
+                 the event word
     arrivals.py  draws shared by a path's strategies: multipliers,
                  propensities, first-attempt days, initial contacts' churns
+    campaigns.py a path's campaign runs and the daily lifts of first adds
     calendar.py  the block calendar: take a day's events, push new ones
     periods.py   billing events shared by simulation and replay: period
                  open/close, upgrade bought, peaks, month record

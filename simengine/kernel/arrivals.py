@@ -9,6 +9,11 @@ s attempts first on the smallest day t with H(t + 1) > E_u, E_u = -log(v_u),
 H(t) = h(0) + ... + h(t - 1) (a running float sum), or never when
 E_u >= H(D). The search starts from a bucket of E, so it costs a few steps
 per customer; `tests/naive.py` does it by a linear scan.
+
+h(t) = adoption * (season(t) * lift_s(t)) * G: the lift of the path's
+campaign runs (`campaigns.py`) is folded into the season's day multiplier,
+and only for a segment some run reaches, so that without one every number
+is what it was before campaigns.
 """
 import math
 from collections import namedtuple
@@ -17,6 +22,7 @@ import numpy as np
 
 from ..jit import jit, jit_inner
 from ..rng import FIRST_ADD, INITIAL_AGE, LAMBDA, LIFETIME, exponential, gamma, uniform
+from .campaigns import campaign_runs, segment_lift
 from .layout import EVENT, event_word
 
 # first[first_off[t]:first_off[t + 1]]: first attempts due on day t;
@@ -154,9 +160,11 @@ def day_offsets(day, n, days):
 
 
 @jit
-def first_attempts(pk, segments, season_day, G, Mc):
+def first_attempts(pk, segments, season_day, G, Mc, runs, reach):
     """Pool customers' first attempts as events sorted by day (customers
-    ascending within a day), with their propensities; and the offsets."""
+    ascending within a day), with their propensities; and the offsets.
+    `runs`: the path's campaign runs (campaigns.CampaignRuns), lifting the
+    segments they reach (reach[campaign, segment])."""
     D = season_day.shape[0]
     n_pool = 0
     for s in range(segments.shape[0]):
@@ -166,10 +174,17 @@ def first_attempts(pk, segments, season_day, G, Mc):
     seg_end = np.empty(segments.shape[0], np.int64)    # customer[:seg_end[s]]: segments <= s
     H = np.empty(D + 1)
     first_day = np.empty(2 * D + 1, np.int64)
+    lift = np.empty(D)
+    lifted_season = np.empty(D)
     n = np.int64(0)
     for s in range(segments.shape[0]):
         sg = segments[s]
-        cumulative_hazard(sg.adoption, season_day, G, H)
+        if segment_lift(runs, reach, s, lift):
+            for t in range(D):
+                lifted_season[t] = season_day[t] * lift[t]
+            cumulative_hazard(sg.adoption, lifted_season, G, H)
+        else:
+            cumulative_hazard(sg.adoption, season_day, G, H)
         if H[D] > 0.0:
             scale = bucket_starts(H, first_day)
             n = attempt_days(pk, sg.start + sg.initial, sg.end, H, scale, first_day,
@@ -232,6 +247,7 @@ def draw_arrivals(pk, scn, z_growth, z_churn):
     growth and churn normals `z_*`; returns (Arrivals, G, churn multiplier)."""
     c = scn.config[0]
     G, Mc = path_multipliers(z_growth, z_churn, c.growth_sigma, c.churn_sigma)
-    first_off, first = first_attempts(pk, scn.segments, scn.season_day, G, Mc)
+    runs = campaign_runs(pk, scn.campaigns, c.days)
+    first_off, first = first_attempts(pk, scn.segments, scn.season_day, G, Mc, runs, scn.reach)
     churn_off, churn, n_initial = initial_churns(pk, scn.segments, c.days, Mc)
     return Arrivals(first_off, first, churn_off, churn, n_initial, Mc), G, Mc

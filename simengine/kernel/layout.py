@@ -37,6 +37,11 @@ SEGMENT = np.dtype([("start", I8), ("end", I8), ("initial", I8), ("adoption", F8
                     ("initial_age", F8),        # initial_age_days
                     ("stock_ages", np.bool_)])  # initial_ages = "stock"
 
+# A [[campaign]]: fixed (day_of_year >= 0) or random (per_year > 0 runs a
+# year, day_of_year = -1); each run lifts first adds by lift * exp(lift_sigma Z).
+CAMPAIGN = np.dtype([("day_of_year", I8), ("per_year", F8), ("duration", I8),
+                     ("lift", F8), ("lift_sigma", F8)])
+
 # One row per simulated strategy; phantoms (never-blocked runs) come first.
 STRATEGY = np.dtype([
     ("renewal", I8), ("fixed_tier", I8), ("upgrade", I8), ("headroom", F8),
@@ -54,16 +59,17 @@ STRATEGY = np.dtype([
 # The scenario as the kernel reads it. `admit[row, segment]`: admitted;
 # `reserve[row, segment]`: capacity that segment's attempts may not use;
 # `season_day[t]`: the season's multiplier on day t; `month_end[m]`: the
-# last day of month m.
+# last day of month m; `campaigns`: CAMPAIGN rows, `reach[campaign, segment]`:
+# the campaign lifts that segment's first adds.
 KernelScenario = namedtuple("KernelScenario", "config tiers segments strategies admit "
-                                              "reserve season_day month_end")
+                                              "reserve season_day month_end campaigns reach")
 
 # What differs by path, row i for paths[i] (engine.path_inputs): the path's
 # normals (growth, churn, then the [uncertainty] keys', `sampling.py`) and its
-# own CONFIG record (n, 1), SEGMENT rows (n, segments) and STRATEGY rows (n,
-# S), which carry the path's [uncertainty] values (copies of the scenario's
-# records otherwise).
-PathInputs = namedtuple("PathInputs", "normals config segments strategies")
+# own CONFIG record (n, 1), SEGMENT rows (n, segments), STRATEGY rows (n,
+# S) and CAMPAIGN rows (n, campaigns), which carry the path's [uncertainty]
+# values (copies of the scenario's records otherwise).
+PathInputs = namedtuple("PathInputs", "normals config segments strategies campaigns")
 
 # A chunk of paths as the driver hands it to the kernel: the path numbers,
 # the run's seed, the scenario, what differs by path (PathInputs, row i for

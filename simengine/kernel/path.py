@@ -104,7 +104,8 @@ def simulate_path(i, chunk, out):
     with the log rows it wanted."""
     base, inputs = chunk.scn, chunk.inputs
     scn = KernelScenario(inputs.config[i], base.tiers, inputs.segments[i], inputs.strategies[i],
-                         base.admit, base.reserve, base.season_day, base.month_end)
+                         base.admit, base.reserve, base.season_day, base.month_end,
+                         inputs.campaigns[i], base.reach)
     log_strategy = chunk.log_strategy
     log = out.log[i]
     c = scn.config[0]

@@ -88,10 +88,32 @@ def overview(resolved: dict) -> list[str]:
                    f"in 20 adopts {_pct(math.exp(1.645 * sigma) - 1)} faster than the median "
                    f"or more) and a churn multiplier (sigma {churn_sigma:g}), shared by every "
                    "strategy.")
+    if resolved.get("campaign"):
+        growth += " " + campaign_words(resolved["campaign"], [s["name"] for s in segments])
     out.append(growth)
     out.append(f"A personal WeChat account (overflow) holds {_n(ov.get('account_capacity'))} "
                f"customers and costs {_n(ov.get('account_cost', 0))} yuan a period.")
     return out
+
+
+def campaign_words(campaigns: list, segments=()) -> str:
+    """The campaigns in a sentence: when each runs, how long, its lift."""
+    parts = []
+    for c in campaigns:
+        days = c.get("duration_days", 1)
+        span = f"{days} day{'s' * (days != 1)}"
+        if c.get("day_of_year") is not None:
+            when = f"from day {c['day_of_year']} of every year for {span}"
+        else:
+            when = f"about {c.get('per_year'):g} times a year on random days, {span} each"
+        lift = f"first adds times {c.get('lift'):g}"
+        if c.get("lift_sigma"):
+            lift += f" at the median (varying from run to run, sigma {c['lift_sigma']:g})"
+        reach = c.get("segments") or list(segments)
+        if segments and set(reach) != set(segments):
+            lift += f" for {_list(reach)}"
+        parts.append(f"{c.get('name')} {when}, {lift}")
+    return "Campaigns: " + "; ".join(parts) + "."
 
 
 SEGMENT_HEADERS = ("segment", "share", "initial contacts", "adds within a year",

@@ -16,13 +16,14 @@ Public, and all another package needs:
   the format  `SCHEMA` (table -> key -> (check, default)), `NAME_RE`,
               `MAX_SEGMENTS`, `MAX_STRATEGIES`, `OTHER_TABLES`
   the data    the dataclasses of `model.py` (`Uncertainty`: an
-              `[uncertainty]` entry, docs/model.md section 12)
+              `[uncertainty]` entry, docs/model.md section 12; `Campaign`: a
+              `[[campaign]]`, section 3)
 
 Modules, each importing only those before it: `model` (the dataclasses,
 pure data), `checks` (every key, its check and default; making and changing
 a Scenario), `overrides` (`--set`), `files` (reading and writing TOML).
 """
-from .model import (Billing, Growth, Overflow, Scenario, ScenarioError, Segment, Staff,
+from .model import (Billing, Campaign, Growth, Overflow, Scenario, ScenarioError, Segment, Staff,
                     Strategy, Uncertainty)
 from .checks import (MAX_SEGMENTS, MAX_STRATEGIES, MISSING, NAME_RE, OTHER_TABLES, SCHEMA,
                      format_value, replace_run, sampling_warnings, scenario_from_dict,
@@ -31,7 +32,7 @@ from .overrides import apply_overrides, split_overrides
 from .files import (bundled_scenarios, load_scenario, load_scenario_with_tables, read_toml,
                     scale_scenario, to_toml)
 
-__all__ = ["Billing", "Growth", "Overflow", "Scenario", "ScenarioError", "Segment", "Staff",
+__all__ = ["Billing", "Campaign", "Growth", "Overflow", "Scenario", "ScenarioError", "Segment", "Staff",
            "Strategy", "Uncertainty", "MAX_SEGMENTS", "MAX_STRATEGIES", "MISSING", "NAME_RE",
            "OTHER_TABLES", "SCHEMA", "apply_overrides", "bundled_scenarios", "format_value",
            "load_scenario", "load_scenario_with_tables", "read_toml", "replace_run",

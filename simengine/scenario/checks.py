@@ -10,7 +10,7 @@ import math
 import re
 from fractions import Fraction
 
-from .model import (Billing, Growth, Overflow, Scenario, ScenarioError, Segment, Staff,
+from .model import (Billing, Campaign, Growth, Overflow, Scenario, ScenarioError, Segment, Staff,
                     Strategy, Uncertainty)
 
 
@@ -139,6 +139,14 @@ def _fraction_of_capacity(v):
     raise _Bad("a fraction of the capacity in (0, 1] (1 = order when the scale is full)")
 
 
+def _positive(hi=None, what="a number > 0"):
+    def check(v):
+        if _isnum(v) and math.isfinite(v) and v > 0 and (hi is None or v <= hi):
+            return float(v)
+        raise _Bad(what)
+    return check
+
+
 def _opt_int(v):
     if _isint(v) and v >= 1:
         return v
@@ -175,6 +183,17 @@ SCHEMA = {
         "sigma": (_num(what="a non-negative volatility"), 0.0),
         "churn_sigma": (_num(what="a non-negative volatility"), 0.0),
     },
+    # exactly one of day_of_year and per_year (checked with the scenario);
+    # per_year is bounded for sense (a start a day), the engine draws any mean
+    "campaign": {
+        "name": (_name, _REQUIRED),
+        "day_of_year": (_int(0, 364), None),
+        "per_year": (_positive(365, "a number of runs a year in (0, 365]"), None),
+        "duration_days": (_int(1), 1),
+        "lift": (_positive(what="a lift > 0 (a multiplier of the first-add hazard)"), _REQUIRED),
+        "lift_sigma": (_num(what="a non-negative volatility"), 0.0),
+        "segments": (_names, None),
+    },
     "billing": {
         "rule": (_enum("concurrent", "cumulative"), "concurrent"),
         "certified": (_bool, True),
@@ -209,7 +228,7 @@ SCHEMA = {
         "review_days": (_int(0), 0),
     },
 }
-ARRAY_TABLES = ("segment", "strategy")     # [[segment]], [[strategy]]
+ARRAY_TABLES = ("segment", "campaign", "strategy")     # [[segment]], [[campaign]], ...
 
 # [uncertainty] (docs/model.md section 12): `"dotted.key" = { dist = ..., params }`.
 UNCERTAINTY = "uncertainty"
@@ -226,6 +245,7 @@ UNCERTAIN_KEYS = {
     "segment": ("adoption_rate", "churn_rate", "churn_shape", "readd_prob", "readd_delay_days",
                 "lost_value", "initial_age_days"),
     "strategy": ("headroom", "retry_days"),
+    "campaign": ("lift", "lift_sigma", "per_year"),
 }
 PROBABILITY_KEYS = {("segment", "readd_prob")}
 
@@ -286,7 +306,8 @@ class _Checker:
         return out
 
     def array(self, data, kind):
-        """Read [[segment]] / [[strategy]] entries, keyed by name where possible."""
+        """Read [[segment]] / [[campaign]] / [[strategy]] entries, keyed by
+        name where possible."""
         raw = data.get(kind, [])
         if not isinstance(raw, list):
             self.bad(kind, f"expected an array of tables [[{kind}]], got {format_value(raw)}")
@@ -317,10 +338,13 @@ def largest_remainder(shares, total):
 def smallest_population(shares, initial) -> int:
     """The smallest population whose segments (by largest remainder) each
     hold their initial contacts."""
-    # largest remainder gives a segment at most floor(share * n) + 1, so no
+    # largest remainder gives a segment at most floor(quota) + 1, so no
     # population below (initial - 1) / share can hold it: search up from there
-    n = max(1, max(math.floor((i - 1) / s) if s > 0 else (0 if i == 0 else math.inf)
-                   for s, i in zip(shares, initial)))
+    # (in exact fractions: a float start can lie millions below a huge count)
+    exact = [Fraction(repr(s)) for s in shares]
+    norm = sum(exact)
+    n = max(1, max(math.floor((i - 1) * norm / q) if q > 0 else (0 if i == 0 else math.inf)
+                   for q, i in zip(exact, initial)))
     if math.isinf(n):
         return n
     while any(i > size for i, size in zip(initial, largest_remainder(shares, n))):
@@ -381,6 +405,7 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
     tables = {k: c.table(data.get(k, {}), k, k) for k in SCHEMA if k not in ARRAY_TABLES}
     segs = c.array(data, "segment")
     strats = c.array(data, "strategy")
+    camps = c.array(data, "campaign")
     sc, pop, bill = tables["scenario"], tables["population"], tables["billing"]
 
     # Segments: count, names, shares, sizes.
@@ -452,7 +477,9 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
                     c.bad(f"{prefix}.{key}", f'expected "none" because billing.certified = '
                           f'false (an uncertified enterprise cannot buy tiers), got "{v[key]}"')
 
-    uncertainty = _check_uncertainty(c, data.get(UNCERTAINTY, {}), tables, segs, strats)
+    uncertainty = _check_uncertainty(c, data.get(UNCERTAINTY, {}), tables,
+                                     {"segment": segs, "strategy": strats, "campaign": camps})
+    _check_campaigns(c, camps, seg_names)
     note = None
     if sc["paths"] is not None and sc["sampling"] is not None and sc["replicates"] is not None:
         sc["paths"], note = rounded_paths(sc["paths"], sc["sampling"], sc["replicates"])
@@ -467,7 +494,8 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
         growth=Growth(**tables["growth"]), billing=Billing(**bill),
         overflow=Overflow(**tables["overflow"]), staff=Staff(**tables["staff"]),
         strategies=strategies, source=str(source), sampling=sc["sampling"],
-        replicates=sc["replicates"], uncertainty=uncertainty, notes=(note,) if note else ())
+        replicates=sc["replicates"], uncertainty=uncertainty, notes=(note,) if note else (),
+        campaigns=tuple(Campaign(**v) for _, _, v in camps))
     return scn
 
 
@@ -522,19 +550,47 @@ def sampling_warnings(scn: Scenario) -> list[str]:
     return out
 
 
-def _uncertain_target(key, tables, segs, strats):
-    """(table, leaf, resolved value) of a dotted key, or raise _Bad(why)."""
+def _check_campaigns(c, camps, seg_names):
+    """The [[campaign]] entries (docs/model.md section 3): exactly one of
+    day_of_year and per_year; names unique; segments of the scenario (all
+    when unset)."""
+    _unique(c, camps, "campaign")
+    for prefix, raw, v in camps:
+        raw = raw if isinstance(raw, dict) else {}
+        when = [k for k in ("day_of_year", "per_year") if k in raw]
+        if len(when) != 1:
+            # both: blame the one a --set gave, if one did
+            key = next((f"{prefix}.{k}" for k in when if f"{prefix}.{k}" in c.overridden), prefix)
+            c.bad(key, "expected exactly one of day_of_year (the same days every year) and "
+                  "per_year (random days: a Poisson count a year), got "
+                  + ("both" if when else "neither"))
+        if v["segments"] is None and "segments" not in raw:
+            v["segments"] = tuple(seg_names)
+        elif v["segments"] is not None:
+            unknown = [n for n in v["segments"] if n not in seg_names]
+            if unknown:
+                c.bad(f"{prefix}.segments", f"expected names of segments ({', '.join(seg_names)}), "
+                      f"got unknown {', '.join(map(format_value, unknown))}")
+
+
+def _uncertain_target(key, tables, arrays):
+    """(table, leaf, resolved value) of a dotted key, or raise _Bad(why).
+    `arrays`: the entries of each array table, {table: [(prefix, raw, values)]}."""
     table, _, rest = key.partition(".")
     if table == "scenario" or key == "population.size" or key.endswith(".initial_contacts"):
         raise _Bad("a key that can vary by path (scenario.*, population.size and "
                    "initial_contacts cannot)")
     if table in ARRAY_TABLES:
         name, _, leaf = rest.rpartition(".")
-        entries = {v["name"]: v for _, _, v in (segs if table == "segment" else strats)}
+        entries = {v["name"]: (raw, v) for _, raw, v in arrays[table]}
         if leaf not in SCHEMA[table] or name not in entries:
             raise _Bad(f"{table}.<name>.<key> naming one of the {table}s "
                        f"({', '.join(n for n in entries if n is not None)}) and a key")
-        values = entries[name]
+        raw, values = entries[name]
+        if (table == "campaign" and leaf == "per_year" and isinstance(raw, dict)
+                and "per_year" not in raw):
+            raise _Bad(f"the per_year of a random campaign (campaign {name} has fixed days: "
+                       "day_of_year)")
     elif table in SCHEMA and table not in ARRAY_TABLES and rest in SCHEMA[table]:
         leaf, values = rest, tables[table]
     else:
@@ -548,7 +604,7 @@ def _uncertain_target(key, tables, segs, strats):
     return table, leaf, values[leaf]
 
 
-def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
+def _check_uncertainty(c, raw, tables, arrays) -> tuple:
     """The [uncertainty] entries (docs/model.md section 12), in file order."""
     if not isinstance(raw, dict):
         c.bad(UNCERTAINTY, 'expected a table of "dotted.key" = { dist = ..., ... }, '
@@ -558,7 +614,7 @@ def _check_uncertainty(c, raw, tables, segs, strats) -> tuple:
     for key, spec in raw.items():
         where = f"{UNCERTAINTY}.{key}"
         try:
-            table, leaf, value = _uncertain_target(key, tables, segs, strats)
+            table, leaf, value = _uncertain_target(key, tables, arrays)
         except _Bad as e:
             c.bad(where, f"expected {e}, got {format_value(key)}")
             continue

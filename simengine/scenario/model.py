@@ -107,6 +107,22 @@ class Staff:
         return None if self.members is None else self.members * self.friend_cap
 
 
+@dataclass(frozen=True, kw_only=True)
+class Campaign:
+    """A `[[campaign]]` (docs/model.md section 3): a burst of first adds, on
+    the same days every year (`day_of_year`) or on each path's own days
+    (`per_year`: a Poisson count a year); each run lifts the first-add
+    hazard of the segments it reaches by its own `lift * exp(lift_sigma Z)`."""
+    name: str
+    day_of_year: int | None = None     # fixed: 0-based day of every year
+    per_year: float | None = None      # random: mean runs a year
+    duration_days: int = 1
+    lift: float                        # required (keyword-only, so it may sit here)
+    lift_sigma: float = 0.0
+    segments: tuple = ()               # segment names reached (resolved: all when unset;
+                                       # empty: all)
+
+
 @dataclass(frozen=True)
 class Uncertainty:
     """One `[uncertainty]` entry (docs/model.md section 12): the key's value varies by
@@ -142,6 +158,7 @@ class Scenario:
     sampling: str = "sobol"     # "sobol" | "mc" (docs/model.md section 12)
     replicates: int = 8         # independent scramblings under "sobol"
     uncertainty: tuple = ()     # Uncertainty entries, in file order
+    campaigns: tuple = ()       # Campaign entries, in file order
     # what validation changed on purpose (paths rounded up to a multiple of
     # the replicates): said by `scenario_warnings`, the run and its manifest
     notes: tuple = field(default=(), compare=False)
@@ -206,6 +223,8 @@ def _resolve(scn: Scenario) -> dict:
         "staff": plain(scn.staff),
         "strategy": [plain(s) for s in scn.strategies],
     }
+    if scn.campaigns:       # absent when empty: older scenarios keep their sha256
+        out["campaign"] = [plain(c) for c in scn.campaigns]
     if scn.uncertainty:     # absent when empty, like docs/model.md's default
         out["uncertainty"] = {u.key: u.params for u in scn.uncertainty}
     return out
