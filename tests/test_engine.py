@@ -253,7 +253,7 @@ def test_contact_log_holds_every_add_and_churn_of_its_strategy():
                                               "segment.new.initial_contacts=700",
                                               "segment.prospect.initial_contacts=100"])
     res = simengine.run(scn)
-    for name in ("no-purchase", "fit"):         # simulated in full / replayable
+    for name in ("vip-first", "fit"):           # simulated in full / resumed
         log = contact_log(scn, name)
         for p in range(scn.paths):
             mine = log["path"] == p

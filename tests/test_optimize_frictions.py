@@ -93,7 +93,8 @@ def test_names_say_when_to_order_only_when_not_the_default(small):
     assert len(set(names)) == len(names)
     new = found.strategies[found.own:]
     by_rules = {(s.upgrade, s.upgrade_at, s.review_days): s.name for s in new}
-    assert by_rules[("next", 0.9, 7)] == "fit_up-next-at90-look7_retry"
+    assert by_rules[("fit", 0.9, 7)] == "fit_up-fit-at90-look7_retry"
+    assert by_rules[("next", 0.85, 7)] == "fit_up-next-at85-look7_retry"
     assert by_rules[("next", 0.85, 0)] == "fit_up-next-at85_retry"
     assert by_rules[("fit", 1.0, 30)] == "fit_up-fit-look30_retry"
     for s in new:

@@ -87,7 +87,7 @@ def test_replayed_strategies_with_reserves_equal_full_simulation(reserve):
     from simengine.chunks import simulate_chunk
     from simengine.packing import pack_scenario
     scn = simengine.load_scenario("default", [
-        f"strategy.fit-headroom-20.reserve.prospect={reserve}",
+        f"strategy.fit-90-weekly.reserve.prospect={reserve}",
         f"strategy.forecast.reserve.new={reserve}"], scale=0.04)
     packed = pack_scenario(scn)
     replayed = simulate_chunk(packed, scn.seed, np.arange(4))

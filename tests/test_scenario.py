@@ -110,7 +110,13 @@ def test_default_scenario():
     assert s.name == "default" and s.horizon_years == 3 and s.paths == 1024
     assert (s.sampling, s.replicates) == ("sobol", 8)
     assert s.seed == 20230914 and s.population == 1_000_000
-    assert len(s.strategies) == 8
+    assert [x.name for x in s.strategies] == ["fixed-200k", "fit", "fit-90-weekly", "forecast",
+                                              "vip-first", "fixed-200k-reserve", "oracle"]
+    weekly = next(x for x in s.strategies if x.name == "fit-90-weekly")
+    assert (weekly.upgrade_at, weekly.review_days) == (0.9, 7)
+    assert (s.billing.lead_days, s.billing.upgrade_pricing) == (7, "difference")
+    assert [(c.name, c.day_of_year, c.per_year) for c in s.campaigns] == [
+        ("618", 165, None), ("double-11", 312, None), ("live-streams", None, 6.0)]
     reserved = next(x for x in s.strategies if x.name == "fixed-200k-reserve")
     assert reserved.reserve == (("new", 5_000), ("prospect", 20_000))
     assert [x.name for x in s.segments] == ["vip", "repeat", "new", "prospect"]

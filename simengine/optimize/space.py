@@ -508,7 +508,7 @@ def default_space(scn) -> SearchSpace:
     reserves share out the capacity there is. Multiplied with the whole of
     (1) it would multiply every upgrading candidate by 12 (6,922 candidates
     on the bundled default in place of 762, over 20 minutes of search on 2
-    cores); (2) and (3) add 154. Uncertified: no renewal, no upgrade, and so
+    cores); (2) and (3) add 142 on the bundled default. Uncertified: no renewal, no upgrade, and so
     (1) alone."""
     ranked = segments_by_value(scn)
     order = [s.name for s in scn.segments]
