@@ -36,7 +36,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the strategies a team compares (no-purchase's lost value and the oracle's
 # hindsight bound are not choices to price precisely)
-MAIN = ("fixed-200k", "fit", "fit-headroom-20", "forecast", "vip-first", "fixed-200k-reserve")
+MAIN = ("fixed-200k", "fit", "fit-90-weekly", "forecast", "vip-first", "fixed-200k-reserve")
 
 
 def p95_half_widths(summary, metric="economic_cost") -> dict:
