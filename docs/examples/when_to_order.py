@@ -49,6 +49,14 @@ def plot(summary, path: Path, horizon_years=3) -> Path:
         bound = summary[(summary.strategy == "oracle") & (summary.metric == metric)][stat]
         ax.axhline(bound.median(), color="0.35", ls="--", lw=1.2,
                    label="hindsight bound (knows the future, never waits)")
+        # differences of a fraction of a percent must not fill the panel
+        values = list(fit[stat]) + [bound.median()]
+        lo, hi = min(values), max(values)
+        level = (lo + hi) / 2
+        if level > 0 and hi - lo < 0.04 * level:
+            ax.set_ylim(level * 0.97, level * 1.03)
+            ax.text(0.02, 0.04, f"every point within {100 * (hi - lo) / level:.1f}% of "
+                    "the others", transform=ax.transAxes, fontsize=8, color="0.3")
         ax.set_title(title, fontsize=11)
         ax.set_xlabel("order the next tier when usage reaches this % of the scale")
         ax.set_ylabel(f"yuan per path over {horizon_years} years")
