@@ -9,7 +9,9 @@
     campaigns.py a path's campaign runs and the daily lifts of first adds
     calendar.py  the block calendar: take a day's events, push new ones
     periods.py   billing events shared by simulation and replay: period
-                 open/close, upgrade bought, peaks, month record
+                 open/close, an upgrade ordered (pending with a lead
+                 time), arriving or ordered at a review, upgrade bought,
+                 peaks, month record
     priority.py  who passes when not all of a day's attempts can
     day.py       a simulated day's churn and attempt phases, the log rows
     strategy.py  a strategy on a path: its working memory, start, days, finish
