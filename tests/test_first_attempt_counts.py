@@ -78,3 +78,34 @@ def test_binomial_twin_number_for_number():
         s = int(r.integers(0, 8))
         assert (rng.binomial(pk, s, rng.FIRST_ATTEMPTS, first, n, p)
                 == naive.py_binomial(int(pk), s, rng.FIRST_ATTEMPTS, first, n, p)), (n, p)
+
+
+def test_attempts_by_day_follow_the_per_customer_law():
+    """Counts day by day give every customer the law of the per-customer
+    draw: the number attempting by day t is Binomial(pool, 1 - exp(-H(t + 1))),
+    H the cumulative hazard (a season with zeros and a campaign-like burst;
+    both regimes of the sampler are met). Chi-square over 3,000 paths at
+    three days and the horizon."""
+    from simengine.kernel import arrivals, campaigns, layout
+    D, pool, adoption, G = 365, 20_000, 4e-4, 1.1
+    season = np.ones(D)
+    season[50:80] = 0.0
+    season[200:203] = 40.0
+    segs = np.zeros(1, layout.SEGMENT)
+    segs[0] = (0, pool + 100, 100, adoption, 0.01, 2.0, 0.0, 1.0, 0.0, 0.0, False)
+    no_runs = campaigns.campaign_runs(np.uint64(0), np.zeros(0, layout.CAMPAIGN), D)
+    reach = np.zeros((0, 1), np.bool_)
+    by_day = np.array([
+        np.cumsum(arrivals.first_attempt_counts(np.uint64(rng.path_key(np.uint64(3), p)), segs,
+                                                season, G, no_runs, reach)[:, 0])
+        for p in range(3000)])
+    H = np.concatenate([[0.0], np.cumsum(adoption * season * G)])
+    for t in (40, 120, 202, D - 1):
+        x = by_day[:, t]
+        q = -math.expm1(-H[t + 1])
+        lo, hi = (int(v) for v in stats.binom.ppf([0.01, 0.99], pool, q))
+        edges = np.linspace(lo, hi + 1, 12).astype(int)
+        cdf = stats.binom.cdf(edges - 1, pool, q)
+        expect = np.diff(np.concatenate([[0.0], cdf, [1.0]])) * len(x)
+        observed = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(expect))
+        assert stats.chisquare(observed, expect).pvalue > 1e-4, t
