@@ -25,7 +25,8 @@ Kolmogorov-Smirnov p-value and the z of the difference of the means (Welch),
 and the paired z: path p of both runs shares its path multipliers (the same
 seed), which carry almost all of the variance, so the mean of the per-path
 differences over their standard error is the sharp test of a shift in what
-the change touches (the customers' own draws).
+the change touches (the customers' own draws). With two seeds (independent
+paths) only KS and Welch mean anything.
 """
 from __future__ import annotations
 
