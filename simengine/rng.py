@@ -21,7 +21,7 @@ from .jit import jit
 # Purposes: which kind of draw. Part of the key, so draws of different kinds
 # never collide; changing these numbers changes every result.
 LAMBDA = 1          # gamma churn propensity (occurrence = internal attempt)
-FIRST_ADD = 2       # inverse-cumulative-hazard uniform for the first attempt
+# 2: retired (the per-customer first-attempt uniform, before first attempts were counts)
 LIFETIME = 3        # occurrence = episode (life number)
 READD_DECISION = 4  # occurrence = episode that ended
 READD_DELAY = 5     # occurrence = episode that ended
@@ -32,6 +32,12 @@ PATH_CHURN = 9
 PATH_UNCERTAINTY = 10   # normals of the [uncertainty] keys (occurrence = key index)
 INITIAL_AGE = 11    # a starting contact's age in a stock (occurrence 0)
 CAMPAIGN = 12       # a campaign's runs (customer = campaign index; kernel/campaigns.py)
+FIRST_ATTEMPTS = 13     # a segment's first attempts on a day (customer = segment,
+                        # occurrences from day * BINOMIAL_UNIFORMS; kernel/arrivals.py)
+
+# A binomial draw's uniforms: occurrences first .. first + BINOMIAL_UNIFORMS - 1
+# (one a try by inversion, two a try by BTPE: a few on average, 2^20 never met).
+BINOMIAL_UNIFORMS = 1 << 20
 
 # An attempt's occurrence numbers its episode's retries: room for 256 (the
 # event word's 8 bits; a scenario allows at most 255 retries).
@@ -168,3 +174,127 @@ def path_normals(seed, paths, out):
         out[i, 1] = normal(pk, 0, PATH_CHURN, 0)
         for k in range(2, out.shape[1]):
             out[i, k] = normal(pk, 0, PATH_UNCERTAINTY, k - 2)
+
+
+@jit
+def binomial(pkey, customer, purpose, first, n, p):
+    """Binomial(n, p), exactly (up to float rounding), from the uniforms of
+    occurrences first, first + 1, ... (at most BINOMIAL_UNIFORMS of them).
+    numpy's method: with r = min(p, 1 - p), inversion when n r <= 30, else
+    Kachitvichyanukul and Schmeiser's BTPE, with the Stirling series' 1/12
+    written right (13860 / 166320: numpy < 2.5 has 13680); for p > 1/2 it
+    draws n - Binomial(n, 1 - p). `tests/naive.py` has its plain-Python twin."""
+    if n <= 0 or p <= 0.0:
+        return np.int64(0)
+    if p >= 1.0:
+        return np.int64(n)
+    r = min(p, 1.0 - p)
+    q = 1.0 - r
+    k = np.int64(0)
+    if n * r <= 30.0:
+        # inversion: walk the pmf from 0; past `bound` (a tail far beyond any
+        # rounding) start again with the next uniform
+        qn = math.exp(n * math.log1p(-r))
+        np_ = n * r
+        bound = min(float(n), np_ + 10.0 * math.sqrt(np_ * q + 1.0))
+        i = first
+        u = uniform(pkey, customer, purpose, i)
+        px = qn
+        while u > px:
+            k += 1
+            if k > bound:
+                k = 0
+                px = qn
+                i += 1
+                u = uniform(pkey, customer, purpose, i)
+            else:
+                u -= px
+                px = ((n - k + 1) * r * px) / (k * q)
+    else:
+        fm = n * r + r
+        m = np.int64(math.floor(fm))
+        p1 = math.floor(2.195 * math.sqrt(n * r * q) - 4.6 * q) + 0.5
+        xm = m + 0.5
+        xl = xm - p1
+        xr = xm + p1
+        c = 0.134 + 20.5 / (15.3 + m)
+        a = (fm - xl) / (fm - xl * r)
+        laml = a * (1.0 + a / 2.0)
+        a = (xr - fm) / (xr * q)
+        lamr = a * (1.0 + a / 2.0)
+        p2 = p1 * (1.0 + 2.0 * c)
+        p3 = p2 + c / laml
+        p4 = p3 + c / lamr
+        nrq = n * r * q
+        i = first
+        while True:
+            # uniforms on [0, 1), as numpy's next_double
+            u = (1.0 - uniform(pkey, customer, purpose, i)) * p4
+            v = 1.0 - uniform(pkey, customer, purpose, i + 1)
+            i += 2
+            if u <= p1:                      # the triangle: accepted at once
+                k = np.int64(math.floor(xm - p1 * v + u))
+                break
+            if u <= p2:                      # the parallelograms
+                x = xl + (u - p1) / c
+                v = v * c + 1.0 - abs(m - x + 0.5) / p1
+                if v > 1.0:
+                    continue
+                y = np.int64(math.floor(x))
+            elif u <= p3:                    # the left exponential tail
+                if v == 0.0:
+                    continue
+                y = np.int64(math.floor(xl + math.log(v) / laml))
+                if y < 0:
+                    continue
+                v = v * (u - p2) * laml
+            else:                            # the right exponential tail
+                if v == 0.0:
+                    continue
+                y = np.int64(math.floor(xr - math.log(v) / lamr))
+                if y > n:
+                    continue
+                v = v * (u - p3) * lamr
+            d = abs(y - m)
+            if d <= 20 or d >= nrq / 2.0 - 1:
+                # f(y) / f(m) by the pmf's ratios
+                s = r / q
+                a = s * (n + 1)
+                F = 1.0
+                if m < y:
+                    for j in range(m + 1, y + 1):
+                        F *= (a / j - s)
+                elif m > y:
+                    for j in range(y + 1, m + 1):
+                        F /= (a / j - s)
+                if v <= F:
+                    k = y
+                    break
+                continue
+            # squeeze, then log f(y) / f(m) by Stirling's formula
+            rho = (d / nrq) * ((d * (d / 3.0 + 0.625) + 0.16666666666666666) / nrq + 0.5)
+            t = -d * d / (2.0 * nrq)
+            A = math.log(v) if v > 0.0 else -math.inf
+            if A < t - rho:
+                k = y
+                break
+            if A > t + rho:
+                continue
+            x1 = y + 1.0
+            f1 = m + 1.0
+            z = n + 1.0 - m
+            w = n - y + 1.0
+            x2 = x1 * x1
+            f2 = f1 * f1
+            z2 = z * z
+            w2 = w * w
+            bound = (xm * math.log(f1 / x1) + (n - m + 0.5) * math.log(z / w)
+                     + (y - m) * math.log(w * r / (x1 * q))
+                     + (13860. - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1 / 166320.
+                     + (13860. - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z / 166320.
+                     + (13860. - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1 / 166320.
+                     + (13860. - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w / 166320.)
+            if A <= bound:
+                k = y
+                break
+    return n - k if p > 0.5 else k

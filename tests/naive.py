@@ -76,6 +76,118 @@ def py_gamma(pkey, customer, purpose, shape):
     return d * boost
 
 
+def py_binomial(pkey, customer, purpose, first, n, p):
+    """rng.binomial's twin, float operation for float operation: inversion
+    when n min(p, 1 - p) <= 30, else BTPE (Kachitvichyanukul and Schmeiser,
+    1988, as numpy writes it, with the Stirling series' 1/12 as 13860 / 166320),
+    on the uniforms of occurrences first, first + 1, ..."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    r = min(p, 1.0 - p)
+    q = 1.0 - r
+    draws = iter(range(first, first + (1 << 20)))
+
+    def next_uniform():                     # on (0, 1], like rng.uniform
+        return py_uniform(pkey, customer, purpose, next(draws))
+
+    if n * r <= 30.0:
+        k = _inversion(n, r, q, next_uniform)
+    else:
+        k = _btpe(n, r, q, next_uniform)
+    return n - k if p > 0.5 else k
+
+
+def _inversion(n, r, q, next_uniform):
+    qn = math.exp(n * math.log1p(-r))
+    mean = n * r
+    bound = min(float(n), mean + 10.0 * math.sqrt(mean * q + 1.0))
+    while True:                             # a walk past `bound` starts again
+        u, px, k = next_uniform(), qn, 0
+        while u > px:
+            k += 1
+            if k > bound:
+                break
+            u -= px
+            px = ((n - k + 1) * r * px) / (k * q)
+        else:
+            return k
+
+
+def _stirling_tail(x):
+    """The Stirling series of log x! beyond its leading terms."""
+    x2 = x * x
+    return (13860. - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x / 166320.
+
+
+def _btpe(n, r, q, next_uniform):
+    fm = n * r + r
+    m = math.floor(fm)
+    p1 = math.floor(2.195 * math.sqrt(n * r * q) - 4.6 * q) + 0.5
+    xm = m + 0.5
+    xl, xr = xm - p1, xm + p1
+    c = 0.134 + 20.5 / (15.3 + m)
+    a = (fm - xl) / (fm - xl * r)
+    laml = a * (1.0 + a / 2.0)
+    a = (xr - fm) / (xr * q)
+    lamr = a * (1.0 + a / 2.0)
+    p2 = p1 * (1.0 + 2.0 * c)
+    p3 = p2 + c / laml
+    p4 = p3 + c / lamr
+    nrq = n * r * q
+    while True:
+        u = (1.0 - next_uniform()) * p4      # on [0, p4)
+        v = 1.0 - next_uniform()             # on [0, 1)
+        if u <= p1:
+            return math.floor(xm - p1 * v + u)
+        if u <= p2:
+            x = xl + (u - p1) / c
+            v = v * c + 1.0 - abs(m - x + 0.5) / p1
+            if v > 1.0:
+                continue
+            y = math.floor(x)
+        elif u <= p3:
+            if v == 0.0:
+                continue
+            y = math.floor(xl + math.log(v) / laml)
+            if y < 0:
+                continue
+            v = v * (u - p2) * laml
+        else:
+            if v == 0.0:
+                continue
+            y = math.floor(xr - math.log(v) / lamr)
+            if y > n:
+                continue
+            v = v * (u - p3) * lamr
+        d = abs(y - m)
+        if d <= 20 or d >= nrq / 2.0 - 1:
+            s = r / q
+            a = s * (n + 1)
+            F = 1.0
+            for j in range(m + 1, y + 1):
+                F *= (a / j - s)
+            for j in range(y + 1, m + 1):
+                F /= (a / j - s)
+            if v <= F:
+                return y
+            continue
+        rho = (d / nrq) * ((d * (d / 3.0 + 0.625) + 0.16666666666666666) / nrq + 0.5)
+        t = -d * d / (2.0 * nrq)
+        A = math.log(v) if v > 0.0 else -math.inf
+        if A < t - rho:
+            return y
+        if A > t + rho:
+            continue
+        x1, f1, z, w = y + 1.0, m + 1.0, n + 1.0 - m, n - y + 1.0
+        if A <= (xm * math.log(f1 / x1) + (n - m + 0.5) * math.log(z / w)
+                 + (y - m) * math.log(w * r / (x1 * q))
+                 + _stirling_tail(f1) + _stirling_tail(z) + _stirling_tail(x1)
+                 + _stirling_tail(w)):
+            return y
+
+
 # ------------------------------------------------------------ billing (docs/model.md section 4)
 # Tiers are given as a list of nominal capacities (ascending); None is "no tier".
 
@@ -262,20 +374,20 @@ class Calendar:
 
 # ------------------------------------------------------------ arrivals (docs/model.md section 3)
 
-def cumulative_hazard(adoption, season_day, G):
-    H = [0.0]
-    for s in season_day:
-        H.append(H[-1] + adoption * s * G)
-    return H
-
-
-def first_attempt_day(E, H):
-    """The smallest day t < D with H[t + 1] > E, by a linear scan; None if
-    there is none (no attempt before the horizon)."""
-    for t in range(len(H) - 1):
-        if H[t + 1] > E:
-            return t
-    return None
+def first_attempt_days(pkey, segment, pool, hazards):
+    """The first-attempt day of each of a segment's `pool` customers, in
+    customer order (None: none inside the horizon): day by day, of those
+    still waiting, Binomial(waiting, 1 - exp(-h)) attempt, the next ones in
+    line."""
+    from simengine.rng import BINOMIAL_UNIFORMS, FIRST_ATTEMPTS
+    days = []
+    for t, h in enumerate(hazards):
+        waiting = pool - len(days)
+        if waiting and h > 0.0:
+            n = py_binomial(pkey, segment, FIRST_ATTEMPTS, t * BINOMIAL_UNIFORMS, waiting,
+                            -math.expm1(-h))
+            days += [t] * n
+    return days + [None] * (pool - len(days))
 
 
 def first_churn_day(lam, exponential, days):

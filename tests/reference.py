@@ -35,7 +35,6 @@ and are written into a copy of the scenario for the whole path.
 """
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import math
 from fractions import Fraction
@@ -72,6 +71,11 @@ class KeyedDraws:
     def order_key(self, customer, occurrence):
         return naive.py_draw_bits(self.pk, customer, R.ORDER, occurrence)
 
+    def binomial(self, segment, day, n, p):
+        """The count of segment `segment`'s first attempts on `day`."""
+        return naive.py_binomial(self.pk, segment, R.FIRST_ATTEMPTS,
+                                 day * R.BINOMIAL_UNIFORMS, n, p)
+
 
 class NumpyDraws:
     """Fresh, independent numpy draws at every call; the keys are ignored."""
@@ -93,6 +97,9 @@ class NumpyDraws:
 
     def order_key(self, customer, occurrence):
         return int(self.rng.integers(0, 2**64, dtype=np.uint64))
+
+    def binomial(self, segment, day, n, p):
+        return int(self.rng.binomial(n, p))
 
 
 class _SameDrawsEverywhere:
@@ -126,6 +133,9 @@ class _SameDrawsEverywhere:
 
     def order_key(self, customer, occurrence):
         return self._get("order_key", customer, occurrence)
+
+    def binomial(self, segment, day, n, p):
+        return self._get("binomial", segment, day, n, p)
 
 
 # ----------------------------------------------------------------- time (docs/model.md section 2)
@@ -225,14 +235,25 @@ class _Customers:
         self.lam = []          # churn propensity lam_u
         self.first_day = []    # day of the first attempt, None if never (or initial)
         u = 0
-        for seg in scn.segments:
-            # H(t) = h(0) + ... + h(t-1), running float64 sum, H(0) = 0; the
-            # campaigns' lift multiplies the season's (by 1.0 exactly without)
+        for si, seg in enumerate(scn.segments):
+            # h(t) = adoption * (season(t) * lift(t)) * G in float64 (lift 1.0
+            # without a campaign reaching the segment)
             lift = daily_lifts(scn, seg, runs)
-            H = [0.0]
+            h = [seg.adoption_rate * (scn.growth.season[month_of_year(t)] * lift[t]) * G
+                 for t in range(D)]
+            # first attempts as counts (docs/model.md section 3): of the pool
+            # customers still waiting on day t, Binomial(waiting, 1 - exp(-h(t)))
+            # attempt that day, and they are the segment's next customers
+            days = []
+            waiting = seg.size - seg.initial_contacts
             for t in range(D):
-                h = seg.adoption_rate * (scn.growth.season[month_of_year(t)] * lift[t]) * G
-                H.append(H[-1] + h)
+                if waiting == 0:
+                    break
+                if h[t] > 0.0:
+                    n = draws.binomial(si, t, waiting, -math.expm1(-h[t]))
+                    days += [t] * n
+                    waiting -= n
+            days += [None] * waiting          # no attempt inside the horizon
             for i in range(seg.size):
                 self.segment.append(seg)
                 # propensity; a starting contact of age a is a survivor: the
@@ -245,15 +266,9 @@ class _Customers:
                     theta = seg.churn_rate / k
                     lam = draws.gamma(u, R.LAMBDA, k) * (theta / (1.0 + Mc * theta * age)) * Mc
                 self.lam.append(lam)
-                if i < seg.initial_contacts:
-                    self.initial.append(True)
-                    self.first_day.append(None)
-                else:
-                    self.initial.append(False)
-                    # first attempt: smallest t < D with H(t + 1) > E, E = -log(v)
-                    E = -math.log(draws.uniform(u, R.FIRST_ADD, 0))
-                    i_first = bisect.bisect_right(H, E, 1)   # smallest i >= 1 with H[i] > E
-                    self.first_day.append(i_first - 1 if i_first <= D else None)
+                self.initial.append(i < seg.initial_contacts)
+                self.first_day.append(None if i < seg.initial_contacts
+                                      else days[i - seg.initial_contacts])
                 u += 1
         self.n = u
 

@@ -212,4 +212,6 @@ def test_keyed_draws_are_rng_twins():
     d = KeyedDraws(42, 3)
     pk = naive.py_path_key(42, 3)
     assert d.order_key(17, 2 * 256 + 1) == naive.py_draw_bits(pk, 17, R.ORDER, 513)
-    assert d.uniform(5, R.FIRST_ADD, 0) == naive.py_uniform(pk, 5, R.FIRST_ADD, 0)
+    assert d.uniform(5, R.LIFETIME, 0) == naive.py_uniform(pk, 5, R.LIFETIME, 0)
+    assert d.binomial(1, 10, 500, 0.1) == naive.py_binomial(
+        pk, 1, R.FIRST_ATTEMPTS, 10 * R.BINOMIAL_UNIFORMS, 500, 0.1)

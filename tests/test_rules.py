@@ -431,31 +431,24 @@ def _segment(start, size, initial, adoption, churn_rate, shape):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_first_attempt_days_against_a_linear_scan(seed):
+def test_first_attempt_counts_against_their_twin(seed):
+    """Daily first-attempt counts of one segment, number for number with the
+    plain-Python twin (one binomial per day of the customers still waiting)."""
     r = np.random.default_rng(seed)
     D = int(r.choice([30, 365, 1095]))
     season = r.choice([0.0, 0.5, 1.0, 2.5], D) if seed % 2 else np.ones(D)
     adoption = float(r.choice([1e-4, 2e-3, 0.05, 3.0]))
     G = float(np.exp(0.3 * r.standard_normal()))
     pk = np.uint64(rng.path_key(np.uint64(seed), 3))
-    H = np.empty(D + 1)
-    arrivals.cumulative_hazard(adoption, season, G, H)
-    H_twin = naive.cumulative_hazard(adoption, season, G)
-    assert list(H) == H_twin
-    assert H[D] > 0
-    first_day = np.empty(2 * D + 1, np.int64)
-    scale = arrivals.bucket_starts(H, first_day)
-    lo, hi = 1000, 4000
-    cust, day = np.empty(hi - lo, np.int64), np.empty(hi - lo, np.int64)
-    n = arrivals.attempt_days(pk, lo, hi, H, scale, first_day, cust, day, 0)
-    want = []
-    for u in range(lo, hi):
-        t = naive.first_attempt_day(-math.log(naive.py_uniform(int(pk), u, rng.FIRST_ADD, 0)),
-                                    H_twin)
-        if t is not None:
-            want.append((u, t))
-    assert list(zip(cust[:n].tolist(), day[:n].tolist())) == want
-    assert 0 < n                        # the case has attempts to compare
+    segs = np.zeros(1, layout.SEGMENT)
+    segs[0] = _segment(0, 4000, 1000, adoption, 0.01, 2.0)
+    no_runs = campaigns.campaign_runs(pk, np.zeros(0, layout.CAMPAIGN), D)
+    counts = arrivals.first_attempt_counts(pk, segs, season, G, no_runs,
+                                           np.zeros((0, 1), np.bool_))
+    days = naive.first_attempt_days(int(pk), 0, 3000,
+                                    [adoption * s * G for s in season.tolist()])
+    assert counts[:, 0].tolist() == [days.count(t) for t in range(D)]
+    assert 0 < counts.sum()             # the case has attempts to compare
 
 
 def _propensity_twin(pk, u, seg, Mc):
@@ -488,12 +481,13 @@ def test_shared_arrivals_sorted_by_day(seed):
                                           np.zeros((0, 3), np.bool_))
     want = []
     for s, seg in enumerate(segs):
-        H = naive.cumulative_hazard(seg["adoption"], season, G)
-        for u in range(seg["start"] + seg["initial"], seg["end"]):
-            t = naive.first_attempt_day(-math.log(naive.py_uniform(pki, u, rng.FIRST_ADD, 0)), H)
+        first = int(seg["start"] + seg["initial"])
+        days = naive.first_attempt_days(pki, s, int(seg["end"]) - first,
+                                        [seg["adoption"] * x * G for x in season.tolist()])
+        for u, t in enumerate(days, first):
             if t is not None:
                 want.append((t, u, s, _propensity_twin(pki, u, seg, Mc)))
-    want.sort(key=lambda x: (x[0], x[1]))
+    want.sort(key=lambda x: (x[0], x[1]))    # day, then customer: segments are in order
     got = [(t, layout.customer_of(e["word"]), layout.segment_of(e["word"]), e["lam"])
            for t in range(D) for e in events[off[t]:off[t + 1]]]
     assert got == want

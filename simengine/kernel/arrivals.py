@@ -4,16 +4,16 @@ per path: the path multipliers (from the path's normals, which
 of each pool customer's first attempt and each initial contact's first
 churn day, both as events sorted by day.
 
-First attempts are drawn by inverse cumulative hazard: customer u of segment
-s attempts first on the smallest day t with H(t + 1) > E_u, E_u = -log(v_u),
-H(t) = h(0) + ... + h(t - 1) (a running float sum), or never when
-E_u >= H(D). The search starts from a bucket of E, so it costs a few steps
-per customer; `tests/naive.py` does it by a linear scan.
+First attempts are drawn as counts: of the r pool customers of segment s
+who have not attempted before day t, Binomial(r, 1 - exp(-h_s(t))) attempt
+first on day t (`rng.binomial`, exact; one draw per segment and day), and
+they are the segment's next unused customers. The law of every customer's
+first-attempt day is that of the per-customer draw by inverse cumulative
+hazard; the cost follows the attempts, not the pool.
 
 h(t) = adoption * (season(t) * lift_s(t)) * G: the lift of the path's
 campaign runs (`campaigns.py`) is folded into the season's day multiplier,
-and only for a segment some run reaches, so that without one every number
-is what it was before campaigns.
+(1 on a day no run reaching the segment covers: the season exactly).
 """
 import math
 from collections import namedtuple
@@ -21,7 +21,8 @@ from collections import namedtuple
 import numpy as np
 
 from ..jit import jit, jit_inner
-from ..rng import FIRST_ADD, INITIAL_AGE, LAMBDA, LIFETIME, exponential, gamma, uniform
+from ..rng import (BINOMIAL_UNIFORMS, FIRST_ATTEMPTS, INITIAL_AGE, LAMBDA, LIFETIME, binomial,
+                   exponential, gamma, uniform)
 from .campaigns import campaign_runs, segment_lift
 from .layout import EVENT, event_word
 
@@ -96,58 +97,6 @@ def initial_age(pk, customer, sg, churn_mult):
     return sg.initial_age
 
 
-@jit
-def cumulative_hazard(adoption, season_day, G, H):
-    """H[t] = sum of adoption * season(t') * G over days t' < t."""
-    H[0] = 0.0
-    for t in range(season_day.shape[0]):
-        H[t + 1] = H[t] + adoption * season_day[t] * G
-
-
-@jit
-def bucket_starts(H, first_day):
-    """Splits [0, H(D)] in len(first_day) - 1 buckets; returns the scale
-    (buckets per unit of hazard) and fills first_day[b] with the smallest t
-    whose H[t + 1] > b / scale (at most D - 1). An E in bucket b
-    (E * scale >= b) may start its search at first_day[b - 1]: every earlier
-    day has H[t + 1] * scale <= b - 1 < E * scale, so H[t + 1] < E strictly
-    (float products by one positive scale are monotone)."""
-    D = H.shape[0] - 1
-    n_buckets = first_day.shape[0] - 1
-    scale = n_buckets / H[D]
-    t = 0
-    for b in range(n_buckets + 1):
-        while t < D - 1 and H[t + 1] * scale <= b:
-            t += 1
-        first_day[b] = t
-    return scale
-
-
-@jit
-def attempt_days(pk, first, last, H, scale, first_day, out_customer, out_day, n):
-    """First-attempt days of customers first..last-1 (those who attempt
-    before the horizon), appended at out_*[n:]; returns the new count."""
-    D = H.shape[0] - 1
-    HD = H[D]
-    n_buckets = first_day.shape[0] - 1
-    # E = -log(v) < H(D)  <=>  v > exp(-H(D)); skip the log for the clear misses
-    v_skip = math.exp(-HD) * (1.0 - 1e-9)
-    for u in range(first, last):
-        v = uniform(pk, u, FIRST_ADD, 0)
-        if v < v_skip:
-            continue
-        E = -math.log(v)
-        if E >= HD:
-            continue
-        t = first_day[max(min(np.int64(E * scale), n_buckets) - 1, 0)]
-        while H[t + 1] <= E:    # smallest t with H[t + 1] > E
-            t += 1
-        out_customer[n] = u
-        out_day[n] = t
-        n += 1
-    return n
-
-
 @jit_inner
 def day_offsets(day, n, days):
     """Counting sort's offsets: items of day t go to off[t]..off[t + 1] - 1."""
@@ -160,49 +109,60 @@ def day_offsets(day, n, days):
 
 
 @jit
+def first_attempt_counts(pk, segments, season_day, G, runs, reach):
+    """counts[t, s]: how many of segment s's pool customers attempt first on
+    day t. Customers are exchangeable until they act, so given the r of them
+    still waiting, the day's count is Binomial(r, 1 - exp(-h_s(t))), drawn
+    from the uniforms keyed by (segment, day): the work follows attempts,
+    not the pool."""
+    S = segments.shape[0]
+    D = season_day.shape[0]
+    counts = np.zeros((D, S), np.int64)
+    lift = np.empty(D)
+    for s in range(S):
+        sg = segments[s]
+        segment_lift(runs, reach, s, lift)
+        waiting = np.int64(sg.end - sg.start - sg.initial)
+        for t in range(D):
+            if waiting == 0:
+                break
+            h = sg.adoption * (season_day[t] * lift[t]) * G
+            if h > 0.0:
+                n = binomial(pk, s, FIRST_ATTEMPTS, t * BINOMIAL_UNIFORMS, waiting,
+                             -math.expm1(-h))
+                counts[t, s] = n
+                waiting -= n
+    return counts
+
+
+@jit
 def first_attempts(pk, segments, season_day, G, Mc, runs, reach):
-    """Pool customers' first attempts as events sorted by day (customers
-    ascending within a day), with their propensities; and the offsets.
+    """Pool customers' first attempts as events sorted by day (within a day
+    segment by segment, customers ascending), with their propensities; and
+    the offsets. A segment's attempters are its next unused customers, so
+    every strategy meets the same ones and each keeps its own later draws.
     `runs`: the path's campaign runs (campaigns.CampaignRuns), lifting the
     segments they reach (reach[campaign, segment])."""
     D = season_day.shape[0]
-    n_pool = 0
+    counts = first_attempt_counts(pk, segments, season_day, G, runs, reach)
+    next_customer = np.empty(segments.shape[0], np.int64)
     for s in range(segments.shape[0]):
-        n_pool += segments[s].end - segments[s].start - segments[s].initial
-    customer = np.empty(max(n_pool, 1), np.int64)
-    day = np.empty(max(n_pool, 1), np.int64)
-    seg_end = np.empty(segments.shape[0], np.int64)    # customer[:seg_end[s]]: segments <= s
-    H = np.empty(D + 1)
-    first_day = np.empty(2 * D + 1, np.int64)
-    lift = np.empty(D)
-    lifted_season = np.empty(D)
-    n = np.int64(0)
-    for s in range(segments.shape[0]):
-        sg = segments[s]
-        if segment_lift(runs, reach, s, lift):
-            for t in range(D):
-                lifted_season[t] = season_day[t] * lift[t]
-            cumulative_hazard(sg.adoption, lifted_season, G, H)
-        else:
-            cumulative_hazard(sg.adoption, season_day, G, H)
-        if H[D] > 0.0:
-            scale = bucket_starts(H, first_day)
-            n = attempt_days(pk, sg.start + sg.initial, sg.end, H, scale, first_day,
-                             customer, day, n)
-        seg_end[s] = n
-    off = day_offsets(day, n, D)
-    fill = off[:D].copy()
-    events = np.empty(max(n, 1), EVENT)
-    s = 0
-    for i in range(n):
-        while i >= seg_end[s]:
-            s += 1
-        u = customer[i]
-        pos = fill[day[i]]
-        fill[day[i]] = pos + 1
-        sg = segments[s]
-        events[pos].word = event_word(u, 0, 0, s, 0)
-        events[pos].lam = propensity(pk, u, sg.churn_rate, sg.churn_shape, Mc)
+        next_customer[s] = segments[s].start + segments[s].initial
+    off = np.empty(D + 1, np.int64)
+    events = np.empty(max(counts.sum(), 1), EVENT)
+    pos = 0
+    for t in range(D):
+        off[t] = pos
+        for s in range(segments.shape[0]):
+            sg = segments[s]
+            u = next_customer[s]
+            for _ in range(counts[t, s]):
+                events[pos].word = event_word(u, 0, 0, s, 0)
+                events[pos].lam = propensity(pk, u, sg.churn_rate, sg.churn_shape, Mc)
+                pos += 1
+                u += 1
+            next_customer[s] = u
+    off[D] = pos
     return off, events
 
 
