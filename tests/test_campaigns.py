@@ -253,6 +253,6 @@ def test_validate_and_the_report_say_the_campaigns(tmp_path):
     growth = overview(load_scenario(path).resolved)[2]
     assert growth.endswith(
         "Campaigns: live about 6 times a year on random days, 2 days each, first adds times 4 "
-        "at the median (varying from run to run, sigma 0.5); d11 from day 310 of every year "
+        "at the median (varying from run to run, sigma 0.5); d11 from 7 November (day 310) every year "
         "for 3 days, first adds times 6 for rest.")
     assert "Campaigns" not in " ".join(overview(load_scenario(write(tmp_path, "")).resolved))

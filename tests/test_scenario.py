@@ -116,7 +116,7 @@ def test_default_scenario():
     assert (weekly.upgrade_at, weekly.review_days) == (0.9, 7)
     assert (s.billing.lead_days, s.billing.upgrade_pricing) == (7, "difference")
     assert [(c.name, c.day_of_year, c.per_year) for c in s.campaigns] == [
-        ("618", 165, None), ("double-11", 312, None), ("live-streams", None, 6.0)]
+        ("618", 166, None), ("double-11", 312, None), ("live-streams", None, 6.0)]
     reserved = next(x for x in s.strategies if x.name == "fixed-200k-reserve")
     assert reserved.reserve == (("new", 5_000), ("prospect", 20_000))
     assert [x.name for x in s.segments] == ["vip", "repeat", "new", "prospect"]

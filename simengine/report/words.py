@@ -42,6 +42,17 @@ def _list(items) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def _calendar_day(day_of_year) -> str:
+    """A 0-based day of a 365-day year as a date a reader knows (165: 16 June)."""
+    import datetime as dt
+    d = dt.date(2025, 1, 1) + dt.timedelta(days=int(day_of_year))
+    return f"{d.day} {MONTH_NAMES[d.month - 1]} (day {day_of_year})"
+
+
 def overview(resolved: dict) -> list[str]:
     """Paragraphs: the population, the horizon, billing, growth, overflow."""
     sc, pop = resolved.get("scenario", {}), resolved.get("population", {})
@@ -103,7 +114,7 @@ def campaign_words(campaigns: list, segments=()) -> str:
         days = c.get("duration_days", 1)
         span = f"{days} day{'s' * (days != 1)}"
         if c.get("day_of_year") is not None:
-            when = f"from day {c['day_of_year']} of every year for {span}"
+            when = f"from {_calendar_day(c['day_of_year'])} every year for {span}"
         else:
             when = f"about {c.get('per_year'):g} times a year on random days, {span} each"
         lift = f"first adds times {c.get('lift'):g}"
