@@ -453,13 +453,7 @@ def scenario_from_dict(data: dict, source="<dict>", *, overridden=(),
         elif "tier" in raw and v["renewal"] is not None:
             c.bad(f"{prefix}.tier", f'expected no tier unless renewal = "fixed" '
                   f'(renewal is "{v["renewal"]}"), got {format_value(raw["tier"])}')
-        if v["admit"] is None and "admit" not in raw:
-            v["admit"] = tuple(seg_names)
-        elif v["admit"] is not None:
-            unknown = [n for n in v["admit"] if n not in seg_names]
-            if unknown:
-                c.bad(f"{prefix}.admit", f"expected names of segments ({', '.join(seg_names)}), "
-                      f"got unknown {', '.join(map(format_value, unknown))}")
+        _segment_list(c, prefix, "admit", raw, v, seg_names)
         if v["reserve"]:
             reserve = dict(v["reserve"])
             for name, contacts in reserve.items():
@@ -564,13 +558,19 @@ def _check_campaigns(c, camps, seg_names):
             c.bad(key, "expected exactly one of day_of_year (the same days every year) and "
                   "per_year (random days: a Poisson count a year), got "
                   + ("both" if when else "neither"))
-        if v["segments"] is None and "segments" not in raw:
-            v["segments"] = tuple(seg_names)
-        elif v["segments"] is not None:
-            unknown = [n for n in v["segments"] if n not in seg_names]
-            if unknown:
-                c.bad(f"{prefix}.segments", f"expected names of segments ({', '.join(seg_names)}), "
-                      f"got unknown {', '.join(map(format_value, unknown))}")
+        _segment_list(c, prefix, "segments", raw, v, seg_names)
+
+
+def _segment_list(c, prefix, key, raw, v, seg_names):
+    """A list of segment names (a strategy's `admit`, a campaign's
+    `segments`): every segment when not given; names the scenario has."""
+    if v[key] is None and key not in raw:
+        v[key] = tuple(seg_names)
+    elif v[key] is not None:
+        unknown = [n for n in v[key] if n not in seg_names]
+        if unknown:
+            c.bad(f"{prefix}.{key}", f"expected names of segments ({', '.join(seg_names)}), "
+                  f"got unknown {', '.join(map(format_value, unknown))}")
 
 
 def _uncertain_target(key, tables, arrays):
