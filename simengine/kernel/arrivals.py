@@ -62,6 +62,48 @@ def survivor_propensity(pk, customer, churn_rate, churn_shape, churn_mult, age):
             * (theta / (1.0 + churn_mult * theta * age)) * churn_mult)
 
 
+# stock_curve's forms: how an age follows from its uniform v
+AGE_ZERO, AGE_UNIFORM, AGE_EXPONENTIAL, AGE_SHAPE_ONE, AGE_GAMMA_MIX = 0, 1, 2, 3, 4
+
+
+@jit
+def stock_curve(span, churn_rate, churn_shape, churn_mult):
+    """What `stock_age` computes without the uniform, once per segment and
+    path: (form, a, b, m). Every contact of a segment shares it, and the
+    transcendental functions of it are half of an age's cost."""
+    if span <= 0.0:
+        return AGE_ZERO, 0.0, 0.0, 0.0
+    if math.isinf(churn_shape):
+        r = churn_mult * churn_rate
+        if r * span == 0.0:
+            return AGE_UNIFORM, span, 0.0, 0.0
+        return AGE_EXPONENTIAL, math.expm1(-r * span), r, 0.0
+    c = churn_mult * churn_rate / churn_shape
+    if c * span == 0.0:
+        return AGE_UNIFORM, span, 0.0, 0.0
+    g = math.log1p(c * span)
+    m = 1.0 - churn_shape
+    if m == 0.0:
+        return AGE_SHAPE_ONE, g, c, m
+    return AGE_GAMMA_MIX, math.expm1(m * g), c, m
+
+
+@jit
+def age_on_curve(v, curve):
+    """The age of uniform v on a `stock_curve`: the same operations on the
+    same numbers as the closed form, so the same age to the bit."""
+    form, a, b, m = curve
+    if form == AGE_ZERO:
+        return 0.0
+    if form == AGE_UNIFORM:
+        return v * a
+    if form == AGE_EXPONENTIAL:
+        return -math.log1p(v * a) / b
+    if form == AGE_SHAPE_ONE:
+        return math.expm1(v * a) / b
+    return math.expm1(math.log1p(v * a) / m) / b
+
+
 @jit
 def stock_age(v, span, churn_rate, churn_shape, churn_mult):
     """The age, by inverse CDF of the uniform v, of a contact of a stock
@@ -69,21 +111,7 @@ def stock_age(v, span, churn_rate, churn_shape, churn_mult):
     proportional to the survival S(a) = (1 + c a)^-k, c = Mc churn_rate / k,
     on [0, span] (exp(-Mc churn_rate a) when k = inf). With m = 1 - k,
     int_0^a S = expm1(m log1p(c a)) / (c m), inverted in closed form."""
-    if span <= 0.0:
-        return 0.0
-    if math.isinf(churn_shape):
-        r = churn_mult * churn_rate
-        if r * span == 0.0:
-            return v * span
-        return -math.log1p(v * math.expm1(-r * span)) / r
-    c = churn_mult * churn_rate / churn_shape
-    if c * span == 0.0:
-        return v * span
-    g = math.log1p(c * span)
-    m = 1.0 - churn_shape
-    if m == 0.0:
-        return math.expm1(v * g) / c
-    return math.expm1(math.log1p(v * math.expm1(m * g)) / m) / c
+    return age_on_curve(v, stock_curve(span, churn_rate, churn_shape, churn_mult))
 
 
 @jit
@@ -180,8 +208,12 @@ def initial_churns(pk, segments, days, Mc):
     n = np.int64(0)
     for s in range(segments.shape[0]):
         sg = segments[s]
+        curve = stock_curve(sg.initial_age, sg.churn_rate, sg.churn_shape, Mc)
         for u in range(sg.start, sg.start + sg.initial):
-            age = initial_age(pk, u, sg, Mc) if sg.initial_age > 0.0 else 0.0
+            age = 0.0
+            if sg.initial_age > 0.0:        # initial_age, with the segment's curve
+                age = (age_on_curve(uniform(pk, u, INITIAL_AGE, 0), curve) if sg.stock_ages
+                       else sg.initial_age)
             lam = survivor_propensity(pk, u, sg.churn_rate, sg.churn_shape, Mc, age)
             if lam <= 0.0:
                 continue
