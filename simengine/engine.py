@@ -86,8 +86,8 @@ def estimate_memory(scn, threads: int, chunk: int) -> int:
     pool = N - sum(s.initial_contacts for s in scn.segments)
     initial = N - pool
     S = len(scn.strategies) + sum(1 for s in scn.strategies if s.renewal == "oracle")
-    # two calendars: strategies resumed from the never-blocked run work on a
-    # fork of its calendar (kernel/path.resume_blocking); and the day record
+    # two calendars: strategies forked from the never-blocked run work on a
+    # copy of its calendar (kernel/path.phantom_in_step); and the day record
     # of the never-blocked run
     per_path = (POOL_BYTES * pool + INITIAL_BYTES * initial + 2 * calendar_bytes(N, scn.days)
                 + DAY.itemsize * scn.days)

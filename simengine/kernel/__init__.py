@@ -17,8 +17,8 @@
     strategy.py  a strategy on a path: its working memory, start, days, finish
     hindsight.py the oracle's hindsight plan per period
     replay.py    replay of a never-blocking strategy from a phantom's days
-    path.py      one path: each strategy simulated (from day 0, or resumed
-                 from a phantom's rerun) or replayed
+    path.py      one path: each strategy replayed in step with its phantom
+                 and forked from it where it first refuses, or simulated
     driver.py    a chunk's paths on the thread count
 
 The rules themselves live in `billing.py` and `strategies.py`; the model's
@@ -33,7 +33,7 @@ Vocabulary (short names the kernel uses throughout):
     st       a strategy's STRATEGY record; si its row (phantoms come first)
     segs, sg the SEGMENT rows, one of them; s a segment's index
     tiers    the TIER rows; T how many
-    src      the phantom row a strategy is replayed (or resumed) from
+    src      the phantom row a strategy is replayed (or forked) from
     ph       the phantom whose hindsight plan an oracle follows
     pk       the path's key (rng.path_key), the first input of every draw
     G, Mc    the path's growth and churn multipliers

@@ -66,7 +66,7 @@ def survivor_propensity(pk, customer, churn_rate, churn_shape, churn_mult, age):
 AGE_ZERO, AGE_UNIFORM, AGE_EXPONENTIAL, AGE_SHAPE_ONE, AGE_GAMMA_MIX = 0, 1, 2, 3, 4
 
 
-@jit
+@jit_inner
 def stock_curve(span, churn_rate, churn_shape, churn_mult):
     """What `stock_age` computes without the uniform, once per segment and
     path: (form, a, b, m). Every contact of a segment shares it, and the
@@ -88,7 +88,7 @@ def stock_curve(span, churn_rate, churn_shape, churn_mult):
     return AGE_GAMMA_MIX, math.expm1(m * g), c, m
 
 
-@jit
+@jit_inner
 def age_on_curve(v, curve):
     """The age of uniform v on a `stock_curve`: the same operations on the
     same numbers as the closed form, so the same age to the bit."""

@@ -17,7 +17,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..jit import jit, jit_inner
-from .layout import EVENT
+from .layout import EVENT, is_overflow, segment_of
 
 BLOCK = 64                          # events per block
 CHURNS, ATTEMPTS = np.int64(0), np.int64(1)      # the two queues of a day
@@ -157,3 +157,28 @@ def copy_of(src, dst):
     dst.top[0] = src.top[0]
     dst.top[1] = src.top[1]
     return dst
+
+
+@jit_inner
+def count_day(cal, queue, day, admit):
+    """Of the events of (queue, day): (those not of an overflow life, those
+    of a segment `admit` admits). Walks the day's blocks as `take` does,
+    without taking them."""
+    events = cal.events
+    next_block = cal.links[0]
+    c = cal.index[queue, day].count
+    b = cal.index[queue, day].head if c > 0 else -1
+    wecom = 0
+    admitted = 0
+    while c > 0:
+        m = min(c, BLOCK)
+        base = b * BLOCK
+        for i in range(m):
+            w = events[base + i].word
+            if not is_overflow(w):
+                wecom += 1
+            if admit[segment_of(w)]:
+                admitted += 1
+        c -= m
+        b = next_block[b]
+    return wecom, admitted

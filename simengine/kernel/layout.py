@@ -120,6 +120,12 @@ DAY = np.dtype([("usage_start", I8), ("usage_after_churns", I8), ("active", I8),
                 ("usage", I8), ("overflow", I8), ("first_adds", I8), ("readds", I8),
                 ("churns", I8)])
 
+# A replay in progress (replay.py): its phantom's running totals at the end
+# of yesterday and at the period's start; an oracle's plan entry due next.
+REPLAY = np.dtype([("first_before", I8), ("readds_before", I8), ("churns_before", I8),
+                   ("first_at_start", I8), ("readds_at_start", I8), ("churns_at_start", I8),
+                   ("step", I8)])
+
 # An event waiting in the calendar or in today's buffer: its word and the
 # customer's churn propensity (carried along so no per-customer array is read).
 EVENT = np.dtype([("word", I8), ("lam", F8)])

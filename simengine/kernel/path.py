@@ -1,95 +1,132 @@
 """One path: the shared draws, then each strategy in turn, replayed from a
 phantom's day record when it never blocks (`replay.py`), else simulated day
-by day (`strategy.py`): from day 0, or, when several strategies replayed
-from the same phantom refuse an attempt, each from the day of its first
-refusal, forked from a rerun of the phantom (`resume_blocking`): until then
-its customers are the phantom's.
+by day (`strategy.py`). The strategies replayed from a phantom (oracles
+aside) are replayed in step with it (`phantom_in_step`): the day one first
+refuses an attempt is foreseen before the phantom lives it, and the
+strategy is forked there and simulated to the horizon; until that day its
+customers are the phantom's. An oracle is replayed once its phantom's
+hindsight plan is known, and simulated from day 0 if it ever refused.
 """
 import numpy as np
 
-from ..billing import NO_TIER
+from ..billing import NO_TIER, churn_lowers_usage, usage_at_period_start
 from ..jit import jit, jit_inner
 from ..rng import path_key
+from ..strategies import FORECAST_WINDOW, R_ORACLE
+from . import calendar as cal_
 from .arrivals import draw_arrivals
+from .calendar import ATTEMPTS, CHURNS
 from .hindsight import plan_periods
-from .layout import DAY, KernelScenario
-from .replay import replay_strategy, take_customers
+from .layout import DAY, REPLAY, STATE, KernelScenario, is_overflow, segment_of
+from .replay import (copy_customer_counts, replay_attempts, replay_begin, replay_day_end,
+                     replay_day_start, replay_strategy, take_customers)
 from .strategy import Records, Shared, fork_work, new_work, row_records, simulate_days
 
 
-@jit_inner(inline="always")
-def resume_blocking(shared, src, work, outputs, refusal, row_events):
-    """The strategies replayed from phantom `src` that refuse an attempt
-    (refusal[si]: the day of their first refusal, -1 for the others) share
-    the phantom's work up to that day: the phantom is run again, forked at
-    each refusal day in turn, and each fork continues as its strategy from
-    that day (its billing state replayed up to there, its customers the
-    phantom's). Numbers equal a simulation from day 0: until its first
-    refusal a strategy's customers are the phantom's, event for event.
-    `outputs`: every strategy's Records. Returns (the working memory,
-    events simulated)."""
+@jit_inner
+def phantom_day_ahead(shared, src, work, t):
+    """What phantom `src` (its working memory at the start of day t) will
+    record of day t, foreseen: (usage after its period opens, usage after
+    the churns, attempts of the segments it admits). The churns and
+    attempts due are in its calendar and the shared arrivals already."""
+    scn, arrivals = shared.scn, shared.arrivals
+    c = scn.config[0]
+    admit = scn.admit[src]
+    state = work.state[0]
+    wecom = arrivals.churn_off[t + 1] - arrivals.churn_off[t]     # starting contacts'
+    admitted = 0
+    if t == 0:                      # not started yet: its calendar is another's
+        usage = arrivals.n_initial
+    else:
+        usage = state.usage
+        if t % c.period_days == 0:
+            usage = usage_at_period_start(c.rule, usage, state.active)
+        wecom += cal_.count_day(work.calendar, CHURNS, t, admit)[0]
+        admitted = cal_.count_day(work.calendar, ATTEMPTS, t, admit)[1]
+    after = usage - wecom if churn_lowers_usage(c.rule) else usage
+    for i in range(arrivals.first_off[t], arrivals.first_off[t + 1]):
+        if admit[segment_of(arrivals.first[i].word)]:
+            admitted += 1
+    return usage, after, admitted
+
+
+@jit_inner(inline="always")     # a function of its own costs compile time
+def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
+    """Phantom `src` simulated day by day, the strategies replayed from it
+    (rows in_step[:]) replayed in step. Before the phantom lives day t,
+    each replay meets the day's foreseen attempts (`phantom_day_ahead`);
+    one that would refuse one is forked from the phantom there: its billing
+    replayed to day t, its customers the phantom's (`take_customers`), and
+    simulated from day t to the horizon. After the day, the others take the
+    phantom's DAY record. Numbers equal a simulation from day 0, and the
+    phantom is simulated once. Returns (its working memory, the fork's,
+    events simulated by the forks)."""
     scn = shared.scn
     plan_day, plan_tier, plan_n = shared.plans
+    day_record = shared.day_record
     c = scn.config[0]
     D = c.days
     K = outputs.period.shape[1]
-    S = refusal.shape[0]
-    rows = np.empty(S, np.int64)
-    days = np.empty(S, np.int64)
-    m = 0
-    for si in range(S):
-        if refusal[si] >= 0 and scn.strategies[si].replay_source == src:
-            rows[m] = si
-            days[m] = refusal[si]
-            m += 1
-    for a in range(1, m):           # by refusal day, then row (insertion: few rows)
-        r, d = rows[a], days[a]
-        b = a - 1
-        while b >= 0 and days[b] > d:
-            rows[b + 1], days[b + 1] = rows[b], days[b]
-            b -= 1
-        rows[b + 1], days[b + 1] = r, d
-    # the phantom's own records are final already: its rerun writes scratch
-    # ones (prow: an array, for its record lives as long as the array)
-    prow = outputs.path[src:src + 1].copy()
-    periods = outputs.period[src].copy()
-    months = outputs.month[src].copy()
-    state = work.state[0]
-    fork = new_work(D, scn.segments.shape[0])
+    m = in_step.shape[0]
+    states = np.zeros(m, STATE)
+    replays = np.zeros(m, REPLAY)
+    rings = np.zeros((m, FORECAST_WINDOW), np.int64)
+    live = np.ones(m, np.bool_)
+    plan = (plan_day[0], plan_tier[0], plan_n[0])     # no oracle is replayed in step
+    for a in range(m):
+        replay_begin(c, states[a:a + 1][0], outputs.path[in_step[a]], replays[a:a + 1],
+                     rings[a])
+    phantom = work.state[0]
     simulated = 0
-    t = np.int64(0)
-    # legs: the phantom up to a refusal day, then that strategy from there,
-    # with one call of simulate_days for both (each call site costs compile
-    # time, as does a function of its own: this one is inlined for that)
-    for leg in range(2 * m):
-        si = rows[leg // 2]
-        on_phantom = leg % 2 == 0
-        if on_phantom:
-            row, w, out, t_to = src, work, Records(prow[0], periods, months), refusal[si]
-        else:
+    n_live = m
+    for t in range(D):
+        if n_live > 0:
+            usage_start, after, admitted = phantom_day_ahead(shared, src, work, t)
+        for a in range(m):
+            if not live[a]:
+                continue
+            si = in_step[a]
             st = scn.strategies[si]
-            ph = max(st.oracle_source, 0)
+            state = states[a:a + 1][0]
             out = row_records(outputs, si)
+            replay_day_start(c, st, scn.tiers, state, out.path, out.period, plan,
+                             replays[a:a + 1], t, usage_start)
+            if replay_attempts(c, st, scn.tiers, state, out.path,
+                               out.period[state.period], after, admitted):
+                continue
+            # refuses on day t: forked from the phantom at the start of day t
+            live[a] = False
+            n_live -= 1
             fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
-            replay_strategy(shared.day_record[src], outputs.path[src], c, st, scn.tiers,
-                            fork.state[0], (plan_day[ph], plan_tier[ph], plan_n[ph]),
-                            scn.month_end, out, t)
+            replay_strategy(day_record[src], outputs.path[src], c, st, scn.tiers,
+                            fork.state[0], plan, scn.month_end, out, t)
             k = min(t // c.period_days, K - 1)
-            take_customers(state, prow[0], periods[k], work.rules, fork.state[0], out.path,
-                           out.period[k], fork.rules, t % c.period_days != 0)
-            row, w, t_to = si, fork, D
-        # the phantom starts on its first leg; a strategy from day 0 starts
-        # afresh too, which is what its fork of a day-0 phantom holds
-        w = simulate_days(shared, row, w, out, t, t_to)
-        if on_phantom:
-            work = w
-            t = t_to
-        else:
-            fork = w
+            take_customers(phantom, outputs.path[src], outputs.period[src, k], work.rules,
+                           fork.state[0], out.path, out.period[k], fork.rules,
+                           t % c.period_days != 0)
+            fork = simulate_days(shared, si, fork, out, t, D)
             row_events[si] = fork.state[0].events
-            simulated += fork.state[0].events - state.events
-    simulated += state.events
-    return work, simulated
+            simulated += fork.state[0].events - phantom.events
+        before = 0 if t == 0 else day_record[src, t - 1].first_adds + day_record[src, t - 1].readds
+        work = simulate_days(shared, src, work, row_records(outputs, src), t, t + 1)
+        rec = day_record[src, t]
+        if n_live > 0 and (rec.usage_start != usage_start or rec.usage_after_churns != after
+                           or rec.first_adds + rec.readds - before != admitted):
+            # the replays met other attempts than the phantom's: a bug, never a wrong number
+            raise AssertionError("phantom_in_step: the day foreseen is not the day lived")
+        for a in range(m):
+            if live[a]:
+                si = in_step[a]
+                out = row_records(outputs, si)
+                replay_day_end(c, scn.strategies[si], scn.tiers, states[a:a + 1][0], out.path,
+                               out.period, out.month, scn.month_end, replays[a:a + 1], rings[a],
+                               rec)
+    for a in range(m):
+        if live[a]:
+            si = in_step[a]
+            copy_customer_counts(outputs.path[src], outputs.path[si])
+            row_events[si] = phantom.events
+    return work, fork, simulated
 
 
 @jit
@@ -132,17 +169,18 @@ def simulate_path(i, chunk, out):
     shared = Shared(pk, scn, arrivals, day_record, (plan_day, plan_tier, plan_n), log)
     outputs = Records(out.path[i], out.period[i], out.month[i])
     row_events = np.zeros(S, np.int64)
-    # the day each replayed strategy first refuses an attempt (-1: never, or
-    # not replayed), and how many refuse per phantom
-    refusal = np.full(S, -1, np.int64)
-    refusing = np.zeros(max(n_phantoms, 1), np.int64)
+    fork = new_work(D, scn.segments.shape[0])
+    in_step = np.empty(S, np.int64)
     simulated = 0
     logged = 0
-    # phantoms come first: each is simulated before the rows replayed from it
+    # phantoms come first: each is simulated with the rows replayed in step
+    # with it; oracles are replayed after, from its hindsight plan
     for si in range(S):
         st = scn.strategies[si]
         src = st.replay_source
         if src >= 0 and si != log_strategy:
+            if st.renewal != R_ORACLE:
+                continue                    # done in step with its phantom
             ph = max(st.oracle_source, 0)
             day = replay_strategy(day_record[src], outputs.path[src], c, st, scn.tiers, state,
                                   (plan_day[ph], plan_tier[ph], plan_n[ph]), scn.month_end,
@@ -150,12 +188,23 @@ def simulate_path(i, chunk, out):
             if day == D:
                 row_events[si] = row_events[src]
                 continue
-            refusal[si] = day
-            refusing[src] += 1
-            continue
+            # an oracle refusing an attempt (its plan never blocks its
+            # phantom's usage): simulated whole, as the others below
         state.logging = si == log_strategy
         state.logged = 0
-        work = simulate_days(shared, si, work, row_records(outputs, si), np.int64(0), D)
+        m = 0
+        if st.unbounded:
+            for sj in range(S):
+                sr = scn.strategies[sj]
+                if sr.replay_source == si and sj != log_strategy and sr.renewal != R_ORACLE:
+                    in_step[m] = sj
+                    m += 1
+        if m > 0:
+            work, fork, forked = phantom_in_step(shared, si, work, fork, outputs, in_step[:m],
+                                                 row_events)
+            simulated += forked
+        else:
+            work = simulate_days(shared, si, work, row_records(outputs, si), np.int64(0), D)
         if st.unbounded:
             plan_periods(c, scn.tiers, day_record[si], plan_day[si], plan_tier[si], plan_n[si],
                          plan_usage)
@@ -164,18 +213,6 @@ def simulate_path(i, chunk, out):
         row_events[si] = state.events
         simulated += state.events
     state.logging = False
-    # a strategy alone in refusing costs the same simulated whole as resumed
-    for si in range(S):
-        src = scn.strategies[si].replay_source
-        if refusal[si] >= 0 and refusing[src] == 1:
-            refusal[si] = -1
-            work = simulate_days(shared, si, work, row_records(outputs, si), np.int64(0), D)
-            row_events[si] = state.events
-            simulated += state.events
-    for src in range(n_phantoms):
-        if refusing[src] > 1:
-            work, resumed = resume_blocking(shared, src, work, outputs, refusal, row_events)
-            simulated += resumed
     represented = 0
     for si in range(S):
         if not scn.strategies[si].unbounded:

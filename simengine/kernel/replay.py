@@ -6,16 +6,19 @@ upgrades and payments differ, and those depend on usage alone. So the
 strategy is replayed from the phantom's per-day record (layout.DAY) in
 O(days + upgrades). The k-th admitted attempt of day t meets usage
 `usage_after_churns + k`, whatever the order. The replay gives up at the
-first attempt the strategy would refuse; the caller then simulates it, in
-full or from that day on (`path.resume_blocking`), its customers taken from
-the phantom run (`take_customers`).
+first attempt the strategy would refuse; the caller then simulates it from
+that day on (`path.phantom_in_step`), its customers taken from the phantom
+run (`take_customers`). The replay is a day's three steps (`replay_day_start`,
+the attempts, `replay_day_end`), so that it can go in step with the phantom:
+the day's attempts are met before the phantom lives the day, from what it
+will record (`path.phantom_day_ahead`).
 """
 import numpy as np
 
 from ..billing import NO_TIER
 from ..jit import jit_inner
 from ..strategies import FORECAST_WINDOW, R_ORACLE, ordered_tier
-from .layout import UNBOUNDED
+from .layout import REPLAY, UNBOUNDED
 from .periods import (attempt_order_level, clear_totals, close_period, end_of_day_peaks,
                       is_period_end, open_period, order_arrives, place_order, planned_upgrade,
                       record_month, review)
@@ -98,6 +101,85 @@ def take_customers(ph_state, ph_row, ph_per, ph_rules, state, prow, per, rules, 
 
 
 @jit_inner
+def replay_begin(c, state, prow, rp, ring):
+    """A replay before day 0: no tier, nothing paid, no running total."""
+    clear_totals(prow)
+    state.tier = NO_TIER
+    state.capacity = c.no_tier_capacity
+    state.net_adds = 0
+    state.cumulative_cost = 0.0
+    state.overflow = 0
+    state.month = 0
+    state.pending_tier = NO_TIER
+    r = rp[0]
+    r.first_before = 0
+    r.readds_before = 0
+    r.churns_before = 0
+    r.first_at_start = 0
+    r.readds_at_start = 0
+    r.churns_at_start = 0
+    r.step = 0
+    ring[:] = 0
+
+
+@jit_inner
+def replay_day_start(c, st, tiers, state, prow, periods, plan, rp, t, usage_start):
+    """Day t of a replay before its attempts: a period opens (`usage_start`:
+    the phantom's usage after it opened, its contacts), an oracle's planned
+    upgrade, an order arriving, a review."""
+    plan_day, plan_tier, plan_n = plan
+    r = rp[0]
+    state.day = t
+    if t % c.period_days == 0:
+        state.period = t // c.period_days
+        state.usage = usage_start           # = the contacts, at a period start
+        state.active = usage_start
+        open_period(c, st, tiers, state, prow, periods[state.period],
+                    plan_tier[state.period, 0])
+        r.step = 1
+        r.first_at_start = r.first_before
+        r.readds_at_start = r.readds_before
+        r.churns_at_start = r.churns_before
+    per = periods[state.period]
+    if st.renewal == R_ORACLE:
+        k = state.period
+        r.step = planned_upgrade(c, tiers, state, prow, per, plan_day[k], plan_tier[k],
+                                 plan_n[k], r.step)
+    order_arrives(c, tiers, state, prow, per)
+    review(c, st, tiers, state, prow, per)
+
+
+@jit_inner
+def replay_day_end(c, st, tiers, state, prow, periods, months, month_end, rp, ring, rec):
+    """Day state.day of a replay after its attempts: the phantom's counts of
+    the day (its DAY record `rec`), peaks, a period's and a month's end."""
+    r = rp[0]
+    t = state.day
+    per = periods[state.period]
+    admitted = (rec.first_adds - r.first_before) + (rec.readds - r.readds_before)
+    net = admitted - (rec.churns - r.churns_before)
+    slot = t % FORECAST_WINDOW
+    state.net_adds += net - ring[slot]
+    ring[slot] = net
+    r.first_before = rec.first_adds
+    r.readds_before = rec.readds
+    r.churns_before = rec.churns
+
+    state.active = rec.active
+    state.usage = rec.usage
+    state.overflow = rec.overflow
+    end_of_day_peaks(state, prow, per)
+    if is_period_end(c, state):
+        close_period(c, tiers, st.unbounded, state, prow, per)
+        per.first_adds = rec.first_adds - r.first_at_start
+        per.readds = rec.readds - r.readds_at_start
+        per.churns = rec.churns - r.churns_at_start
+    if t == month_end[state.month]:
+        record_month(state, months[state.month])
+        state.month += 1
+
+
+@jit_inner
 def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, out, stop):
     """Billing of strategy `st` on the trajectory of its phantom (`day`: the
     phantom's DAY records, `phantom_row`: its PATH_RECORD; `plan`: the
@@ -107,70 +189,18 @@ def replay_strategy(day, phantom_row, c, st, tiers, state, plan, month_end, out,
     refuse (records partly written, that day's too). With stop = D its
     records are complete."""
     prow, periods, months = out
-    plan_day, plan_tier, plan_n = plan
-    oracle = st.renewal == R_ORACLE
-    step = 0
-    D = c.days
-    P = c.period_days
+    rp = np.zeros(1, REPLAY)
     ring = np.zeros(FORECAST_WINDOW, np.int64)
-    clear_totals(prow)
-    state.tier = NO_TIER
-    state.capacity = c.no_tier_capacity
-    state.net_adds = 0
-    state.cumulative_cost = 0.0
-    state.overflow = 0
-    state.month = 0
-    state.pending_tier = NO_TIER
-    first_before = 0            # running totals at the end of yesterday
-    readds_before = 0
-    churns_before = 0
-    first_at_start = 0          # ... and at the period's start
-    readds_at_start = 0
-    churns_at_start = 0
+    replay_begin(c, state, prow, rp, ring)
     for t in range(stop):
-        state.day = t
         rec = day[t]
-        if t % P == 0:
-            state.period = t // P
-            state.usage = rec.usage_start     # = the contacts, at a period start
-            state.active = rec.usage_start
-            open_period(c, st, tiers, state, prow, periods[state.period],
-                        plan_tier[state.period, 0])
-            step = 1
-            first_at_start = first_before
-            readds_at_start = readds_before
-            churns_at_start = churns_before
-        per = periods[state.period]
-        if oracle:
-            k = state.period
-            step = planned_upgrade(c, tiers, state, prow, per, plan_day[k], plan_tier[k],
-                                   plan_n[k], step)
-        order_arrives(c, tiers, state, prow, per)
-        review(c, st, tiers, state, prow, per)
-        admitted = (rec.first_adds - first_before) + (rec.readds - readds_before)
-        if not replay_attempts(c, st, tiers, state, prow, per, rec.usage_after_churns,
-                               admitted):
+        replay_day_start(c, st, tiers, state, prow, periods, plan, rp, t, rec.usage_start)
+        r = rp[0]
+        admitted = (rec.first_adds - r.first_before) + (rec.readds - r.readds_before)
+        if not replay_attempts(c, st, tiers, state, prow, periods[state.period],
+                               rec.usage_after_churns, admitted):
             return t
-        net = admitted - (rec.churns - churns_before)
-        slot = t % FORECAST_WINDOW
-        state.net_adds += net - ring[slot]
-        ring[slot] = net
-        first_before = rec.first_adds
-        readds_before = rec.readds
-        churns_before = rec.churns
-
-        state.active = rec.active
-        state.usage = rec.usage
-        state.overflow = rec.overflow
-        end_of_day_peaks(state, prow, per)
-        if is_period_end(c, state):
-            close_period(c, tiers, st.unbounded, state, prow, per)
-            per.first_adds = rec.first_adds - first_at_start
-            per.readds = rec.readds - readds_at_start
-            per.churns = rec.churns - churns_at_start
-        if t == month_end[state.month]:
-            record_month(state, months[state.month])
-            state.month += 1
-    if stop == D:
+        replay_day_end(c, st, tiers, state, prow, periods, months, month_end, rp, ring, rec)
+    if stop == c.days:
         copy_customer_counts(phantom_row, prow)
     return stop
