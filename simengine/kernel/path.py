@@ -24,38 +24,51 @@ from .strategy import Records, Shared, fork_work, new_work, row_records, simulat
 
 
 @jit_inner
-def phantom_day_ahead(shared, src, work, t):
-    """What phantom `src` (its working memory at the start of day t) will
-    record of day t, foreseen: (usage after its period opens, usage after
-    the churns, attempts of the segments it admits). The churns and
-    attempts due are in its calendar and the shared arrivals already."""
+def phantom_day_start(shared, work, t):
+    """Phantom's usage once day t's period (if any) opens, and how many
+    attempts at most it meets on day t (its working memory at the start of
+    day t): both known before it lives the day."""
+    scn, arrivals = shared.scn, shared.arrivals
+    c = scn.config[0]
+    state = work.state[0]
+    attempts = arrivals.first_off[t + 1] - arrivals.first_off[t]
+    if t == 0:                      # not started yet: its calendar is another's
+        return arrivals.n_initial, attempts
+    usage = state.usage
+    if t % c.period_days == 0:
+        usage = usage_at_period_start(c.rule, usage, state.active)
+    return usage, attempts + cal_.queued(work.calendar, ATTEMPTS, t)
+
+
+@jit_inner
+def phantom_day_ahead(shared, src, work, t, usage):
+    """What phantom `src` (its working memory at the start of day t, its
+    usage `usage` once the day's period opened) will record of day t,
+    foreseen: (usage after the churns, attempts of the segments it admits).
+    The churns and attempts due are in its calendar and the shared arrivals
+    already."""
     scn, arrivals = shared.scn, shared.arrivals
     c = scn.config[0]
     admit = scn.admit[src]
-    state = work.state[0]
     wecom = arrivals.churn_off[t + 1] - arrivals.churn_off[t]     # starting contacts'
     admitted = 0
-    if t == 0:                      # not started yet: its calendar is another's
-        usage = arrivals.n_initial
-    else:
-        usage = state.usage
-        if t % c.period_days == 0:
-            usage = usage_at_period_start(c.rule, usage, state.active)
+    if t > 0:                       # day 0: its calendar is not started yet
         wecom += cal_.count_day(work.calendar, CHURNS, t, admit)[0]
         admitted = cal_.count_day(work.calendar, ATTEMPTS, t, admit)[1]
     after = usage - wecom if churn_lowers_usage(c.rule) else usage
     for i in range(arrivals.first_off[t], arrivals.first_off[t + 1]):
         if admit[segment_of(arrivals.first[i].word)]:
             admitted += 1
-    return usage, after, admitted
+    return after, admitted
 
 
 @jit_inner(inline="always")     # a function of its own costs compile time
 def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     """Phantom `src` simulated day by day, the strategies replayed from it
     (rows in_step[:]) replayed in step. Before the phantom lives day t,
-    each replay meets the day's foreseen attempts (`phantom_day_ahead`);
-    one that would refuse one is forked from the phantom there: its billing
+    each replay whose capacity (less a reserve) the day's attempts could
+    reach meets them as foreseen (`phantom_day_ahead`), the others meet them
+    after the day, from its record; one that would refuse one is forked from the phantom there: its billing
     replayed to day t, its customers the phantom's (`take_customers`), and
     simulated from day t to the horizon. After the day, the others take the
     phantom's DAY record. Numbers equal a simulation from day 0, and the
@@ -79,9 +92,12 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     phantom = work.state[0]
     simulated = 0
     n_live = m
+    after_day = np.zeros(m, np.bool_)   # its attempts met after the phantom's day
     for t in range(D):
+        foreseen = False
+        after, admitted = np.int64(0), np.int64(0)
         if n_live > 0:
-            usage_start, after, admitted = phantom_day_ahead(shared, src, work, t)
+            usage_start, most = phantom_day_start(shared, work, t)
         for a in range(m):
             if not live[a]:
                 continue
@@ -91,6 +107,14 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
             out = row_records(outputs, si)
             replay_day_start(c, st, scn.tiers, state, out.path, out.period, plan,
                              replays[a:a + 1], t, usage_start)
+            # no attempt can meet its capacity (less a reserve) today, which
+            # only grows within a day: met after the day, from its record
+            after_day[a] = usage_start + most - 1 < state.capacity - st.max_reserve
+            if after_day[a]:
+                continue
+            if not foreseen:
+                after, admitted = phantom_day_ahead(shared, src, work, t, usage_start)
+                foreseen = True
             if replay_attempts(c, st, scn.tiers, state, out.path,
                                out.period[state.period], after, admitted):
                 continue
@@ -110,17 +134,23 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
         before = 0 if t == 0 else day_record[src, t - 1].first_adds + day_record[src, t - 1].readds
         work = simulate_days(shared, src, work, row_records(outputs, src), t, t + 1)
         rec = day_record[src, t]
-        if n_live > 0 and (rec.usage_start != usage_start or rec.usage_after_churns != after
-                           or rec.first_adds + rec.readds - before != admitted):
+        lived = rec.first_adds + rec.readds - before
+        if foreseen and (rec.usage_start != usage_start or rec.usage_after_churns != after
+                         or lived != admitted):
             # the replays met other attempts than the phantom's: a bug, never a wrong number
             raise AssertionError("phantom_in_step: the day foreseen is not the day lived")
         for a in range(m):
             if live[a]:
                 si = in_step[a]
+                st = scn.strategies[si]
+                state = states[a:a + 1][0]
                 out = row_records(outputs, si)
-                replay_day_end(c, scn.strategies[si], scn.tiers, states[a:a + 1][0], out.path,
-                               out.period, out.month, scn.month_end, replays[a:a + 1], rings[a],
-                               rec)
+                if after_day[a] and not replay_attempts(c, st, scn.tiers, state, out.path,
+                                                        out.period[state.period],
+                                                        rec.usage_after_churns, lived):
+                    raise AssertionError("phantom_in_step: a refusal the bound ruled out")
+                replay_day_end(c, st, scn.tiers, state, out.path, out.period, out.month,
+                               scn.month_end, replays[a:a + 1], rings[a], rec)
     for a in range(m):
         if live[a]:
             si = in_step[a]
