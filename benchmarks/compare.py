@@ -3,7 +3,7 @@ change and after it), each timed in fresh processes, runs alternating
 between the trees so drift in the machine's load hits both alike.
 
     python benchmarks/compare.py OLD_TREE NEW_TREE [--rounds 5] [--paths 16]
-                                 [--threads 1 2] [--compile 2]
+                                 [--threads 1 2] [--compile 2] [--asv 3]
 
 Per-path time: the default scenario (1,000,000 customers, 3 years, 7
 strategies; sampling = "mc" in trees that have it), `simulate_chunk` on
@@ -12,8 +12,13 @@ warm, threads awake); per process the fastest of `--reps` calls, as wall
 time and as the process's CPU time (on a shared machine CPU time is the
 steadier figure; with 2 threads it adds both threads' time), each over the
 paths. Compile: the cold first-run overhead of
-benchmarks/bench_compile.py's probe with an empty NUMBA_CACHE_DIR. Prints
-medians (and every sample) per tree.
+benchmarks/bench_compile.py's probe with an empty NUMBA_CACHE_DIR. `--asv N`:
+N samples per tree of the asv figures this tree's benchmarks compute
+(`MarginalStrategy.track_ms_per_path` for each kind, `Kernel.track_events_per_second`
+at 1,000,000 customers), each in a fresh process with the tree's own
+`benchmarks` package, trees alternating (asv itself would run each commit's
+benchmarks in turn, not alternating). Prints medians (and every sample) per
+tree.
 """
 from __future__ import annotations
 
@@ -56,6 +61,23 @@ print("RESULT " + json.dumps({"wall": min(wall), "cpu": min(cpu)}))
 """.replace("SEED", str(SEED))
 
 
+ASV = """
+import json, sys
+import numpy as np
+from benchmarks.bench_kernel import Kernel
+from benchmarks.bench_optimize import MarginalStrategy
+out = {}
+for kind in ("blocking", "never_blocking", "space"):
+    m = MarginalStrategy()
+    m.setup(kind)
+    out["marginal_" + kind] = m.track_ms_per_path(kind)
+k = Kernel()
+k.setup(1_000_000)
+out["events_per_second_1m"] = k.track_events_per_second(1_000_000)
+print("RESULT " + json.dumps(out))
+"""
+
+
 def _run(tree, code, args, env=None):
     env = dict(os.environ if env is None else env, PYTHONPATH=tree)
     p = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
@@ -94,6 +116,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3, help="timed calls per process (fastest kept)")
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--compile", type=int, default=0, help="cold compile samples per tree")
+    ap.add_argument("--asv", type=int, default=0, help="samples per tree of the asv figures")
     args = ap.parse_args(argv)
     trees = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
     results = {}
@@ -113,9 +136,16 @@ def main(argv=None):
             for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
                 samples[k].append(compile_cold(trees[k]))
         results["compile_cold"] = samples
+    if args.asv:
+        for r in range(args.asv):
+            for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+                for fig, value in _run(trees[k], ASV, []).items():
+                    results.setdefault(fig, {t: [] for t in trees})[k].append(value)
     for fig, samples in results.items():
         med = {k: statistics.median(v) for k, v in samples.items()}
-        unit, scale = ("ms", 1e3) if fig.startswith("per_path") else ("s", 1.0)
+        unit, scale = (("ms", 1e3) if fig.startswith("per_path") else
+                       ("ms", 1.0) if fig.startswith("marginal") else
+                       ("M/s", 1e-6) if fig.startswith("events") else ("s", 1.0))
         print(f"{fig}: old {med['old'] * scale:.1f} {unit}, new {med['new'] * scale:.1f} {unit} "
               f"(new/old {med['new'] / med['old']:.3f})")
         for k, v in samples.items():
