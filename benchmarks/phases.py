@@ -115,7 +115,7 @@ def limits():
     n = 20_000_000
     rows = [("mix64, one SplitMix64 finaliser after another (latency)", median_seconds(_mixes, n) / n),
             ("counter-based uniform, a new customer key", median_seconds(_uniforms, pk, n) / n),
-            ("exponential, -log u", median_seconds(_exponentials, pk, n) / n)]
+            ("exponential (rng.exponential: the ziggurat)", median_seconds(_exponentials, pk, n) / n)]
     days, per_day = 1095, 2_000
     out = np.empty(1 << 20, cal_.EVENT)
     staged = np.empty(1 << 16, STAGED)

@@ -44,7 +44,25 @@ def py_uniform(pkey, customer, purpose, occurrence):
 
 
 def py_exponential(pkey, customer, purpose, occurrence):
-    return -math.log(py_uniform(pkey, customer, purpose, occurrence))
+    """rng.exponential's twin: the same ziggurat tables, the same draws."""
+    from simengine.rng import ZIG_EXTRA, ZIG_F, ZIG_K, ZIG_R, ZIG_W
+    bits = py_draw_bits(pkey, customer, purpose, occurrence)
+    i, j = bits & 0xFF, bits >> 11
+    if j < int(ZIG_K[i]):
+        return float(j) * float(ZIG_W[i])
+    extra = 1
+    while True:
+        u = py_uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)
+        if i == 0:
+            return ZIG_R - math.log(u)
+        x = float(j) * float(ZIG_W[i])
+        if float(ZIG_F[i]) + u * (float(ZIG_F[i - 1]) - float(ZIG_F[i])) < math.exp(-x):
+            return x
+        bits = py_draw_bits(pkey, customer, purpose, occurrence + (extra + 1) * ZIG_EXTRA)
+        extra += 2
+        i, j = bits & 0xFF, bits >> 11
+        if j < int(ZIG_K[i]):
+            return float(j) * float(ZIG_W[i])
 
 
 def py_normal(pkey, customer, purpose, occurrence):
