@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .jit import jit
+from .jit import jit, jit_inner
 
 # Purposes: which kind of draw. Part of the key, so draws of different kinds
 # never collide; changing these numbers changes every result.
@@ -134,10 +134,13 @@ def exponential(pkey, customer, purpose, occurrence):
     j = bits >> _S11
     if j < ZIG_K[i]:
         return float(j) * ZIG_W[i]
-    return _exponential_rest(pkey, customer, purpose, occurrence, i, j)
+    # one signature for every caller (a purpose passed as a constant would
+    # be typed as a literal of its own, and compile this once per purpose)
+    return _exponential_rest(np.uint64(pkey), np.int64(customer), np.int64(purpose),
+                             np.int64(occurrence), i, j)
 
 
-@jit
+@jit_inner
 def _exponential_rest(pkey, customer, purpose, occurrence, i, j):
     """A draw not accepted at once: past the last layer, the tail
     ZIG_R - log u; in a layer's wedge, accepted under exp(-x); else a new
@@ -213,7 +216,7 @@ def gamma(pkey, customer, purpose, shape):
     d = k - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     for i in range(1000):
-        x = normal(pkey, customer, purpose, i)
+        x = normal(np.uint64(pkey), np.int64(customer), np.int64(purpose), np.int64(i))
         v = 1.0 + c * x
         if v <= 0.0:
             continue
@@ -234,10 +237,11 @@ def path_normals(seed, paths, out):
     [uncertainty] key's, of path paths[i]."""
     for i in range(paths.shape[0]):
         pk = path_key(seed, paths[i])
-        out[i, 0] = normal(pk, 0, PATH_GROWTH, 0)
-        out[i, 1] = normal(pk, 0, PATH_CHURN, 0)
+        out[i, 0] = normal(np.uint64(pk), np.int64(0), np.int64(PATH_GROWTH), np.int64(0))
+        out[i, 1] = normal(np.uint64(pk), np.int64(0), np.int64(PATH_CHURN), np.int64(0))
         for k in range(2, out.shape[1]):
-            out[i, k] = normal(pk, 0, PATH_UNCERTAINTY, k - 2)
+            out[i, k] = normal(np.uint64(pk), np.int64(0), np.int64(PATH_UNCERTAINTY),
+                               np.int64(k - 2))
 
 
 @jit

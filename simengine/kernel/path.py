@@ -62,7 +62,7 @@ def phantom_day_ahead(shared, src, work, t, usage):
     return after, admitted
 
 
-@jit_inner
+@jit_inner(inline="always")     # a function of its own costs compile time
 def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     """Phantom `src` simulated day by day, the strategies replayed from it
     (rows in_step[:]) replayed in step. Before the phantom lives day t,
@@ -83,102 +83,79 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     m = in_step.shape[0]
     states = np.zeros(m, STATE)
     replays = np.zeros(m, REPLAY)
-    rings = np.zeros((m, FORECAST_WINDOW), np.int64)
-    live = np.ones(m, np.bool_)
+    # (int64 flags and a flat ring: no new array types, each costs compile time)
+    W = FORECAST_WINDOW
+    rings = np.zeros(m * W, np.int64)
+    live = np.zeros(m, np.int64)
+    live[:] = 1
     plan = (plan_day[0], plan_tier[0], plan_n[0])     # no oracle is replayed in step
     for a in range(m):
         replay_begin(c, states[a:a + 1][0], outputs.path[in_step[a]], replays[a:a + 1],
-                     rings[a])
+                     rings[a * W:(a + 1) * W])
     phantom = work.state[0]
     simulated = 0
     n_live = m
-    after_day = np.zeros(m, np.bool_)   # its attempts met after the phantom's day
-    forked = np.empty(m, np.int64)      # replays that refuse today
+    after_day = np.zeros(m, np.int64)   # its attempts met after the phantom's day
     for t in range(D):
         foreseen = False
         after, admitted = np.int64(0), np.int64(0)
-        lived = np.int64(0)
-        n_forked = 0
         if n_live > 0:
             usage_start, most = phantom_day_start(shared, work, t)
+        for a in range(m):
+            if live[a] == 0:
+                continue
+            si = in_step[a]
+            st = scn.strategies[si]
+            state = states[a:a + 1][0]
+            out = row_records(outputs, si)
+            replay_day_start(c, st, scn.tiers, state, out.path, out.period, plan,
+                             replays[a:a + 1], t, usage_start)
+            # no attempt can meet its capacity (less a reserve) today, which
+            # only grows within a day: met after the day, from its record
+            after_day[a] = 1 if usage_start + most - 1 < state.capacity - st.max_reserve else 0
+            if after_day[a] == 1:
+                continue
+            if not foreseen:
+                after, admitted = phantom_day_ahead(shared, src, work, t, usage_start)
+                foreseen = True
+            if replay_attempts(c, st, scn.tiers, state, out.path,
+                               out.period[state.period], after, admitted):
+                continue
+            # refuses on day t: forked from the phantom at the start of day t
+            live[a] = 0
+            n_live -= 1
+            fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
+            replay_strategy(day_record[src], outputs.path[src], c, st, scn.tiers,
+                            fork.state[0], plan, scn.month_end, out, t)
+            k = min(t // c.period_days, K - 1)
+            take_customers(phantom, outputs.path[src], outputs.period[src, k], work.rules,
+                           fork.state[0], out.path, out.period[k], fork.rules,
+                           t % c.period_days != 0)
+            fork = simulate_days(shared, si, fork, out, t, D)
+            row_events[si] = fork.state[0].events
+            simulated += fork.state[0].events - phantom.events
+        before = 0 if t == 0 else day_record[src, t - 1].first_adds + day_record[src, t - 1].readds
+        work = simulate_days(shared, src, work, row_records(outputs, src), t, t + 1)
         rec = day_record[src, t]
-        # side 0: before the phantom lives day t; side 1: after it. One call
-        # site per function (each costs compile time): the attempts are met
-        # on either side, the forks and the phantom's day are legs of one loop
-        for side in range(2):
-            if side == 1:
-                for leg in range(n_forked + 1):
-                    if leg < n_forked:
-                        # refuses on day t: forked from the phantom at the start of day t
-                        si = in_step[forked[leg]]
-                        st = scn.strategies[si]
-                        out = row_records(outputs, si)
-                        fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
-                        replay_strategy(day_record[src], outputs.path[src], c, st, scn.tiers,
-                                        fork.state[0], plan, scn.month_end, out, t)
-                        k = min(t // c.period_days, K - 1)
-                        take_customers(phantom, outputs.path[src], outputs.period[src, k],
-                                       work.rules, fork.state[0], out.path, out.period[k],
-                                       fork.rules, t % c.period_days != 0)
-                        row, w, t_to = si, fork, D
-                    else:
-                        before = 0
-                        if t > 0:
-                            before = day_record[src, t - 1].first_adds + \
-                                day_record[src, t - 1].readds
-                        row, w, t_to = src, work, t + 1
-                    w = simulate_days(shared, row, w, row_records(outputs, row), t, t_to)
-                    if leg < n_forked:
-                        fork = w
-                        row_events[row] = fork.state[0].events
-                        simulated += fork.state[0].events - phantom.events
-                    else:
-                        work = w
-                lived = rec.first_adds + rec.readds - before
-                if foreseen and (rec.usage_start != usage_start or
-                                 rec.usage_after_churns != after or lived != admitted):
-                    # the replays met other attempts than the phantom's: a bug, never a
-                    # wrong number
-                    raise AssertionError("phantom_in_step: the day foreseen is not the day lived")
-            for a in range(m):
-                if not live[a]:
-                    continue
+        lived = rec.first_adds + rec.readds - before
+        if foreseen and (rec.usage_start != usage_start or rec.usage_after_churns != after
+                         or lived != admitted):
+            # the replays met other attempts than the phantom's: a bug, never a wrong number
+            raise AssertionError("phantom_in_step: the day foreseen is not the day lived")
+        for a in range(m):
+            if live[a] == 1:
                 si = in_step[a]
                 st = scn.strategies[si]
                 state = states[a:a + 1][0]
                 out = row_records(outputs, si)
-                meet = True                 # its attempts are met on this side
-                usage, attempts = np.int64(0), np.int64(0)
-                if side == 0:
-                    replay_day_start(c, st, scn.tiers, state, out.path, out.period, plan,
-                                     replays[a:a + 1], t, usage_start)
-                    # no attempt can meet its capacity (less a reserve) today, which
-                    # only grows within a day: met after the day, from its record
-                    after_day[a] = usage_start + most - 1 < state.capacity - st.max_reserve
-                    if after_day[a]:
-                        continue
-                    if not foreseen:
-                        after, admitted = phantom_day_ahead(shared, src, work, t, usage_start)
-                        foreseen = True
-                    usage, attempts = after, admitted
-                elif after_day[a]:
-                    usage, attempts = rec.usage_after_churns, lived
-                else:
-                    meet = False            # met before the day
-                if meet and not replay_attempts(c, st, scn.tiers, state, out.path,
-                                                out.period[state.period], usage, attempts):
-                    if side == 1:
-                        raise AssertionError("phantom_in_step: a refusal the bound ruled out")
-                    live[a] = False
-                    n_live -= 1
-                    forked[n_forked] = a
-                    n_forked += 1
-                    continue
-                if side == 1:
-                    replay_day_end(c, st, scn.tiers, state, out.path, out.period, out.month,
-                                   scn.month_end, replays[a:a + 1], rings[a], rec)
+                if after_day[a] == 1 and not replay_attempts(c, st, scn.tiers, state, out.path,
+                                                        out.period[state.period],
+                                                        rec.usage_after_churns, lived):
+                    raise AssertionError("phantom_in_step: a refusal the bound ruled out")
+                replay_day_end(c, st, scn.tiers, state, out.path, out.period, out.month,
+                               scn.month_end, replays[a:a + 1], rings[a * W:(a + 1) * W], rec)
     for a in range(m):
-        if live[a]:
+        if live[a] == 1:
             si = in_step[a]
             copy_customer_counts(outputs.path[src], outputs.path[si])
             row_events[si] = phantom.events
