@@ -180,16 +180,18 @@ def phases(paths):
              ("arrivals: starting contacts (age, propensity, first churn)", t_initial, None)]
     t_arrivals = t_runs + t_first + t_initial
 
-    def kernel(scn):
+    def kernel(scn, reps=3):
+        """Per path: the fastest of `reps` passes over the same paths (a
+        strategy's share is then a difference on the same paths), and the
+        mean events (customer events, events simulated) per path."""
         packed = b.pack_scenario(scn)
         b.simulate_chunk(packed, b.SEED, np.arange(1))
-        secs, events = [], []
-        for p in range(paths):
+        best = float("inf")
+        for _ in range(reps):
             t = time.perf_counter()
-            raw = b.simulate_chunk(packed, b.SEED, np.arange(p, p + 1))
-            secs.append(time.perf_counter() - t)
-            events.append(np.asarray(raw.events)[0])
-        return statistics.median(secs), np.median(np.array(events), axis=0)
+            raw = b.simulate_chunk(packed, b.SEED, np.arange(paths))
+            best = min(best, time.perf_counter() - t)
+        return best / paths, np.asarray(raw.events).mean(axis=0)
 
     one, ev_one = kernel(b.one_strategy(1_000_000))
     loop = one - t_arrivals
@@ -202,7 +204,8 @@ def phases(paths):
             s for s in default.strategies if s.name != name)))
         rows.append((f"strategy `{name}` (its share of the default's pass)", full - without,
                      ev_full[1] - ev_without[1]))
-    print(f"default scenario, 1,000,000 customers, 3 years, one thread, median of {paths} paths")
+    print(f"default scenario, 1,000,000 customers, 3 years, one thread: the arrivals the median of "
+          f"{paths} paths, each pass the fastest of 3 over the same {paths} paths")
     print()
     print("| phase | ms per path | events simulated | ns per event |")
     print("| --- | ---: | ---: | ---: |")
