@@ -284,3 +284,36 @@ def test_a_strategy_alone_equals_itself_among_others(crowd_name):
     assert (together.events[:, 1] <= full.events[:, 1]).all()
     if crowd_name != "capped-oracles":
         assert (together.events[:, 1] < full.events[:, 1]).all()
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_random_crowds_replayed_in_step_equal_each_alone(case):
+    """Random crowds under random billing (rule, period, lead time, pricing):
+    the strategies replayed in step with a phantom and forked where they
+    first refuse (kernel/path.phantom_in_step, whose foresight of each day
+    is checked against the day lived: a mismatch raises) equal each of
+    them simulated alone from day 0, number for number."""
+    r = np.random.default_rng(1000 + case)
+    pool = STRATEGIES + ORDERING + (LOST_OTHERS,)
+    picks = [pool[i] for i in r.choice(len(pool), size=5, replace=False)]
+    # copies of one of them, refusing on other days (or not at all)
+    proto = picks[int(r.integers(0, len(picks)))]
+    picks += [dataclasses.replace(proto, name=f"{proto.name}-copy{k}",
+                                  retry_days=float(r.choice([0.5, 3.0, 11.0])),
+                                  headroom=float(r.choice([0.0, 0.05, 0.3])))
+              for k in range(2)]
+    billing = Billing(rule=str(r.choice(["concurrent", "cumulative"])),
+                      period_days=int(r.choice([365, 200, 90])),
+                      lead_days=int(r.choice([0, 0, 3, 9])),
+                      upgrade_pricing=str(r.choice(["prorated", "full", "difference"])),
+                      certification_fee=300.0, tiers=SMALL_TIERS)
+    setting = dict(billing=billing, paths=3,
+                   segments=segments(6000, tuple(int(x) for x in r.integers(100, 1000, 3))))
+    paths = np.arange(3)
+    crowd = scenario(strategies=tuple(picks), **setting)
+    together = kernel_outputs(crowd, paths)
+    for si, st in enumerate(crowd.strategies):
+        alone = kernel_outputs(scenario(strategies=(st,), **setting), paths)
+        for name in ("path", "period", "month"):
+            np.testing.assert_array_equal(getattr(alone, name)[:, 0],
+                                          getattr(together, name)[:, si], (case, st.name, name))
