@@ -113,9 +113,11 @@ def _chase(nxt, steps):
 def limits():
     pk = np.uint64(path_key(np.uint64(1), 0))
     n = 20_000_000
-    rows = [("mix64, one SplitMix64 finaliser after another (latency)", median_seconds(_mixes, n) / n),
+    rows = [("mix64, one SplitMix64 finaliser after another (latency)",
+             median_seconds(_mixes, n) / n),
             ("counter-based uniform, a new customer key", median_seconds(_uniforms, pk, n) / n),
-            ("exponential (rng.exponential: the ziggurat)", median_seconds(_exponentials, pk, n) / n)]
+            ("exponential (rng.exponential: the ziggurat)",
+             median_seconds(_exponentials, pk, n) / n)]
     days, per_day = 1095, 2_000
     out = np.empty(1 << 20, cal_.EVENT)
     staged = np.empty(1 << 16, STAGED)
@@ -204,8 +206,8 @@ def phases(paths):
             s for s in default.strategies if s.name != name)))
         rows.append((f"strategy `{name}` (its share of the default's pass)", full - without,
                      ev_full[1] - ev_without[1]))
-    print(f"default scenario, 1,000,000 customers, 3 years, one thread: the arrivals the median of "
-          f"{paths} paths, each pass the fastest of 3 over the same {paths} paths")
+    print(f"default scenario, 1,000,000 customers, 3 years, one thread: the arrivals the "
+          f"median of {paths} paths, each pass the fastest of 3 over the same {paths} paths")
     print()
     print("| phase | ms per path | events simulated | ns per event |")
     print("| --- | ---: | ---: | ---: |")

@@ -67,10 +67,11 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     """Phantom `src` simulated day by day, the strategies replayed from it
     (rows in_step[:]) replayed in step. Before the phantom lives day t,
     each replay whose capacity (less a reserve) the day's attempts could
-    reach meets them as foreseen (`phantom_day_ahead`), the others meet them
-    after the day, from its record; one that would refuse one is forked from the phantom there: its billing
-    replayed to day t, its customers the phantom's (`take_customers`), and
-    simulated from day t to the horizon. After the day, the others take the
+    reach meets them as foreseen (`phantom_day_ahead`); one that would
+    refuse one is forked from the phantom there: its billing replayed to
+    day t, its customers the phantom's (`take_customers`), and simulated
+    from day t to the horizon. After the day, the other replays meet the
+    day's attempts (those that could not reach their capacity) and take the
     phantom's DAY record. Numbers equal a simulation from day 0, and the
     phantom is simulated once. Returns (its working memory, the fork's,
     events simulated by the forks)."""
@@ -83,8 +84,7 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     m = in_step.shape[0]
     states = np.zeros(m, STATE)
     replays = np.zeros(m, REPLAY)
-    # (int64 flags and a flat ring: no new array types, each costs compile time)
-    W = FORECAST_WINDOW
+    W = FORECAST_WINDOW                 # replay a's ring: rings[a * W:(a + 1) * W]
     rings = np.zeros(m * W, np.int64)
     live = np.zeros(m, np.int64)
     live[:] = 1
@@ -112,7 +112,8 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
                              replays[a:a + 1], t, usage_start)
             # no attempt can meet its capacity (less a reserve) today, which
             # only grows within a day: met after the day, from its record
-            after_day[a] = 1 if usage_start + most - 1 < state.capacity - st.max_reserve else 0
+            reach = usage_start + most - 1
+            after_day[a] = 1 if reach < state.capacity - st.max_reserve else 0
             if after_day[a] == 1:
                 continue
             if not foreseen:
@@ -134,7 +135,9 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
             fork = simulate_days(shared, si, fork, out, t, D)
             row_events[si] = fork.state[0].events
             simulated += fork.state[0].events - phantom.events
-        before = 0 if t == 0 else day_record[src, t - 1].first_adds + day_record[src, t - 1].readds
+        before = 0
+        if t > 0:
+            before = day_record[src, t - 1].first_adds + day_record[src, t - 1].readds
         work = simulate_days(shared, src, work, row_records(outputs, src), t, t + 1)
         rec = day_record[src, t]
         lived = rec.first_adds + rec.readds - before
@@ -148,9 +151,9 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
                 st = scn.strategies[si]
                 state = states[a:a + 1][0]
                 out = row_records(outputs, si)
-                if after_day[a] == 1 and not replay_attempts(c, st, scn.tiers, state, out.path,
-                                                        out.period[state.period],
-                                                        rec.usage_after_churns, lived):
+                if after_day[a] == 1 and not replay_attempts(
+                        c, st, scn.tiers, state, out.path, out.period[state.period],
+                        rec.usage_after_churns, lived):
                     raise AssertionError("phantom_in_step: a refusal the bound ruled out")
                 replay_day_end(c, st, scn.tiers, state, out.path, out.period, out.month,
                                scn.month_end, replays[a:a + 1], rings[a * W:(a + 1) * W], rec)
