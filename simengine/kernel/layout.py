@@ -104,7 +104,7 @@ STATE = np.dtype([
 # A strategy's rules for one segment, and the attempts of that segment it
 # lost. Losses are counted per segment and valued once at the end (a sum of
 # counts does not depend on the order attempts were met, so a strategy
-# resumed from the never-blocked run equals one simulated from day 0).
+# forked from the never-blocked run equals one simulated from day 0).
 # `contested`: today, some of the segment's attempts may pass and some not,
 # so who passes is decided by priority (priority.contested_segments); when the
 # capacity cannot change today, those that pass are known at once: its
