@@ -193,9 +193,18 @@ def inverse_normal_cdf(p):
 _ndtri = jit(inline="always")(inverse_normal_cdf)
 
 
-@jit
+@jit(inline="always")
 def normal(pkey, customer, purpose, occurrence):
-    """Standard normal: inverse CDF of an open-interval uniform."""
+    """Standard normal: inverse CDF of an open-interval uniform. Every
+    caller reaches `_normal` with the same argument types, so it is
+    compiled once (a purpose passed as a constant is typed as a literal of
+    its own)."""
+    return _normal(np.uint64(pkey), np.int64(customer), np.int64(purpose),
+                   np.int64(occurrence))
+
+
+@jit_inner
+def _normal(pkey, customer, purpose, occurrence):
     p = (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 0.5) * _TWO_M53
     return _ndtri(p)
 
@@ -216,7 +225,7 @@ def gamma(pkey, customer, purpose, shape):
     d = k - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     for i in range(1000):
-        x = normal(np.uint64(pkey), np.int64(customer), np.int64(purpose), np.int64(i))
+        x = normal(pkey, customer, purpose, i)
         v = 1.0 + c * x
         if v <= 0.0:
             continue
@@ -237,11 +246,10 @@ def path_normals(seed, paths, out):
     [uncertainty] key's, of path paths[i]."""
     for i in range(paths.shape[0]):
         pk = path_key(seed, paths[i])
-        out[i, 0] = normal(np.uint64(pk), np.int64(0), np.int64(PATH_GROWTH), np.int64(0))
-        out[i, 1] = normal(np.uint64(pk), np.int64(0), np.int64(PATH_CHURN), np.int64(0))
+        out[i, 0] = normal(pk, 0, PATH_GROWTH, 0)
+        out[i, 1] = normal(pk, 0, PATH_CHURN, 0)
         for k in range(2, out.shape[1]):
-            out[i, k] = normal(np.uint64(pk), np.int64(0), np.int64(PATH_UNCERTAINTY),
-                               np.int64(k - 2))
+            out[i, k] = normal(pk, 0, PATH_UNCERTAINTY, k - 2)
 
 
 @jit

@@ -114,15 +114,22 @@ def stock_age(v, span, churn_rate, churn_shape, churn_mult):
     return age_on_curve(v, stock_curve(span, churn_rate, churn_shape, churn_mult))
 
 
+@jit_inner
+def age_of(pk, customer, sg, curve):
+    """`initial_age`, with the segment's `stock_curve` computed once for all
+    its starting contacts."""
+    if sg.stock_ages:
+        return age_on_curve(uniform(pk, customer, INITIAL_AGE, 0), curve)
+    return sg.initial_age
+
+
 @jit
 def initial_age(pk, customer, sg, churn_mult):
     """Days starting contact `customer` of segment record `sg` has been a
     contact at t = 0 (initial_age_days; drawn from the stock's age density
     with initial_ages = "stock")."""
-    if sg.stock_ages:
-        return stock_age(uniform(pk, customer, INITIAL_AGE, 0), sg.initial_age,
-                         sg.churn_rate, sg.churn_shape, churn_mult)
-    return sg.initial_age
+    return age_of(pk, customer, sg,
+                  stock_curve(sg.initial_age, sg.churn_rate, sg.churn_shape, churn_mult))
 
 
 @jit_inner
@@ -210,10 +217,7 @@ def initial_churns(pk, segments, days, Mc):
         sg = segments[s]
         curve = stock_curve(sg.initial_age, sg.churn_rate, sg.churn_shape, Mc)
         for u in range(sg.start, sg.start + sg.initial):
-            age = 0.0
-            if sg.initial_age > 0.0:        # initial_age, with the segment's curve
-                age = (age_on_curve(uniform(pk, u, INITIAL_AGE, 0), curve) if sg.stock_ages
-                       else sg.initial_age)
+            age = age_of(pk, u, sg, curve) if sg.initial_age > 0.0 else 0.0
             lam = survivor_propensity(pk, u, sg.churn_rate, sg.churn_shape, Mc, age)
             if lam <= 0.0:
                 continue

@@ -87,9 +87,7 @@ def campaign_runs(pk, campaigns, days):
                     d = min(np.int64(u * 365.0), 364)      # u in (0, 1]
                 lift = cp.lift
                 if cp.lift_sigma > 0.0:
-                    # the types of every other call of `normal` (one compile)
-                    z = normal(np.uint64(pk), np.int64(c), np.int64(CAMPAIGN),
-                               np.int64(campaign_occurrence(y, j, LIFT)))
+                    z = normal(pk, c, CAMPAIGN, campaign_occurrence(y, j, LIFT))
                     lift = cp.lift * math.exp(cp.lift_sigma * z)
                 runs.campaign[r] = c
                 runs.start[r] = 365 * y + d

@@ -20,7 +20,7 @@ from ..rng import (LIFETIME, READD_DECISION, READD_DELAY, RETRY_DELAY, attempt_o
                    exponential, uniform)
 from ..strategies import ADMITTED, LOST, OVERFLOWED, RETRY, blocked_outcome, ordered_tier, \
     refused_outcome
-from .arrivals import initial_age
+from .arrivals import age_of, stock_curve
 from .calendar import ATTEMPTS, CHURNS
 from .layout import (LOG_ADD, LOG_CHURN, UNBOUNDED, customer_of, episode_of, event_word,
                      is_overflow, retry_of, segment_of)
@@ -50,8 +50,9 @@ def log_initial_contacts(pk, segs, churn_mult, log, state):
     each with its age (its add dated that long before the start)."""
     for s in range(segs.shape[0]):
         sg = segs[s]
+        curve = stock_curve(sg.initial_age, sg.churn_rate, sg.churn_shape, churn_mult)
         for u in range(sg.start, sg.start + sg.initial):
-            age = initial_age(pk, u, sg, churn_mult) if sg.initial_age > 0.0 else 0.0
+            age = age_of(pk, u, sg, curve) if sg.initial_age > 0.0 else 0.0
             log_row(log, state, np.int64(0), u, LOG_ADD, s, age)
 
 
