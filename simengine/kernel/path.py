@@ -224,8 +224,8 @@ def simulate_path(i, chunk, out):
             if day == D:
                 row_events[si] = row_events[src]
                 continue
-            # an oracle refusing an attempt (its plan never blocks its
-            # phantom's usage): simulated whole, as the others below
+            # an oracle that refuses an attempt (a member cap stops its
+            # plan's tiers): simulated whole, as the others below
         state.logging = si == log_strategy
         state.logged = 0
         m = 0
