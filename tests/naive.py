@@ -70,17 +70,47 @@ def py_normal(pkey, customer, purpose, occurrence):
     return inverse_normal_cdf(p)
 
 
+def py_normal_ziggurat(pkey, customer, purpose, occurrence):
+    """rng.normal_ziggurat's twin: the same tables, the same draws."""
+    from simengine.rng import ZIG_EXTRA, ZN_F, ZN_K, ZN_R, ZN_W
+    bits = py_draw_bits(pkey, customer, purpose, occurrence)
+    sign = -1.0 if bits & 0x100 else 1.0
+    i, j = bits & 0xFF, bits >> 11
+    if j < int(ZN_K[i]):
+        return sign * (float(j) * float(ZN_W[i]))
+    extra = 1
+    while True:
+        if i == 0:
+            while True:
+                x = -math.log(py_uniform(pkey, customer, purpose,
+                                         occurrence + extra * ZIG_EXTRA)) / ZN_R
+                y = -math.log(py_uniform(pkey, customer, purpose,
+                                         occurrence + (extra + 1) * ZIG_EXTRA))
+                extra += 2
+                if y + y >= x * x:
+                    return sign * (ZN_R + x)
+        x = float(j) * float(ZN_W[i])
+        u = py_uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)
+        if float(ZN_F[i]) + u * (float(ZN_F[i - 1]) - float(ZN_F[i])) < math.exp(-0.5 * x * x):
+            return sign * x
+        bits = py_draw_bits(pkey, customer, purpose, occurrence + (extra + 1) * ZIG_EXTRA)
+        extra += 2
+        i, j = bits & 0xFF, bits >> 11
+        if j < int(ZN_K[i]):
+            return sign * (float(j) * float(ZN_W[i]))
+
+
 def py_gamma(pkey, customer, purpose, shape):
     """Marsaglia-Tsang with the same draws as rng.gamma (see its docstring)."""
     boost = 1.0
     k = shape
     if k < 1.0:
-        boost = py_uniform(pkey, customer, purpose, 10_000_000) ** (1.0 / k)
+        boost = math.exp(-py_exponential(pkey, customer, purpose, 10_000_000) / k)
         k = k + 1.0
     d = k - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     for i in range(1000):
-        x = py_normal(pkey, customer, purpose, i)
+        x = py_normal_ziggurat(pkey, customer, purpose, i)
         v = 1.0 + c * x
         if v <= 0.0:
             continue
