@@ -27,7 +27,8 @@ import benchmarks as b  # noqa: E402
 from simengine.jit import jit  # noqa: E402
 from simengine.kernel import calendar as cal_  # noqa: E402
 from simengine.kernel.layout import STAGED  # noqa: E402
-from simengine.rng import LIFETIME, exponential, mix64, path_key, uniform  # noqa: E402
+from simengine.rng import (LAMBDA, LIFETIME, exponential, gamma, mix64, normal,  # noqa: E402
+                           normal_ziggurat, path_key, uniform)
 
 
 def median_seconds(fn, *args, repeat=7):
@@ -64,6 +65,22 @@ def _exponentials(pk, n):
     s = 0.0
     for i in range(n):
         s += exponential(pk, i, LIFETIME, 0)
+    return s
+
+
+@jit
+def _normals(pk, n, ziggurat):
+    s = 0.0
+    for i in range(n):
+        s += normal_ziggurat(pk, i, LAMBDA, 0) if ziggurat else normal(pk, i, LAMBDA, 0)
+    return s
+
+
+@jit
+def _gammas(pk, n, shape):
+    s = 0.0
+    for i in range(n):
+        s += gamma(pk, i, LAMBDA, shape)
     return s
 
 
@@ -117,7 +134,14 @@ def limits():
              median_seconds(_mixes, n) / n),
             ("counter-based uniform, a new customer key", median_seconds(_uniforms, pk, n) / n),
             ("exponential (rng.exponential: the ziggurat)",
-             median_seconds(_exponentials, pk, n) / n)]
+             median_seconds(_exponentials, pk, n) / n),
+            ("normal, inverse CDF (rng.normal: Sobol' points, campaign lifts)",
+             median_seconds(_normals, pk, n, False) / n),
+            ("normal, the ziggurat (rng.normal_ziggurat: the gamma's trials)",
+             median_seconds(_normals, pk, n, True) / n),
+            ("gamma, shape 1.5 (a churn propensity)", median_seconds(_gammas, pk, n, 1.5) / n),
+            ("gamma, shape 0.8 (boosted: one exponential and an exp more)",
+             median_seconds(_gammas, pk, n, 0.8) / n)]
     days, per_day = 1095, 2_000
     out = np.empty(1 << 20, cal_.EVENT)
     staged = np.empty(1 << 16, STAGED)
