@@ -18,7 +18,9 @@ N samples per tree of the asv figures this tree's benchmarks compute
 at 1,000,000 customers), each in a fresh process with the tree's own
 `benchmarks` package, trees alternating (asv itself would run each commit's
 benchmarks in turn, not alternating). Prints medians (and every sample) per
-tree.
+tree. `--json FILE` also writes them, with each tree's commit and the
+command, for `docs/make_readme.py`'s before-and-after table of the README
+(`benchmarks/before_after.json`).
 """
 from __future__ import annotations
 
@@ -117,6 +119,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--compile", type=int, default=0, help="cold compile samples per tree")
     ap.add_argument("--asv", type=int, default=0, help="samples per tree of the asv figures")
+    ap.add_argument("--json", help="also write the samples, commits and command to this file")
     args = ap.parse_args(argv)
     trees = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
     results = {}
@@ -151,6 +154,23 @@ def main(argv=None):
         for k, v in samples.items():
             print(f"    {k}: " + ", ".join(f"{x * scale:.1f}" for x in v))
     print("RAW " + json.dumps(results))
+    if args.json:
+        record = {"command": "python benchmarks/compare.py OLD NEW " + " ".join(
+                      f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                      for k, v in (("rounds", args.rounds), ("paths", args.paths),
+                                   ("threads", args.threads), ("compile", args.compile),
+                                   ("asv", args.asv))),
+                  "commits": {k: _commit(t) for k, t in trees.items()},
+                  "samples": results}
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+
+
+def _commit(tree):
+    p = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"],
+                       capture_output=True, text=True)
+    return p.stdout.strip() or None
 
 
 if __name__ == "__main__":
