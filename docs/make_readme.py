@@ -382,10 +382,47 @@ def performance(ws, out):
     out["performance-table"] = "\n" + "\n\n".join(head.splitlines() + [table]) + "\n"
 
 
+# the figures of benchmarks/before_after.json, in the README's order: (key,
+# words, unit, scale)
+BEFORE_AFTER = (
+    ("per_path_1_threads_wall", "the default, per path, 1 thread", "ms", 1e3),
+    ("per_path_2_threads_wall", "the default, per path, 2 threads", "ms", 1e3),
+    ("marginal_blocking", "asv `MarginalStrategy` blocking, per added strategy and path",
+     "ms", 1.0),
+    ("marginal_never_blocking", "asv `MarginalStrategy` never_blocking", "ms", 1.0),
+    ("marginal_space", "asv `MarginalStrategy` space", "ms", 1.0),
+    ("events_per_second_1m", "asv `Kernel.track_events_per_second`, 1M customers", "M/s",
+     1e-6),
+    ("compile_cold", "cold compile (benchmarks/bench_compile.py's probe)", "s", 1.0),
+)
+
+
+def before_after(ws, out):
+    """The table of benchmarks/before_after.json (`benchmarks/compare.py
+    --json`): medians, samples in brackets, and their ratio."""
+    data = json.loads((ROOT / "benchmarks" / "before_after.json").read_text())
+    old, new = data["commits"]["old"], data["commits"]["new"]
+    rows = [f"| measure | before ({old}) | after ({new}) | after / before |",
+            "| --- | ---: | ---: | ---: |"]
+    for key, words, unit, scale in BEFORE_AFTER:
+        if key not in data["samples"]:
+            continue
+        cell = {}
+        for tree in ("old", "new"):
+            xs = [x * scale for x in data["samples"][key][tree]]
+            med = sorted(xs)[len(xs) // 2] if len(xs) % 2 else \
+                sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
+            cell[tree] = (med, ", ".join(f"{x:.1f}" for x in xs))
+        rows.append(f"| {words} | {cell['old'][0]:.1f} {unit} ({cell['old'][1]}) | "
+                    f"{cell['new'][0]:.1f} {unit} ({cell['new'][1]}) | "
+                    f"{cell['new'][0] / cell['old'][0]:.2f} |")
+    out["before-after"] = "\n`" + data["command"] + "`\n\n" + "\n".join(rows) + "\n"
+
+
 PIECES = {"first-steps": first_steps, "worked-example": worked_example, "compare": compare,
           "html": html, "reading": reading, "validate": validate, "calibration": calibration,
           "sweep": sweep, "when-to-order": when_to_order, "optimize": optimize,
-          "performance": performance}
+          "performance": performance, "before-after": before_after}
 NEEDS = {"compare": "worked-example", "html": "worked-example", "reading": "worked-example"}
 
 
