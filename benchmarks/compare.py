@@ -17,8 +17,11 @@ N samples per tree of the asv figures this tree's benchmarks compute
 (`MarginalStrategy.track_ms_per_path` for each kind, `Kernel.track_events_per_second`
 at 1,000,000 customers), each in a fresh process with the tree's own
 `benchmarks` package, trees alternating (asv itself would run each commit's
-benchmarks in turn, not alternating). Prints medians (and every sample) per
-tree. `--json FILE` also writes them, with each tree's commit and the
+benchmarks in turn, not alternating). `--measure N`: N samples per tree of
+`benchmarks/measure.py --quick` (the README's performance table, short),
+trees alternating: the default's 1,000 paths on 2 threads and on 1 (from
+its 40-path runs) and customer events per second. Prints medians (and every
+sample) per tree. `--json FILE` also writes them, with each tree's commit and the
 command, for `docs/make_readme.py`'s before-and-after table of the README
 (`benchmarks/before_after.json`).
 """
@@ -109,6 +112,29 @@ def compile_cold(tree):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def measure_quick(tree):
+    """The tree's `benchmarks/measure.py --quick` in a fresh process: the
+    default's 1,000 paths (seconds) on 2 threads and on 1, and customer
+    events per second on 2 threads and on 1, each the median of its runs."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        subprocess.run([sys.executable, "benchmarks/measure.py", "--quick", "--quiet",
+                        "--json", path], env=dict(os.environ, PYTHONPATH=tree), cwd=tree,
+                       capture_output=True, text=True, check=True)
+        with open(path) as f:
+            raw = json.load(f)
+    finally:
+        os.remove(path)
+    out = {}
+    for key, name in (("default_2_threads", "2_threads"), ("default_1_thread", "1_thread")):
+        runs = raw[key]
+        out[f"measure_default_1000_paths_{name}"] = statistics.median(
+            r["wall"] * 1000 / r["paths"] for r in runs)
+        out[f"measure_events_per_second_{name}"] = statistics.median(r["eps"] for r in runs)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("old")
@@ -119,6 +145,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--compile", type=int, default=0, help="cold compile samples per tree")
     ap.add_argument("--asv", type=int, default=0, help="samples per tree of the asv figures")
+    ap.add_argument("--measure", type=int, default=0,
+                    help="samples per tree of benchmarks/measure.py --quick")
     ap.add_argument("--json", help="also write the samples, commits and command to this file")
     args = ap.parse_args(argv)
     trees = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
@@ -144,11 +172,16 @@ def main(argv=None):
             for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
                 for fig, value in _run(trees[k], ASV, []).items():
                     results.setdefault(fig, {t: [] for t in trees})[k].append(value)
+    for r in range(args.measure):
+        for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+            for fig, value in measure_quick(trees[k]).items():
+                results.setdefault(fig, {t: [] for t in trees})[k].append(value)
     for fig, samples in results.items():
         med = {k: statistics.median(v) for k, v in samples.items()}
         unit, scale = (("ms", 1e3) if fig.startswith("per_path") else
                        ("ms", 1.0) if fig.startswith("marginal") else
-                       ("M/s", 1e-6) if fig.startswith("events") else ("s", 1.0))
+                       ("M/s", 1e-6) if fig.startswith(("events", "measure_events")) else
+                       ("s", 1.0))
         print(f"{fig}: old {med['old'] * scale:.1f} {unit}, new {med['new'] * scale:.1f} {unit} "
               f"(new/old {med['new'] / med['old']:.3f})")
         for k, v in samples.items():
@@ -159,7 +192,7 @@ def main(argv=None):
                       f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                       for k, v in (("rounds", args.rounds), ("paths", args.paths),
                                    ("threads", args.threads), ("compile", args.compile),
-                                   ("asv", args.asv))),
+                                   ("asv", args.asv), ("measure", args.measure))),
                   "commits": {k: _commit(t) for k, t in trees.items()},
                   "samples": results}
         with open(args.json, "w") as f:

@@ -385,6 +385,12 @@ def performance(ws, out):
 # the figures of benchmarks/before_after.json, in the README's order: (key,
 # words, unit, scale)
 BEFORE_AFTER = (
+    ("measure_default_1000_paths_2_threads",
+     "measure.py --quick: the default, 1,000 paths, 2 threads", "s", 1.0),
+    ("measure_default_1000_paths_1_thread",
+     "measure.py --quick: the default, 1,000 paths, 1 thread", "s", 1.0),
+    ("measure_events_per_second_2_threads",
+     "measure.py --quick: customer events per second, 2 threads", "M/s", 1e-6),
     ("per_path_1_threads_wall", "the default, per path, 1 thread", "ms", 1e3),
     ("per_path_2_threads_wall", "the default, per path, 2 threads", "ms", 1e3),
     ("marginal_blocking", "asv `MarginalStrategy` blocking, per added strategy and path",
