@@ -195,7 +195,7 @@ _SIGN = np.uint64(0x100)
 @jit(inline="always")
 def normal_ziggurat(pkey, customer, purpose, occurrence):
     """Standard normal, exact, by the ziggurat: one draw's low 8 bits pick a
-    layer, bit 8 the sign, its top 53 bits the point; 98.8% of draws need
+    layer, bit 8 the sign, its top 53 bits the point; 98.5% of draws need
     no exp or log. Rare further draws as `exponential`'s. For the gamma's
     trials; the normals a Sobol' point maps (`normal`) stay inverse CDFs."""
     bits = draw_bits(pkey, customer, purpose, occurrence)
