@@ -88,36 +88,39 @@ def uniform(pkey, customer, purpose, occurrence):
     return (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 1.0) * _TWO_M53
 
 
-def _ziggurat_tables():
-    """The exponential's ziggurat (Marsaglia and Tsang 2000, "The Ziggurat
-    Method for Generating Random Variables", 256 layers), on 53-bit
-    integers: (K, W, F). Layer i draws x = j * W[i] for a 53-bit j,
-    accepted at once when j < K[i]; F[i] = exp(-x_i). Built once, in plain
-    floats, read by the kernel and the Python twins alike."""
+def _ziggurat_tables(r, v, density, inverse):
+    """A ziggurat (Marsaglia and Tsang 2000, "The Ziggurat Method for
+    Generating Random Variables", 256 layers) of the decreasing `density` on
+    [0, inf), on 53-bit integers: (K, W, F). The last layer's edge is `r`,
+    every layer's area `v`; `inverse` undoes `density`. Layer i draws x = j *
+    W[i] for a 53-bit j, accepted at once when j < K[i]; F[i] = density(x_i).
+    Built once, in plain floats, read by the kernel and the Python twins
+    alike."""
     m = 9007199254740992.0              # 2^53
-    de = ZIG_R
-    ve = 3.949659822581572e-3           # the area of each layer
+    x = r
     k = np.zeros(256, np.uint64)
     w = np.zeros(256)
     f = np.zeros(256)
-    te = de
-    q = ve / math.exp(-de)
-    k[0] = int((de / q) * m)
+    edge = x
+    q = v / density(x)
+    k[0] = int((x / q) * m)
     w[0] = q / m
-    w[255] = de / m
+    w[255] = x / m
     f[0] = 1.0
-    f[255] = math.exp(-de)
+    f[255] = density(x)
     for i in range(254, 0, -1):
-        de = -math.log(ve / de + math.exp(-de))
-        k[i + 1] = int((de / te) * m)
-        te = de
-        f[i] = math.exp(-de)
-        w[i] = de / m
+        x = inverse(v / x + density(x))
+        k[i + 1] = int((x / edge) * m)
+        edge = x
+        f[i] = density(x)
+        w[i] = x / m
     return k, w, f
 
 
 ZIG_R = 7.697117470131487               # where the tail starts
-ZIG_K, ZIG_W, ZIG_F = _ziggurat_tables()
+# the exponential's: density exp(-x)
+ZIG_K, ZIG_W, ZIG_F = _ziggurat_tables(ZIG_R, 3.949659822581572e-3, lambda x: math.exp(-x),
+                                       lambda y: -math.log(y))
 # the rare further draws of an exponential: occurrences occurrence + k * 2^40
 # (k = 1, 2, ...; every purpose's occurrences stay below 2^40)
 ZIG_EXTRA = 1 << 40
@@ -161,34 +164,10 @@ def _exponential_rest(pkey, customer, purpose, occurrence, i, j):
             return float(j) * ZIG_W[i]
 
 
-def _normal_ziggurat_tables():
-    """The normal's ziggurat (Marsaglia and Tsang 2000, 256 layers) for
-    |x|, on 53-bit integers: (K, W, F), as `_ziggurat_tables` with the
-    density exp(-x^2 / 2)."""
-    m = 9007199254740992.0              # 2^53
-    dn = ZN_R
-    vn = 4.928673233974655e-3           # the area of each layer
-    k = np.zeros(256, np.uint64)
-    w = np.zeros(256)
-    f = np.zeros(256)
-    tn = dn
-    q = vn / math.exp(-0.5 * dn * dn)
-    k[0] = int((dn / q) * m)
-    w[0] = q / m
-    w[255] = dn / m
-    f[0] = 1.0
-    f[255] = math.exp(-0.5 * dn * dn)
-    for i in range(254, 0, -1):
-        dn = math.sqrt(-2.0 * math.log(vn / dn + math.exp(-0.5 * dn * dn)))
-        k[i + 1] = int((dn / tn) * m)
-        tn = dn
-        f[i] = math.exp(-0.5 * dn * dn)
-        w[i] = dn / m
-    return k, w, f
-
-
 ZN_R = 3.6541528853610088               # where the normal's tail starts
-ZN_K, ZN_W, ZN_F = _normal_ziggurat_tables()
+# the normal's, for |x|: density exp(-x^2 / 2)
+ZN_K, ZN_W, ZN_F = _ziggurat_tables(ZN_R, 4.928673233974655e-3, lambda x: math.exp(-0.5 * x * x),
+                                    lambda y: math.sqrt(-2.0 * math.log(y)))
 _SIGN = np.uint64(0x100)
 
 
