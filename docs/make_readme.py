@@ -32,6 +32,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -416,9 +417,7 @@ def before_after(ws, out):
         cell = {}
         for tree in ("old", "new"):
             xs = [x * scale for x in data["samples"][key][tree]]
-            med = sorted(xs)[len(xs) // 2] if len(xs) % 2 else \
-                sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
-            cell[tree] = (med, ", ".join(f"{x:.1f}" for x in xs))
+            cell[tree] = (statistics.median(xs), ", ".join(f"{x:.1f}" for x in xs))
         rows.append(f"| {words} | {cell['old'][0]:.1f} {unit} ({cell['old'][1]}) | "
                     f"{cell['new'][0]:.1f} {unit} ({cell['new'][1]}) | "
                     f"{cell['new'][0] / cell['old'][0]:.2f} |")
