@@ -10,7 +10,7 @@ hindsight plan is known, and simulated from day 0 if it ever refused.
 import numpy as np
 
 from ..billing import NO_TIER, churn_lowers_usage, usage_at_period_start
-from ..jit import jit, jit_inner
+from ..jit import jit_entry, jit_inner
 from ..rng import path_key
 from ..strategies import FORECAST_WINDOW, R_ORACLE
 from . import calendar as cal_
@@ -165,7 +165,7 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     return work, fork, simulated
 
 
-@jit
+@jit_entry
 def simulate_path(i, chunk, out):
     """Row i of a chunk (layout.Chunk, layout.ChunkOutputs `out`): every
     strategy row on path chunk.paths[i], under its own records (its
