@@ -75,8 +75,24 @@ def path_key(seed, path):
     return mix64(mix64(np.uint64(seed) + _GOLDEN) + np.uint64(path) * _GOLDEN)
 
 
+# The draws numba callers call (draw_bits, uniform, exponential,
+# normal_ziggurat, normal) are each a small inlined function that gives its
+# arguments one set of types and calls the draw's body, compiled once: a
+# purpose passed as a constant would otherwise be typed as a literal of its
+# own (one compile per purpose), and a body inlined by numba at each of its
+# thirty-odd call sites is typed again at each (LLVM inlines the bodies
+# anyway; the machine code is the same).
+
+
 @jit(inline="always")
 def draw_bits(pkey, customer, purpose, occurrence):
+    """64 random bits."""
+    return _draw_bits(np.uint64(pkey), np.int64(customer), np.int64(purpose),
+                      np.int64(occurrence))
+
+
+@jit_inner
+def _draw_bits(pkey, customer, purpose, occurrence):
     a = mix64(pkey + np.uint64(customer) * _GOLDEN)
     b = ((np.uint64(purpose) << _S48) + np.uint64(occurrence)) * _M3
     return mix64(a ^ b)
@@ -85,7 +101,12 @@ def draw_bits(pkey, customer, purpose, occurrence):
 @jit(inline="always")
 def uniform(pkey, customer, purpose, occurrence):
     """Uniform on (0, 1]: never 0, so -log is always finite."""
-    return (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 1.0) * _TWO_M53
+    return _uniform(np.uint64(pkey), np.int64(customer), np.int64(purpose), np.int64(occurrence))
+
+
+@jit_inner
+def _uniform(pkey, customer, purpose, occurrence):
+    return (float(_draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 1.0) * _TWO_M53
 
 
 def _ziggurat_tables(r, v, density, inverse):
@@ -132,15 +153,18 @@ def exponential(pkey, customer, purpose, occurrence):
     """Standard exponential (mean 1), exact, by the ziggurat: one draw's
     low 8 bits pick a layer, its top 53 bits the point; 97.8% of draws are
     accepted at once (no logarithm), the rest go on in `_exponential_rest`."""
-    bits = draw_bits(pkey, customer, purpose, occurrence)
+    return _exponential(np.uint64(pkey), np.int64(customer), np.int64(purpose),
+                        np.int64(occurrence))
+
+
+@jit_inner
+def _exponential(pkey, customer, purpose, occurrence):
+    bits = _draw_bits(pkey, customer, purpose, occurrence)
     i = np.int64(bits & _BYTE)
     j = bits >> _S11
     if j < ZIG_K[i]:
         return float(j) * ZIG_W[i]
-    # one signature for every caller (a purpose passed as a constant would
-    # be typed as a literal of its own, and compile this once per purpose)
-    return _exponential_rest(np.uint64(pkey), np.int64(customer), np.int64(purpose),
-                             np.int64(occurrence), i, j)
+    return _exponential_rest(pkey, customer, purpose, occurrence, i, j)
 
 
 @jit_inner
@@ -150,13 +174,13 @@ def _exponential_rest(pkey, customer, purpose, occurrence, i, j):
     draw (occurrences occurrence + k ZIG_EXTRA)."""
     extra = 1
     while True:
-        u = uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)
+        u = _uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)
         if i == 0:
             return ZIG_R - math.log(u)
         x = float(j) * ZIG_W[i]
         if ZIG_F[i] + u * (ZIG_F[i - 1] - ZIG_F[i]) < math.exp(-x):
             return x
-        bits = draw_bits(pkey, customer, purpose, occurrence + (extra + 1) * ZIG_EXTRA)
+        bits = _draw_bits(pkey, customer, purpose, occurrence + (extra + 1) * ZIG_EXTRA)
         extra += 2
         i = np.int64(bits & _BYTE)
         j = bits >> _S11
@@ -177,13 +201,18 @@ def normal_ziggurat(pkey, customer, purpose, occurrence):
     layer, bit 8 the sign, its top 53 bits the point; 98.5% of draws need
     no exp or log. Rare further draws as `exponential`'s. For the gamma's
     trials; the normals a Sobol' point maps (`normal`) stay inverse CDFs."""
-    bits = draw_bits(pkey, customer, purpose, occurrence)
+    return _normal_ziggurat(np.uint64(pkey), np.int64(customer), np.int64(purpose),
+                            np.int64(occurrence))
+
+
+@jit_inner
+def _normal_ziggurat(pkey, customer, purpose, occurrence):
+    bits = _draw_bits(pkey, customer, purpose, occurrence)
     i = np.int64(bits & _BYTE)
     j = bits >> _S11
     x = float(j) * ZN_W[i]
     if j >= ZN_K[i]:
-        x = _normal_rest(np.uint64(pkey), np.int64(customer), np.int64(purpose),
-                         np.int64(occurrence), i, j)
+        x = _normal_rest(pkey, customer, purpose, occurrence, i, j)
     return -x if bits & _SIGN else x
 
 
@@ -196,18 +225,18 @@ def _normal_rest(pkey, customer, purpose, occurrence, i, j):
     while True:
         if i == 0:
             while True:
-                x = -math.log(uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)) \
+                x = -math.log(_uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)) \
                     / ZN_R
-                y = -math.log(uniform(pkey, customer, purpose,
+                y = -math.log(_uniform(pkey, customer, purpose,
                                       occurrence + (extra + 1) * ZIG_EXTRA))
                 extra += 2
                 if y + y >= x * x:
                     return ZN_R + x
         x = float(j) * ZN_W[i]
-        u = uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)
+        u = _uniform(pkey, customer, purpose, occurrence + extra * ZIG_EXTRA)
         if ZN_F[i] + u * (ZN_F[i - 1] - ZN_F[i]) < math.exp(-0.5 * x * x):
             return x
-        bits = draw_bits(pkey, customer, purpose, occurrence + (extra + 1) * ZIG_EXTRA)
+        bits = _draw_bits(pkey, customer, purpose, occurrence + (extra + 1) * ZIG_EXTRA)
         extra += 2
         i = np.int64(bits & _BYTE)
         j = bits >> _S11
@@ -259,7 +288,7 @@ def normal(pkey, customer, purpose, occurrence):
 
 @jit_inner
 def _normal(pkey, customer, purpose, occurrence):
-    p = (float(draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 0.5) * _TWO_M53
+    p = (float(_draw_bits(pkey, customer, purpose, occurrence) >> _S11) + 0.5) * _TWO_M53
     return _ndtri(p)
 
 
