@@ -2,8 +2,12 @@
 a function that only other numba functions call, and `jit_entry` for the
 kernel's entry point.
 
-All compile on first use and keep the machine code in numba's on-disk
-cache (`_numba_cache.py` names the folder). Numba also builds wrappers for
+All compile on first use. What Python calls (the entry point, the twins
+below) keeps its machine code in numba's on-disk cache (`_numba_cache.py`
+names the folder): that code holds every function it calls, so a function
+only numba calls is not cached on its own (its cache entry would be read
+only to compile a new caller; writing a hundred of them cost 0.5 s of the
+first compile). Numba also builds wrappers for
 every compiled function: a C callback (for taking its address, which
 nothing here does) and a Python entry point (which unboxes every argument:
 hundreds of instructions for records and namedtuples of arrays). Neither is
@@ -33,12 +37,13 @@ from numba import njit
 from numba.core.registry import CPUDispatcher
 
 COMPILED = {"cache": True, "nogil": True, "no_cfunc_wrapper": True}
+INNER = {**COMPILED, "cache": False, "no_cpython_wrapper": True}
 
 
 def jit(fn=None, **options):
     """`@jit` or `@jit(option=...)`: a numba function; from Python, its twin."""
     def compiled(f):
-        dispatcher = njit(f, **COMPILED, no_cpython_wrapper=True, **options)
+        dispatcher = njit(f, **INNER, **options)
         dispatcher.__class__ = TwinnedDispatcher
         dispatcher._twin_options = {**COMPILED, **options}
         dispatcher._twin_lock = threading.Lock()
@@ -49,7 +54,7 @@ def jit(fn=None, **options):
 def jit_inner(fn=None, **options):
     """`@jit_inner`: a numba function that only numba functions call."""
     def compiled(f):
-        dispatcher = njit(f, **COMPILED, no_cpython_wrapper=True, **options)
+        dispatcher = njit(f, **INNER, **options)
         dispatcher.__class__ = InnerDispatcher
         return dispatcher
     return compiled if fn is None else compiled(fn)
