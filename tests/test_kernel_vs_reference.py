@@ -319,3 +319,58 @@ def test_random_crowds_replayed_in_step_equal_each_alone(case):
         for name in ("path", "period", "month"):
             np.testing.assert_array_equal(getattr(alone, name)[:, 0],
                                           getattr(together, name)[:, si], (case, st.name, name))
+
+
+def _family(r, proto, size):
+    """Strategies that meet attempts as `proto` does (admission, others,
+    reserves, blocked rule, retries) but may decide their tiers otherwise:
+    renewal, tier, headroom, upgrade rule, threshold and review days drawn
+    at random, so that they live as one for a while and part on some day
+    (kernel/followers.py)."""
+    out = []
+    for k in range(size):
+        renewal = str(r.choice(["fixed", "fit", "forecast", "none"]))
+        upgrade = str(r.choice(["none", "next", "fit"]))
+        out.append(dataclasses.replace(
+            proto, name=f"{proto.name}-alike{k}", renewal=renewal,
+            tier=int(r.choice([2_500, 3_000, 4_000])) if renewal == "fixed" else None,
+            headroom=float(r.choice([0.0, 0.1, 0.3])), upgrade=upgrade,
+            upgrade_at=float(r.choice([1.0, 1.0, 0.9])) if upgrade != "none" else 1.0,
+            review_days=int(r.choice([0, 0, 7])) if upgrade != "none" else 0))
+    return out
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_strategies_simulated_as_one_equal_each_alone(case):
+    """Strategies forked on the same day that meet attempts alike are
+    simulated as one while they decide alike, and apart from the day they
+    may not (kernel/followers.py): each equals itself simulated alone, number
+    for number, under random billing; and an exact copy of a strategy costs
+    no simulated event at all (it follows its original to the horizon)."""
+    r = np.random.default_rng(2000 + case)
+    protos = (STRATEGIES[1], STRATEGIES[2], STRATEGIES[9], STRATEGIES[10], ORDERING[3])
+    proto = protos[case % len(protos)]
+    picks = [proto] + _family(r, proto, 7)
+    billing = Billing(rule=str(r.choice(["concurrent", "cumulative"])),
+                      period_days=int(r.choice([365, 200, 90])),
+                      lead_days=int(r.choice([0, 3, 9])),
+                      upgrade_pricing=str(r.choice(["prorated", "full", "difference"])),
+                      certification_fee=300.0, tiers=SMALL_TIERS)
+    setting = dict(billing=billing, paths=3,
+                   segments=segments(6000, tuple(int(x) for x in r.integers(100, 600, 3))))
+    paths = np.arange(3)
+    crowd = scenario(strategies=tuple(picks), **setting)
+    together = kernel_outputs(crowd, paths)
+    assert together.path["blocked"].sum() > 0
+    for si, st in enumerate(crowd.strategies):
+        alone = kernel_outputs(scenario(strategies=(st,), **setting), paths)
+        for name in ("path", "period", "month"):
+            np.testing.assert_array_equal(getattr(alone, name)[:, 0],
+                                          getattr(together, name)[:, si], (case, st.name, name))
+    copies = tuple(dataclasses.replace(s, name=f"{s.name}-copy") for s in picks)
+    doubled = kernel_outputs(scenario(strategies=tuple(picks) + copies, **setting), paths)
+    S = len(picks)
+    for name in ("path", "period", "month"):
+        np.testing.assert_array_equal(getattr(doubled, name)[:, S:], getattr(doubled, name)[:, :S])
+    np.testing.assert_array_equal(doubled.events[:, 1], together.events[:, 1])
+    assert (doubled.events[:, 0] > together.events[:, 0]).all()

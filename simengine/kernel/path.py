@@ -17,7 +17,8 @@ from . import calendar as cal_
 from .arrivals import draw_arrivals
 from .calendar import ATTEMPTS, CHURNS
 from .hindsight import plan_periods
-from .layout import DAY, REPLAY, STATE, KernelScenario, is_overflow, segment_of
+from .followers import meets_alike, same_bytes, same_records, simulate_group
+from .layout import DAY, REPLAY, SEGMENT_RULE, STATE, KernelScenario, is_overflow, segment_of
 from .replay import (copy_customer_counts, replay_attempts, replay_begin, replay_day_end,
                      replay_day_start, replay_strategy, take_customers)
 from .strategy import Records, Shared, fork_work, new_work, row_records, simulate_days
@@ -62,25 +63,42 @@ def phantom_day_ahead(shared, src, work, t, usage):
     return after, admitted
 
 
+@jit_inner
+def fork_from_phantom(shared, src, work, outputs, si, plan, state, rules, t):
+    """Strategy row si forked from phantom `src` (its working memory
+    `work`) at the start of day t, before which it refused nothing: its
+    billing replayed to day t (`plan`: no oracle's) into `state` and its records, its customers
+    the phantom's (`rules`: its SEGMENT_RULE rows, losses taken)."""
+    scn = shared.scn
+    c = scn.config[0]
+    K = outputs.period.shape[1]
+    out = row_records(outputs, si)
+    replay_strategy(shared.day_record[src], outputs.path[src], c, scn.strategies[si], scn.tiers,
+                    state, plan, scn.month_end, out, t)
+    k = min(t // c.period_days, K - 1)
+    take_customers(work.state[0], outputs.path[src], outputs.period[src, k], work.rules,
+                   state, out.path, out.period[k], rules, t % c.period_days != 0)
+
+
 @jit_inner(inline="always")     # a function of its own costs compile time
-def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
+def phantom_in_step(shared, src, work, pool, outputs, in_step, row_events):
     """Phantom `src` simulated day by day, the strategies replayed from it
     (rows in_step[:]) replayed in step. Before the phantom lives day t,
     each replay whose capacity (less a reserve) the day's attempts could
     reach meets them as foreseen (`phantom_day_ahead`); one that would
     refuse one is forked from the phantom there: its billing replayed to
     day t, its customers the phantom's (`take_customers`), and simulated
-    from day t to the horizon. After the day, the other replays meet the
+    from day t to the horizon (in pool[0]); those of a day that are alike
+    as one (`followers.simulate_group`). After the day, the other replays meet the
     day's attempts (those that could not reach their capacity) and take the
     phantom's DAY record. Numbers equal a simulation from day 0, and the
-    phantom is simulated once. Returns (its working memory, the fork's,
-    events simulated by the forks)."""
+    phantom is simulated once. Returns (its working memory, the pool of the
+    forks' working memories, events simulated by the forks)."""
     scn = shared.scn
     plan_day, plan_tier, plan_n = shared.plans
     day_record = shared.day_record
     c = scn.config[0]
     D = c.days
-    K = outputs.period.shape[1]
     m = in_step.shape[0]
     states = np.zeros(m, STATE)
     replays = np.zeros(m, REPLAY)
@@ -96,8 +114,13 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
     simulated = 0
     n_live = m
     after_day = np.zeros(m, np.int64)   # its attempts met after the phantom's day
+    refusing = np.empty(m, np.int64)
+    followers = np.empty(m, np.int64)
+    other = np.zeros(1, STATE)          # a fork's state, to compare with another's
+    other_rules = np.zeros(work.rules.shape[0], SEGMENT_RULE)
     for t in range(D):
         foreseen = False
+        n_refusing = 0
         after, admitted = np.int64(0), np.int64(0)
         if n_live > 0:
             usage_start, most = phantom_day_start(shared, work, t)
@@ -122,19 +145,33 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
             if replay_attempts(c, st, scn.tiers, state, out.path,
                                out.period[state.period], after, admitted):
                 continue
-            # refuses on day t: forked from the phantom at the start of day t
             live[a] = 0
             n_live -= 1
-            fork = fork_work(work, fork, scn.admit[si], scn.reserve[si])
-            replay_strategy(day_record[src], outputs.path[src], c, st, scn.tiers,
-                            fork.state[0], plan, scn.month_end, out, t)
-            k = min(t // c.period_days, K - 1)
-            take_customers(phantom, outputs.path[src], outputs.period[src, k], work.rules,
-                           fork.state[0], out.path, out.period[k], fork.rules,
-                           t % c.period_days != 0)
-            fork = simulate_days(shared, si, fork, out, t, D)
-            row_events[si] = fork.state[0].events
-            simulated += fork.state[0].events - phantom.events
+            refusing[n_refusing] = si
+            n_refusing += 1
+        # those that refuse on day t: forked from the phantom at the start of
+        # day t, those alike simulated as one (followers.py)
+        for x in range(n_refusing):
+            si = refusing[x]
+            if si < 0:
+                continue
+            pool[0] = fork_work(work, pool[0], scn.admit[si], scn.reserve[si])
+            fork = pool[0]
+            fork_from_phantom(shared, src, work, outputs, si, plan, fork.state[0], fork.rules, t)
+            n_followers = 0
+            for y in range(x + 1, n_refusing):
+                sj = refusing[y]
+                if sj < 0 or not meets_alike(scn, si, sj):
+                    continue
+                fork_from_phantom(shared, src, work, outputs, sj, plan, other[0], other_rules, t)
+                if same_bytes(other, fork.state) and same_records(outputs, si, sj):
+                    followers[n_followers] = sj
+                    n_followers += 1
+                    refusing[y] = -1
+            alone = simulate_group(shared, si, followers[:n_followers], pool, outputs, t,
+                                   row_events)
+            fork = pool[0]
+            simulated += fork.state[0].events - phantom.events + alone
         before = 0
         if t > 0:
             before = day_record[src, t - 1].first_adds + day_record[src, t - 1].readds
@@ -162,7 +199,7 @@ def phantom_in_step(shared, src, work, fork, outputs, in_step, row_events):
             si = in_step[a]
             copy_customer_counts(outputs.path[src], outputs.path[si])
             row_events[si] = phantom.events
-    return work, fork, simulated
+    return work, pool, simulated
 
 
 @jit_entry
@@ -205,7 +242,7 @@ def simulate_path(i, chunk, out):
     shared = Shared(pk, scn, arrivals, day_record, (plan_day, plan_tier, plan_n), log)
     outputs = Records(out.path[i], out.period[i], out.month[i])
     row_events = np.zeros(S, np.int64)
-    fork = new_work(D, scn.segments.shape[0])
+    pool = [new_work(D, scn.segments.shape[0])]     # the forks' working memories
     in_step = np.empty(S, np.int64)
     simulated = 0
     logged = 0
@@ -236,7 +273,7 @@ def simulate_path(i, chunk, out):
                     in_step[m] = sj
                     m += 1
         if m > 0:
-            work, fork, forked = phantom_in_step(shared, si, work, fork, outputs, in_step[:m],
+            work, pool, forked = phantom_in_step(shared, si, work, pool, outputs, in_step[:m],
                                                  row_events)
             simulated += forked
         else:

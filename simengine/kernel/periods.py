@@ -104,10 +104,17 @@ def attempt_order_level(st, tiers, state):
     """The usage at which today's attempts order an upgrade; UNBOUNDED when
     they cannot (a strategy that looks on review days only, no upgrade
     rule, an order pending, or no tier left that raises the capacity)."""
-    if st.review_days > 0 or st.upgrade == U_NONE or state.pending_tier != NO_TIER or \
-            tiers[tiers.shape[0] - 1].effective <= state.capacity:
+    return order_level(st, tiers, state.capacity, state.pending_tier)
+
+
+@jit_inner
+def order_level(st, tiers, capacity, pending_tier):
+    """`attempt_order_level` of a strategy with capacity `capacity` and the
+    tier `pending_tier` on order (NO_TIER: none)."""
+    if st.review_days > 0 or st.upgrade == U_NONE or pending_tier != NO_TIER or \
+            tiers[tiers.shape[0] - 1].effective <= capacity:
         return UNBOUNDED
-    return order_threshold(st.upgrade_at, state.capacity)
+    return order_threshold(st.upgrade_at, capacity)
 
 
 @jit_inner
@@ -124,13 +131,21 @@ def review(c, st, tiers, state, prow, per):
     """A strategy that looks every review_days days (from day 0) orders at
     the start of such a day when usage meets its threshold and no order is
     pending (after the renewal and an order arriving today)."""
-    if st.review_days > 0 and state.day % st.review_days == 0 and \
-            state.pending_tier == NO_TIER:
-        new_tier = ordered_tier(st.upgrade, st.headroom, state.tier, state.usage,
-                                order_threshold(st.upgrade_at, state.capacity), state.capacity,
-                                tiers.nominal, tiers.effective)
-        if new_tier != NO_TIER:
-            place_order(c, st, tiers, state, prow, per, new_tier)
+    new_tier = review_tier(st, tiers, state.day, state.tier, state.usage, state.capacity,
+                           state.pending_tier)
+    if new_tier != NO_TIER:
+        place_order(c, st, tiers, state, prow, per, new_tier)
+
+
+@jit_inner
+def review_tier(st, tiers, day, tier, usage, capacity, pending_tier):
+    """The tier `review` orders at the start of `day` from that state
+    (NO_TIER: none)."""
+    if st.review_days > 0 and day % st.review_days == 0 and pending_tier == NO_TIER:
+        return ordered_tier(st.upgrade, st.headroom, tier, usage,
+                            order_threshold(st.upgrade_at, capacity), capacity,
+                            tiers.nominal, tiers.effective)
+    return NO_TIER
 
 
 @jit_inner

@@ -111,6 +111,9 @@ def replay_begin(c, state, prow, rp, ring):
     state.overflow = 0
     state.month = 0
     state.pending_tier = NO_TIER
+    state.pending_day = 0               # as the day and period: no residue of another row
+    state.day = 0
+    state.period = 0
     r = rp[0]
     r.first_before = 0
     r.readds_before = 0
