@@ -20,7 +20,9 @@ at 1,000,000 customers), each in a fresh process with the tree's own
 benchmarks in turn, not alternating). `--measure N`: N samples per tree of
 `benchmarks/measure.py --quick` (the README's performance table, short),
 trees alternating: the default's 1,000 paths on 2 threads and on 1 (from
-its 40-path runs) and customer events per second. Prints medians (and every
+its 40-path runs) and customer events per second. `--optimize N`: N samples
+per tree of `simengine optimize` on the default with its default space (2
+threads, warm: the seconds "in all" it prints), trees alternating. Prints medians (and every
 sample) per tree. `--json FILE` also writes them, with each tree's commit and the
 command, for `docs/make_readme.py`'s before-and-after table of the README
 (`benchmarks/before_after.json`).
@@ -135,6 +137,24 @@ def measure_quick(tree):
     return out
 
 
+def optimize_seconds(tree):
+    """The tree's `simengine optimize` of the default (its default space, all
+    cores) in a fresh process: the seconds "in all" it prints (the search
+    and the validation, compilation excluded)."""
+    import re
+    out = tempfile.mkdtemp(prefix="simengine-optimize-")
+    try:
+        p = subprocess.run([sys.executable, "-m", "simengine", "optimize", "--out",
+                            os.path.join(out, "opt")], env=dict(os.environ, PYTHONPATH=tree),
+                           cwd=tree, capture_output=True, text=True, check=True)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    found = re.findall(r"in all ([0-9.]+) s", p.stdout)
+    if not found:
+        raise RuntimeError(f"{tree}: no time in simengine optimize's output")
+    return float(found[-1])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("old")
@@ -147,6 +167,8 @@ def main(argv=None):
     ap.add_argument("--asv", type=int, default=0, help="samples per tree of the asv figures")
     ap.add_argument("--measure", type=int, default=0,
                     help="samples per tree of benchmarks/measure.py --quick")
+    ap.add_argument("--optimize", type=int, default=0,
+                    help="samples per tree of simengine optimize on the default")
     ap.add_argument("--json", help="also write the samples, commits and command to this file")
     args = ap.parse_args(argv)
     trees = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
@@ -176,6 +198,10 @@ def main(argv=None):
         for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
             for fig, value in measure_quick(trees[k]).items():
                 results.setdefault(fig, {t: [] for t in trees})[k].append(value)
+    for r in range(args.optimize):
+        for k in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+            results.setdefault("optimize_default", {t: [] for t in trees})[k].append(
+                optimize_seconds(trees[k]))
     for fig, samples in results.items():
         med = {k: statistics.median(v) for k, v in samples.items()}
         unit, scale = (("ms", 1e3) if fig.startswith("per_path") else
@@ -192,7 +218,8 @@ def main(argv=None):
                       f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                       for k, v in (("rounds", args.rounds), ("paths", args.paths),
                                    ("threads", args.threads), ("compile", args.compile),
-                                   ("asv", args.asv), ("measure", args.measure))),
+                                   ("asv", args.asv), ("measure", args.measure),
+                                   ("optimize", args.optimize))),
                   "commits": {k: _commit(t) for k, t in trees.items()},
                   "samples": results}
         with open(args.json, "w") as f:

@@ -401,6 +401,8 @@ BEFORE_AFTER = (
     ("events_per_second_1m", "asv `Kernel.track_events_per_second`, 1M customers", "M/s",
      1e-6),
     ("compile_cold", "cold compile (benchmarks/bench_compile.py's probe)", "s", 1.0),
+    ("optimize_default", "`simengine optimize` on the default, its default space, 2 threads",
+     "s", 1.0),
 )
 
 

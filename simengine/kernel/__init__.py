@@ -19,6 +19,8 @@
     replay.py    replay of a never-blocking strategy from a phantom's days
     path.py      one path: each strategy replayed in step with its phantom
                  and forked from it where it first refuses, or simulated
+    followers.py the forks of a day that meet attempts alike, simulated as
+                 one while they decide their tiers alike
     driver.py    a chunk's paths on the thread count
 
 The rules themselves live in `billing.py` and `strategies.py`; the model's

@@ -116,8 +116,8 @@ def phantom_in_step(shared, src, work, pool, outputs, in_step, row_events):
     after_day = np.zeros(m, np.int64)   # its attempts met after the phantom's day
     refusing = np.empty(m, np.int64)
     followers = np.empty(m, np.int64)
-    other = np.zeros(1, STATE)          # a fork's state, to compare with another's
-    other_rules = np.zeros(work.rules.shape[0], SEGMENT_RULE)
+    forked = np.zeros(m, STATE)         # the state of each fork of a day, and its losses
+    forked_rules = np.zeros((m, work.rules.shape[0]), SEGMENT_RULE)
     for t in range(D):
         foreseen = False
         n_refusing = 0
@@ -150,24 +150,29 @@ def phantom_in_step(shared, src, work, pool, outputs, in_step, row_events):
             refusing[n_refusing] = si
             n_refusing += 1
         # those that refuse on day t: forked from the phantom at the start of
-        # day t, those alike simulated as one (followers.py)
+        # day t (billing replayed to day t, customers taken), those alike
+        # simulated as one (followers.py)
+        for x in range(n_refusing):
+            fork_from_phantom(shared, src, work, outputs, refusing[x], plan, forked[x],
+                              forked_rules[x], t)
         for x in range(n_refusing):
             si = refusing[x]
             if si < 0:
                 continue
-            pool[0] = fork_work(work, pool[0], scn.admit[si], scn.reserve[si])
-            fork = pool[0]
-            fork_from_phantom(shared, src, work, outputs, si, plan, fork.state[0], fork.rules, t)
             n_followers = 0
             for y in range(x + 1, n_refusing):
                 sj = refusing[y]
-                if sj < 0 or not meets_alike(scn, si, sj):
-                    continue
-                fork_from_phantom(shared, src, work, outputs, sj, plan, other[0], other_rules, t)
-                if same_bytes(other, fork.state) and same_records(outputs, si, sj):
+                if sj >= 0 and meets_alike(scn, si, sj) and \
+                        same_bytes(forked[x:x + 1], forked[y:y + 1]) and \
+                        same_records(outputs, si, sj):
                     followers[n_followers] = sj
                     n_followers += 1
                     refusing[y] = -1
+            pool[0] = fork_work(work, pool[0], scn.admit[si], scn.reserve[si])
+            fork = pool[0]
+            fork.state[0] = forked[x]
+            for s in range(fork.rules.shape[0]):
+                fork.rules[s].lost = forked_rules[x, s].lost
             alone = simulate_group(shared, si, followers[:n_followers], pool, outputs, t,
                                    row_events)
             fork = pool[0]

@@ -25,7 +25,7 @@ import numpy as np
 from .. import engine
 from ..scenario import Strategy
 
-BATCH = 128        # strategy rows per kernel pass (outputs: about 1.5 kB per row and path)
+BATCH = 1024       # strategy rows per kernel pass (outputs: about 1.5 kB per row and path)
 ORACLE = "oracle"
 
 
@@ -74,9 +74,14 @@ def anchors(scn) -> list:
 
 def batches(strategies, batch=BATCH) -> list:
     """Index lists of at most `batch` strategies, those with the same
-    admission rules (admit, others) next to each other."""
-    order = sorted(range(len(strategies)),
-                   key=lambda i: (tuple(strategies[i].admit), strategies[i].others, i))
+    admission rules (admit, others) next to each other, and among them those
+    that meet attempts alike (reserves, blocked rule, retries): a pass
+    simulates those as one while they decide alike (kernel/followers.py)."""
+    def key(i):
+        s = strategies[i]
+        return (tuple(s.admit), s.others, tuple(sorted(s.reserve or ())), s.on_blocked,
+                s.retry_days, s.max_retries, i)
+    order = sorted(range(len(strategies)), key=key)
     return [order[i:i + batch] for i in range(0, len(order), batch)]
 
 
