@@ -14,9 +14,17 @@ import itertools
 import threading
 
 import numba
+import numpy as np
 
 from .layout import Chunk, ChunkOutputs
 from .path import simulate_path
+
+
+def record_bytes(records):
+    """The bytes of `records` (n, S, ...), a view: (n, S, bytes per row)."""
+    n, S = records.shape[:2]
+    return records.view(np.uint8).reshape(n, S, records.dtype.itemsize *
+                                          int(np.prod(records.shape[2:], dtype=np.int64)))
 
 
 def simulate_paths(paths, seed, scn, inputs, out_path, out_period, out_month, out_mult,
@@ -31,8 +39,9 @@ def simulate_paths(paths, seed, scn, inputs, out_path, out_period, out_month, ou
     scenario's. With no path, it compiles the kernel for these types (or
     loads it from numba's cache)."""
     chunk = Chunk(paths, seed, scn, inputs, log_strategy)
-    out = ChunkOutputs(out_path, out_period, out_month, out_mult, out_events, out_log, out_log_n)
     n = paths.shape[0]
+    out = ChunkOutputs(out_path, out_period, out_month, out_mult, out_events, out_log, out_log_n,
+                       *(record_bytes(a) for a in (out_path, out_period, out_month)))
     if n == 0:
         simulate_path.compile((numba.int64, numba.typeof(chunk), numba.typeof(out)))
         return

@@ -56,35 +56,35 @@ def meets_alike(scn, a, b):
 
 
 @jit_inner
-def same_bytes(x, y):
-    """Two arrays of records hold the same bytes."""
-    a = x.view(np.uint8)
-    b = y.view(np.uint8)
-    if a.shape[0] != b.shape[0]:
-        return False
-    for k in range(a.shape[0]):
-        if a[k] != b[k]:
-            return False
+def same_state(a, b):
+    """Two STATE records are equal, field by field."""
+    return a.day == b.day and a.period == b.period and a.month == b.month and \
+        a.active == b.active and a.usage == b.usage and a.overflow == b.overflow and \
+        a.tier == b.tier and a.capacity == b.capacity and a.net_adds == b.net_adds and \
+        a.net_today == b.net_today and a.peak_overflow == b.peak_overflow and \
+        a.cumulative_cost == b.cumulative_cost and a.staged == b.staged and \
+        a.events == b.events and a.logging == b.logging and a.logged == b.logged and \
+        a.pending_tier == b.pending_tier and a.pending_day == b.pending_day
+
+
+@jit_inner
+def same_records(record_bytes, a, b):
+    """Strategy rows a and b hold the same records so far (rows not yet
+    written are zeros): `record_bytes`, the bytes of their PATH_RECORD,
+    PERIOD_RECORDs and MONTH_RECORDs, (strategies, bytes) each."""
+    for rows in record_bytes:
+        for k in range(rows.shape[1]):
+            if rows[a, k] != rows[b, k]:
+                return False
     return True
 
 
 @jit_inner
-def same_records(outputs, a, b):
-    """Strategy rows a and b of `outputs` (strategy.Records, a row per
-    strategy) hold the same records so far (rows not yet written are zeros)."""
-    return same_bytes(outputs.path[a:a + 1], outputs.path[b:b + 1]) and \
-        same_bytes(outputs.period[a], outputs.period[b]) and \
-        same_bytes(outputs.month[a], outputs.month[b])
-
-
-@jit_inner
-def copy_records(outputs, src, dst):
+def copy_records(record_bytes, src, dst):
     """Strategy row dst's records become row src's."""
-    outputs.path[dst] = outputs.path[src]
-    for k in range(outputs.period.shape[1]):
-        outputs.period[dst, k] = outputs.period[src, k]
-    for m in range(outputs.month.shape[1]):
-        outputs.month[dst, m] = outputs.month[src, m]
+    for rows in record_bytes:
+        for k in range(rows.shape[1]):
+            rows[dst, k] = rows[src, k]
 
 
 @jit_inner
@@ -170,7 +170,7 @@ def keep_state(work, keep, admit, reserve):
 
 
 @jit_inner
-def simulate_group(shared, lead, followers, pool, outputs, t, row_events):
+def simulate_group(shared, lead, followers, pool, outputs, record_bytes, t, row_events):
     """Strategy row `lead`, forked at the start of day t into pool[0], and
     the rows `followers` (in the same state, meeting attempts alike),
     simulated from day t to the horizon as one while they decide alike.
@@ -206,92 +206,92 @@ def simulate_group(shared, lead, followers, pool, outputs, t, row_events):
     while lv >= 0:
         d = days[lv]
         ld = leads[lv]
+        w = pool[2 * lv]
         members = 0
         for k in range(n):
             if group[k] == lv:
                 members += 1
-        if d == D or members == 0:      # the group lives to the horizon as one
-            w = pool[2 * lv]
-            if d < D:
-                w = simulate_days(shared, ld, w, row_records(outputs, ld), d, D)
-                pool[2 * lv] = w
+        child = -1                      # a follower leading the followers that part
+        from_snap = False
+        watched = False
+        if d < D and members > 0:       # ask about day d before the leader lives it
+            state = w.state[0]
+            attempts = cal_.queued(w.calendar, ATTEMPTS, d) + \
+                arrivals.first_off[d + 1] - arrivals.first_off[d]
+            churns = cal_.queued(w.calendar, CHURNS, d) + \
+                arrivals.churn_off[d + 1] - arrivals.churn_off[d]
+            for k in range(n):
+                if group[k] != lv:
+                    continue
+                watch[k] = alike_until(c, scn.tiers, scn.strategies[followers[k]],
+                                       scn.strategies[ld], state, attempts, churns, d)
+                if watch[k] == LEAVES:
+                    child = part(group, followers, k, child, lv)
+                elif watch[k] != UNBOUNDED:
+                    watched = True
+        if child < 0 and d < D:
+            if watched:                 # the start of day d kept, the records as they are
+                pool = grown(pool, lv, D, segments)
+                pool[2 * lv + 1] = keep_state(w, pool[2 * lv + 1], scn.admit[ld],
+                                              scn.reserve[ld])
+                for k in range(n):
+                    if group[k] == lv and watch[k] != UNBOUNDED:
+                        copy_records(record_bytes, ld, followers[k])
+            stop = d + 1 if members > 0 else D
+            w = simulate_days(shared, ld, w, row_records(outputs, ld), d, stop)
+            pool[2 * lv] = w
+            days[lv] = stop
+            if watched:
+                usage = w.state[0].usage        # no attempt met more
+                for k in range(n):
+                    if group[k] == lv and watch[k] != UNBOUNDED and usage >= watch[k]:
+                        child = part(group, followers, k, child, lv)
+                from_snap = child >= 0
+        if child < 0:
+            if days[lv] < D:
+                continue
+            # the group lived to the horizon as one
             events = w.state[0].events
             row_events[ld] = events
             for k in range(n):
                 if group[k] == lv:
-                    copy_records(outputs, ld, followers[k])
+                    copy_records(record_bytes, ld, followers[k])
                     row_events[followers[k]] = events
                     group[k] = DONE
             if lv > 0:
                 simulated += events - started[lv]
             lv -= 1
             continue
-        w = pool[2 * lv]
-        state = w.state[0]
-        attempts = cal_.queued(w.calendar, ATTEMPTS, d) + \
-            arrivals.first_off[d + 1] - arrivals.first_off[d]
-        churns = cal_.queued(w.calendar, CHURNS, d) + \
-            arrivals.churn_off[d + 1] - arrivals.churn_off[d]
-        child = -1
-        watched = False
-        for k in range(n):
-            if group[k] != lv:
-                continue
-            watch[k] = alike_until(c, scn.tiers, scn.strategies[followers[k]],
-                                   scn.strategies[ld], state, attempts, churns, d)
-            if watch[k] == LEAVES:
-                if child < 0:
-                    child = followers[k]
-                    group[k] = DONE     # the new group's leader
-                else:
-                    group[k] = lv + 1
-            elif watch[k] != UNBOUNDED:
-                watched = True
-        if child >= 0:                  # leaving before day d: from its start
-            pool = grown(pool, lv + 1, D, segments)
-            pool[2 * lv + 2] = keep_state(w, pool[2 * lv + 2], scn.admit[child],
-                                          scn.reserve[child])
-            copy_records(outputs, ld, child)
+        # those that part on day d: a group of their own from the start of
+        # day d (a copy of the leader's, or of the day's start kept), lived
+        # to the horizon before this group asks about day d again or goes on
+        pool = grown(pool, lv + 1, D, segments)
+        source = pool[2 * lv + 1] if from_snap else w
+        if not from_snap:
             for k in range(n):
-                if group[k] == lv + 1:
-                    copy_records(outputs, ld, followers[k])
-            leads[lv + 1] = child
-            days[lv + 1] = d
-            started[lv + 1] = state.events
-            lv += 1
-            continue                    # this group asks about day d again after it
-        if watched:
-            pool = grown(pool, lv, D, segments)
-            pool[2 * lv + 1] = keep_state(w, pool[2 * lv + 1], scn.admit[ld], scn.reserve[ld])
-            for k in range(n):
-                if group[k] == lv and watch[k] != UNBOUNDED:
-                    copy_records(outputs, ld, followers[k])
-        w = simulate_days(shared, ld, w, row_records(outputs, ld), d, d + 1)
-        pool[2 * lv] = w
-        days[lv] = d + 1
-        if not watched:
-            continue
-        usage = w.state[0].usage        # no attempt met more
-        for k in range(n):
-            if group[k] == lv and usage >= watch[k]:
-                if child < 0:
-                    child = followers[k]
-                    group[k] = DONE
-                else:
-                    group[k] = lv + 1
-        if child >= 0:                  # they may have decided otherwise on day d: from its start
-            snap = pool[2 * lv + 1]
-            pool = grown(pool, lv + 1, D, segments)
-            pool[2 * lv + 2] = keep_state(snap, pool[2 * lv + 2], scn.admit[child],
-                                          scn.reserve[child])
-            leads[lv + 1] = child
-            days[lv + 1] = d
-            started[lv + 1] = snap.state[0].events
-            lv += 1
+                if group[k] == lv + 1 or followers[k] == child:
+                    copy_records(record_bytes, ld, followers[k])
+        pool[2 * lv + 2] = keep_state(source, pool[2 * lv + 2], scn.admit[child],
+                                      scn.reserve[child])
+        leads[lv + 1] = child
+        days[lv + 1] = d
+        started[lv + 1] = source.state[0].events
+        lv += 1
     return simulated
 
 
 @jit_inner
+def part(group, followers, k, child, lv):
+    """Follower k parts from its group (level lv): the first to part on a
+    day leads those that follow (returned), the others join it."""
+    if child < 0:
+        group[k] = DONE
+        return followers[k]
+    group[k] = lv + 1
+    return child
+
+
+@jit_inner(inline="always")
 def grown(pool, lv, days, segments):
     """The pool of working memories with room for group level `lv`."""
     while len(pool) < 2 * lv + 2:

@@ -79,8 +79,11 @@ Chunk = namedtuple("Chunk", "paths seed scn inputs log_strategy")
 # A chunk's outputs, row i for paths[i]: PATH_RECORD (n, S), PERIOD_RECORD
 # (n, S, K), MONTH_RECORD (n, S, M) of schema.py; the growth and churn
 # multipliers (n, 2); customer events of every strategy and events simulated
-# (n, 2); the contact log (n, L) of LOG rows and the rows each path wanted (n).
-ChunkOutputs = namedtuple("ChunkOutputs", "path period month mult events log log_n")
+# (n, 2); the contact log (n, L) of LOG rows and the rows each path wanted (n);
+# the three records' bytes, (n, S, bytes of a strategy's rows): a strategy's
+# records compared and copied whole (kernel/followers.py).
+ChunkOutputs = namedtuple("ChunkOutputs", "path period month mult events log log_n "
+                                          "path_bytes period_bytes month_bytes")
 
 # A strategy's running state on one path.
 STATE = np.dtype([

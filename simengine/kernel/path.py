@@ -17,7 +17,7 @@ from . import calendar as cal_
 from .arrivals import draw_arrivals
 from .calendar import ATTEMPTS, CHURNS
 from .hindsight import plan_periods
-from .followers import meets_alike, same_bytes, same_records, simulate_group
+from .followers import meets_alike, same_records, same_state, simulate_group
 from .layout import DAY, REPLAY, SEGMENT_RULE, STATE, KernelScenario, is_overflow, segment_of
 from .replay import (copy_customer_counts, replay_attempts, replay_begin, replay_day_end,
                      replay_day_start, replay_strategy, take_customers)
@@ -81,7 +81,7 @@ def fork_from_phantom(shared, src, work, outputs, si, plan, state, rules, t):
 
 
 @jit_inner(inline="always")     # a function of its own costs compile time
-def phantom_in_step(shared, src, work, pool, outputs, in_step, row_events):
+def phantom_in_step(shared, src, work, pool, outputs, record_bytes, in_step, row_events):
     """Phantom `src` simulated day by day, the strategies replayed from it
     (rows in_step[:]) replayed in step. Before the phantom lives day t,
     each replay whose capacity (less a reserve) the day's attempts could
@@ -163,8 +163,8 @@ def phantom_in_step(shared, src, work, pool, outputs, in_step, row_events):
             for y in range(x + 1, n_refusing):
                 sj = refusing[y]
                 if sj >= 0 and meets_alike(scn, si, sj) and \
-                        same_bytes(forked[x:x + 1], forked[y:y + 1]) and \
-                        same_records(outputs, si, sj):
+                        same_state(forked[x], forked[y]) and \
+                        same_records(record_bytes, si, sj):
                     followers[n_followers] = sj
                     n_followers += 1
                     refusing[y] = -1
@@ -173,8 +173,8 @@ def phantom_in_step(shared, src, work, pool, outputs, in_step, row_events):
             fork.state[0] = forked[x]
             for s in range(fork.rules.shape[0]):
                 fork.rules[s].lost = forked_rules[x, s].lost
-            alone = simulate_group(shared, si, followers[:n_followers], pool, outputs, t,
-                                   row_events)
+            alone = simulate_group(shared, si, followers[:n_followers], pool, outputs,
+                                   record_bytes, t, row_events)
             fork = pool[0]
             simulated += fork.state[0].events - phantom.events + alone
         before = 0
@@ -246,6 +246,7 @@ def simulate_path(i, chunk, out):
     plan_usage = np.empty(c.period_days, np.int64)
     shared = Shared(pk, scn, arrivals, day_record, (plan_day, plan_tier, plan_n), log)
     outputs = Records(out.path[i], out.period[i], out.month[i])
+    record_bytes = (out.path_bytes[i], out.period_bytes[i], out.month_bytes[i])
     row_events = np.zeros(S, np.int64)
     pool = [new_work(D, scn.segments.shape[0])]     # the forks' working memories
     in_step = np.empty(S, np.int64)
@@ -278,8 +279,8 @@ def simulate_path(i, chunk, out):
                     in_step[m] = sj
                     m += 1
         if m > 0:
-            work, pool, forked = phantom_in_step(shared, si, work, pool, outputs, in_step[:m],
-                                                 row_events)
+            work, pool, forked = phantom_in_step(shared, si, work, pool, outputs, record_bytes,
+                                                 in_step[:m], row_events)
             simulated += forked
         else:
             work = simulate_days(shared, si, work, row_records(outputs, si), np.int64(0), D)
